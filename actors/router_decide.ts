@@ -1,0 +1,235 @@
+/**
+ * The Router's decisions: pure and synchronous. Given the state and one input, say which events
+ * happened and which frames to send. No clock, no randomness, no I/O: time comes from the
+ * input, so replaying a journal decides exactly the same.
+ * @module
+ */
+import { assertNever } from "../lib/assert.ts";
+import type { FrameOf } from "../protocol/mod.ts";
+import { LOCAL_USERS_MAX } from "../protocol/limits.ts";
+import type { RouterEvent, UserMeta } from "../store/events.ts";
+import {
+  type Decision,
+  type Effect,
+  errorFrame,
+  type RouterInput,
+  type UnsignedFrame,
+} from "./router_messages.ts";
+import type { RouterState } from "./router_state.ts";
+
+/** Decides what one input means. */
+export function decide(state: RouterState, input: RouterInput): Decision {
+  switch (input.type) {
+    case "UserHello":
+      return onUserHello(state, input);
+    case "FromUser":
+      return onFromUser(state, input);
+    case "LinkClosed":
+      return onLinkClosed(state, input);
+    default:
+      return assertNever(input);
+  }
+}
+
+function accepted(events: RouterEvent[], effects: Effect[], reason = ""): Decision {
+  return { events, effects, verdict: { accepted: true, reason } };
+}
+
+function dropped(reason: string, effects: Effect[] = []): Decision {
+  return { events: [], effects, verdict: { accepted: false, reason } };
+}
+
+function onUserHello(
+  state: RouterState,
+  input: Extract<RouterInput, { type: "UserHello" }>,
+): Decision {
+  const { link, frame, pubkey, at_ms } = input;
+  const user = frame.from;
+  const me = state.server_id;
+  const refuse = (code: "NAME_IN_USE" | "BAD_KEY", detail: string) =>
+    dropped(`${code}: ${detail}`, [
+      { type: "Send", link, frame: errorFrame(me, user, at_ms, code, detail) },
+      { type: "Close", link, code: 1008, reason: code },
+    ]);
+  if (state.user_locations.has(user)) {
+    return refuse("NAME_IN_USE", `user id ${user} is already connected`);
+  }
+  const known = state.users.get(user);
+  if (known && known.pubkey !== pubkey) {
+    return refuse("BAD_KEY", `user id ${user} is bound to a different key on this server`);
+  }
+  if (state.local_users.size >= LOCAL_USERS_MAX) {
+    return refuse("NAME_IN_USE", `this server is full (${LOCAL_USERS_MAX} users)`);
+  }
+  const meta = helloMeta(frame);
+  const events: RouterEvent[] = [];
+  if (!known) events.push({ type: "UserRegistered", user_id: user, pubkey, meta, at_ms });
+  events.push({ type: "UserArrived", user_id: user, link, meta, at_ms });
+
+  const effects: Effect[] = [{
+    type: "Send",
+    link,
+    frame: {
+      type: "ACK",
+      from: me,
+      to: user,
+      ts: at_ms,
+      payload: { msg_ref: "USER_HELLO", server_id: me, server_pub: state.server_pub },
+    },
+  }];
+  // Tell the newcomer about everyone (itself included), and everyone else about the newcomer.
+  const newcomer = advertise(me, at_ms, user, pubkey, meta);
+  for (const [other] of state.local_users) {
+    const record = state.users.get(other)!;
+    effects.push({
+      type: "Send",
+      link,
+      frame: advertise(me, at_ms, other, record.pubkey, record.meta),
+    });
+    effects.push({ type: "Send", link: state.local_users.get(other)!, frame: newcomer });
+  }
+  effects.push({ type: "Send", link, frame: newcomer });
+  return accepted(events, effects, `user ${user} connected`);
+}
+
+function onFromUser(
+  state: RouterState,
+  input: Extract<RouterInput, { type: "FromUser" }>,
+): Decision {
+  const { link, frame } = input;
+  if (state.local_users.get(frame.from) !== link) {
+    return dropped(`link ${link} has no accepted USER_HELLO for ${frame.from}`);
+  }
+  switch (frame.type) {
+    case "MSG_DIRECT":
+      return onMsgDirect(state, input, frame);
+    case "LIST_REQUEST":
+      return accepted([], [{
+        type: "Send",
+        link,
+        frame: listResponse(state, frame.from, input.at_ms),
+      }]);
+    case "CTRL_CLOSE":
+      return accepted(
+        [],
+        [{ type: "Close", link, code: 1000, reason: "CTRL_CLOSE" }],
+        "closed by user",
+      );
+    case "ACK":
+    case "ERROR":
+    case "HEARTBEAT":
+      return accepted([], [], `${frame.type} noted`);
+    default: {
+      const detail = `type ${frame.type} is not accepted from a user link`;
+      return dropped(`UNKNOWN_TYPE: ${detail}`, [
+        {
+          type: "Send",
+          link,
+          frame: errorFrame(state.server_id, frame.from, input.at_ms, "UNKNOWN_TYPE", detail),
+        },
+      ]);
+    }
+  }
+}
+
+function onMsgDirect(
+  state: RouterState,
+  input: Extract<RouterInput, { type: "FromUser" }>,
+  frame: FrameOf<"MSG_DIRECT">,
+): Decision {
+  const me = state.server_id;
+  const target = state.local_users.get(frame.to);
+  if (target === undefined) {
+    const detail = `user ${frame.to} is not online`;
+    return dropped(`USER_NOT_FOUND: ${detail}`, [
+      {
+        type: "Send",
+        link: input.link,
+        frame: errorFrame(me, frame.from, input.at_ms, "USER_NOT_FOUND", detail),
+      },
+    ]);
+  }
+  // The original ts and the sender survive, so the recipient can check content_sig (§15 P6).
+  const deliver: UnsignedFrame<"USER_DELIVER"> = {
+    type: "USER_DELIVER",
+    from: me,
+    to: frame.to,
+    ts: frame.ts,
+    payload: {
+      ciphertext: frame.payload.ciphertext,
+      sender: frame.from,
+      sender_pub: state.users.get(frame.from)!.pubkey,
+      content_sig: frame.payload.content_sig,
+    },
+  };
+  return accepted(
+    [],
+    [{ type: "Send", link: target, frame: deliver }],
+    `delivered to local user ${frame.to}`,
+  );
+}
+
+function onLinkClosed(
+  state: RouterState,
+  input: Extract<RouterInput, { type: "LinkClosed" }>,
+): Decision {
+  for (const [user, link] of state.local_users) {
+    if (link !== input.link) continue;
+    const effects: Effect[] = [];
+    const remove: UnsignedFrame<"USER_REMOVE"> = {
+      type: "USER_REMOVE",
+      from: state.server_id,
+      to: "*",
+      ts: input.at_ms,
+      payload: { user_id: user, server_id: state.server_id },
+    };
+    for (const [other, otherLink] of state.local_users) {
+      if (other !== user) effects.push({ type: "Send", link: otherLink, frame: remove });
+    }
+    return accepted(
+      [{ type: "UserLeft", user_id: user, at_ms: input.at_ms, reason: input.reason }],
+      effects,
+      `user ${user} left`,
+    );
+  }
+  return accepted([], [], "link closed before hello");
+}
+
+/** USER_ADVERTISE with the key in both `meta.pubkey` and `payload.pubkey` (§3.2.1 REC). */
+function advertise(
+  me: string,
+  ts: number,
+  user: string,
+  pubkey: string,
+  meta: UserMeta,
+): UnsignedFrame<"USER_ADVERTISE"> {
+  return {
+    type: "USER_ADVERTISE",
+    from: me,
+    to: "*",
+    ts,
+    payload: { user_id: user, server_id: me, meta: { ...meta, pubkey }, pubkey },
+  };
+}
+
+/** LIST_RESPONSE per §15 P8: sorted ids plus entries with keys and labels. */
+function listResponse(state: RouterState, to: string, ts: number): UnsignedFrame<"LIST_RESPONSE"> {
+  const ids = [...state.user_locations.keys()].sort();
+  const entries = ids.map((user_id) => {
+    const where = state.user_locations.get(user_id)!;
+    const record = state.users.get(user_id);
+    const entry: Record<string, unknown> = {
+      user_id,
+      server_id: where === "local" ? state.server_id : where,
+    };
+    if (record?.meta.display_name !== undefined) entry.display_name = record.meta.display_name;
+    if (record) entry.pubkey = record.pubkey;
+    return entry;
+  });
+  return { type: "LIST_RESPONSE", from: state.server_id, to, ts, payload: { users: ids, entries } };
+}
+
+function helloMeta(frame: FrameOf<"USER_HELLO">): UserMeta {
+  const name = frame.payload.meta?.display_name ?? frame.payload.display_name;
+  return name === undefined ? {} : { display_name: name };
+}

@@ -1,0 +1,181 @@
+/**
+ * `deno task client`: the terminal chat client. Interactive by default; `--json` reads the same
+ * commands from stdin and prints every event as one JSON line, so scripts and tests can drive it.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { createInterface } from "node:readline";
+import { defaultBackend } from "../crypto/mod.ts";
+import type { PrivateKey, RsaBackend } from "../crypto/types.ts";
+import { systemClock, systemRandom } from "../lib/world.ts";
+import {
+  openKeystore,
+  readKeystore,
+  sealKeystore,
+  writeKeystore,
+  WrongPassphraseError,
+} from "./keystore.ts";
+import { ChatSession, type ClientEvent } from "./session.ts";
+import { helpText, render } from "./render.ts";
+
+const USAGE = `Usage: deno task client [options]
+
+Connects to a SOCP server as a user. On first run a key pair is created and stored encrypted
+under a passphrase.
+
+Options:
+  --server URL           Server to connect to (default ws://127.0.0.1:8765)
+  --name NAME            Display name; also names the default keystore (default "me")
+  --keystore PATH        Encrypted key file (default ./data/clients/NAME.json)
+  --passphrase-env VAR   Read the passphrase from environment variable VAR (default SOCP_PASSPHRASE;
+                         asked for interactively when unset)
+  --import-key PEM_FILE  Create the keystore from an existing RSA-4096 private key
+  --json                 Scriptable mode: commands on stdin, one JSON event per line on stdout
+  -h, --help             Show this help
+
+Commands once connected:
+${helpText()}`;
+
+/** Runs the client; returns the exit code. */
+export async function runClient(args: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        server: { type: "string", default: "ws://127.0.0.1:8765" },
+        name: { type: "string", default: "me" },
+        keystore: { type: "string" },
+        "passphrase-env": { type: "string", default: "SOCP_PASSPHRASE" },
+        "import-key": { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) return (console.log(USAGE), 0);
+  const json = values.json;
+  const out = (event: ClientEvent) => console.log(json ? JSON.stringify(event) : render(event));
+  const backend = defaultBackend();
+  const name = values.name;
+  const path = values.keystore ?? `./data/clients/${name.replace(/[^A-Za-z0-9_.-]/g, "_")}.json`;
+  const passphrase = Deno.env.get(values["passphrase-env"]) ??
+    (json ? undefined : prompt("Passphrase:") ?? undefined);
+  if (!passphrase) {
+    console.error(`No passphrase: set ${values["passphrase-env"]} or run interactively`);
+    return 2;
+  }
+  let identity: { user_id: string; key: PrivateKey };
+  try {
+    identity = await loadIdentity(
+      backend,
+      path,
+      passphrase,
+      values["import-key"],
+      (m) => console.error(m),
+    );
+  } catch (e) {
+    console.error((e as Error).message);
+    return e instanceof WrongPassphraseError ? 3 : 1;
+  }
+  const closed = Promise.withResolvers<number>();
+  let session: ChatSession;
+  try {
+    session = await ChatSession.connect({
+      url: values.server,
+      user_id: identity.user_id,
+      key: identity.key,
+      backend,
+      clock: systemClock,
+      display_name: name === "me" ? undefined : name,
+      onEvent: (event) => {
+        out(event);
+        if (event.event === "closed") closed.resolve(event.code === 1000 ? 0 : 1);
+      },
+    });
+  } catch (e) {
+    console.error((e as Error).message);
+    return 1;
+  }
+  const lines = createInterface({
+    input: process.stdin,
+    terminal: !json && Deno.stdin.isTerminal(),
+  });
+  // Commands run one after another, so the DMs of a script leave in the order written.
+  let queue = Promise.resolve();
+  lines.on("line", (line) => {
+    queue = queue.then(() => command(session, line.trim(), out)).then((quit) => {
+      if (quit) return session.close();
+    });
+  });
+  lines.on("close", () => void queue.then(() => session.close()));
+  const code = await closed.promise;
+  lines.close();
+  return code;
+}
+
+/** Runs one command line; true when the user asked to quit. */
+async function command(
+  session: ChatSession,
+  line: string,
+  out: (e: ClientEvent) => void,
+): Promise<boolean> {
+  if (line === "") return false;
+  const [verb, ...words] = line.split(/\s+/);
+  try {
+    switch (verb) {
+      case "/list":
+        out({ event: "list", users: await session.list() });
+        return false;
+      case "/tell": {
+        const [target, ...text] = words;
+        if (!target || text.length === 0) throw new Error("Usage: /tell <user> <text>");
+        const message = line.replace(/^\/tell\s+\S+\s/, "");
+        const parts = await session.tell(target, message);
+        out({
+          event: "sent",
+          to: session.resolve(target).user_id,
+          label: session.label(session.resolve(target).user_id),
+          parts,
+        });
+        return false;
+      }
+      case "/quit":
+        return true;
+      case "/help":
+        console.log(helpText());
+        return false;
+      default:
+        throw new Error(`Unknown command "${verb}": try /help`);
+    }
+  } catch (e) {
+    out({ event: "error", code: "CLIENT", detail: (e as Error).message });
+    return false;
+  }
+}
+
+async function loadIdentity(
+  backend: RsaBackend,
+  path: string,
+  passphrase: string,
+  importPem: string | undefined,
+  progress: (message: string) => void,
+): Promise<{ user_id: string; key: PrivateKey }> {
+  const existing = await readKeystore(path);
+  if (existing) {
+    return { user_id: existing.user_id, key: await openKeystore(backend, existing, passphrase) };
+  }
+  let key: PrivateKey;
+  if (importPem) key = await backend.importPrivate(await Deno.readTextFile(importPem));
+  else {
+    progress("Creating your RSA-4096 key pair (takes a few seconds)...");
+    key = await backend.generate();
+  }
+  const user_id = systemRandom.uuid();
+  await writeKeystore(path, await sealKeystore(backend, key, user_id, passphrase));
+  progress(`Created ${path} for user ${user_id}`);
+  return { user_id, key };
+}

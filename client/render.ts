@@ -1,0 +1,44 @@
+/**
+ * How client events look in a terminal.
+ * @module
+ */
+import type { ClientEvent } from "./session.ts";
+
+/** The command summary shown by /help. */
+export function helpText(): string {
+  return [
+    "  /list                 Online users, sorted",
+    "  /tell <user> <text>   Direct message; <user> is an id or a display name",
+    "  /help                 This help",
+    "  /quit                 Leave",
+  ].join("\n");
+}
+
+/** One event as a line of text. */
+export function render(event: ClientEvent): string {
+  switch (event.event) {
+    case "ready":
+      return `Connected as ${event.user_id} to server ${event.server_id}. Type /help.`;
+    case "dm":
+      return `[DM] ${event.label}: ${event.text}${
+        event.verified ? "" : "   (UNVERIFIED: signature check failed)"
+      }`;
+    case "list":
+      return event.users.length === 0
+        ? "Nobody is online."
+        : event.users.map((u) => `  ${u.label}${u.label !== u.user_id ? ` (${u.user_id})` : ""}`)
+          .join("\n");
+    case "online":
+      return `* ${event.label} is online`;
+    case "offline":
+      return `* ${event.label} left`;
+    case "sent":
+      return `(sent to ${event.label}${event.parts > 1 ? ` in ${event.parts} parts` : ""})`;
+    case "error":
+      return `! ${event.code}: ${event.detail}`;
+    case "warning":
+      return `! ${event.message}`;
+    case "closed":
+      return `Disconnected (${event.code}${event.reason ? `: ${event.reason}` : ""}).`;
+  }
+}

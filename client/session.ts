@@ -1,0 +1,371 @@
+/**
+ * A chat client's session with its server: says hello, keeps a directory of users (from
+ * USER_ADVERTISE / USER_REMOVE / LIST_RESPONSE), encrypts and signs outgoing DMs, decrypts and
+ * verifies incoming ones. All crypto happens here; the server never sees plaintext.
+ * @module
+ */
+import WebSocket from "ws";
+import type { PrivateKey, PublicKey, RsaBackend } from "../crypto/types.ts";
+import { signDm, signPayload, verifyDm, verifyPayload } from "../crypto/signing.ts";
+import {
+  b64uDecode,
+  b64uEncode,
+  type Frame,
+  parseFrame,
+  USER_FRAME_BYTES_MAX,
+} from "../protocol/mod.ts";
+import type { Clock } from "../lib/world.ts";
+import { splitUtf8 } from "./text.ts";
+
+/** Something the user should see. */
+export type ClientEvent =
+  | { event: "ready"; user_id: string; server_id: string; server_pub: string }
+  | { event: "dm"; from: string; label: string; text: string; verified: boolean; ts: number }
+  | { event: "list"; users: { user_id: string; label: string; server_id: string }[] }
+  | { event: "online"; user_id: string; label: string }
+  | { event: "offline"; user_id: string; label: string }
+  | { event: "sent"; to: string; label: string; parts: number }
+  | { event: "error"; code: string; detail: string }
+  | { event: "warning"; message: string }
+  | { event: "closed"; code: number; reason: string };
+
+/** A known user. */
+export interface Contact {
+  user_id: string;
+  key: PublicKey;
+  display_name?: string;
+  server_id: string;
+}
+
+/** What a session needs. */
+export interface SessionOptions {
+  url: string;
+  user_id: string;
+  key: PrivateKey;
+  backend: RsaBackend;
+  clock: Clock;
+  display_name?: string;
+  onEvent: (event: ClientEvent) => void;
+  /** Milliseconds to wait for the server's answer to USER_HELLO. */
+  helloTimeoutMs?: number;
+}
+
+/** One connected client. */
+export class ChatSession {
+  readonly contacts = new Map<string, Contact>();
+  server_id = "";
+  #server_key?: PublicKey;
+  #socket: WebSocket;
+  #lastTs = 0;
+  #listWaiters: ((users: string[]) => void)[] = [];
+  #inbox: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly options: SessionOptions, socket: WebSocket) {
+    this.#socket = socket;
+  }
+
+  /** Connects, says hello and resolves once the server acknowledged it. */
+  static async connect(options: SessionOptions): Promise<ChatSession> {
+    const socket = new WebSocket(options.url, { maxPayload: USER_FRAME_BYTES_MAX * 4 });
+    const session = new ChatSession(options, socket);
+    const ready = Promise.withResolvers<void>();
+    const timer = options.clock.setTimeout(
+      () =>
+        ready.reject(
+          new Error(
+            `No answer to USER_HELLO from ${options.url} within ${
+              options.helloTimeoutMs ?? 10_000
+            } ms`,
+          ),
+        ),
+      options.helloTimeoutMs ?? 10_000,
+    );
+    socket.on(
+      "error",
+      (e) => ready.reject(new Error(`Cannot connect to ${options.url}: ${e.message}`)),
+    );
+    socket.on("close", (code, reason) => {
+      ready.reject(new Error(`Connection closed (${code}) ${reason.toString()}`));
+      options.onEvent({ event: "closed", code, reason: reason.toString() });
+    });
+    socket.on("message", (data) => {
+      // Frames are handled strictly in arrival order, each after the previous one's crypto.
+      session.#inbox = session.#inbox.then(() => session.#receive(data.toString(), ready));
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once(
+        "error",
+        (e) => reject(new Error(`Cannot connect to ${options.url}: ${e.message}`)),
+      );
+    });
+    const payload: Record<string, unknown> = {
+      client: "socp-deno-cli/0.1",
+      pubkey: options.key.publicKey.spki,
+      enc_pubkey: options.key.publicKey.spki,
+    };
+    if (options.display_name) payload.meta = { display_name: options.display_name };
+    await session.#send("USER_HELLO", "server", payload);
+    try {
+      await ready.promise;
+    } finally {
+      options.clock.clearTimeout(timer);
+    }
+    return session;
+  }
+
+  /** The label of a user: display name if known, else the id (§6.4). */
+  label(user_id: string): string {
+    return this.contacts.get(user_id)?.display_name ?? user_id;
+  }
+
+  /** Finds a user by id or display name; throws a clear error if none or several match. */
+  resolve(target: string): Contact {
+    const exact = this.contacts.get(target);
+    if (exact) return exact;
+    const named = [...this.contacts.values()].filter((c) => c.display_name === target);
+    if (named.length === 1) return named[0]!;
+    if (named.length > 1) {
+      throw new Error(
+        `"${target}" is ambiguous: ${named.map((c) => c.user_id).join(", ")}; use the id`,
+      );
+    }
+    throw new Error(`Unknown user "${target}": try /list`);
+  }
+
+  /** Asks the server for the online list (sorted by the server). */
+  async list(): Promise<{ user_id: string; label: string; server_id: string }[]> {
+    const answer = new Promise<string[]>((resolve) => this.#listWaiters.push(resolve));
+    await this.#send("LIST_REQUEST", this.server_id, {});
+    const ids = await answer;
+    return ids.map((user_id) => ({
+      user_id,
+      label: this.label(user_id),
+      server_id: this.contacts.get(user_id)?.server_id ?? "",
+    }));
+  }
+
+  /** Sends `text` to `target` as one or more DMs, in order. Returns the number of parts. */
+  async tell(target: string, text: string): Promise<number> {
+    const contact = this.resolve(target);
+    const pieces = splitUtf8(text);
+    for (const piece of pieces) {
+      const ts = this.#nextTs();
+      const ciphertext = b64uEncode(await this.options.backend.encrypt(contact.key, piece));
+      const content_sig = await signDm(this.options.backend, this.options.key, {
+        ciphertext,
+        from: this.options.user_id,
+        to: contact.user_id,
+        ts,
+      });
+      await this.#send("MSG_DIRECT", contact.user_id, {
+        ciphertext,
+        sender_pub: this.options.key.publicKey.spki,
+        content_sig,
+      }, ts);
+    }
+    return pieces.length;
+  }
+
+  /** Says goodbye (CTRL_CLOSE) and closes with 1000. */
+  async close(): Promise<void> {
+    if (this.#socket.readyState !== WebSocket.OPEN) return;
+    const closed = new Promise<void>((resolve) => this.#socket.once("close", () => resolve()));
+    this.#socket.send(
+      JSON.stringify({
+        type: "CTRL_CLOSE",
+        from: this.options.user_id,
+        to: this.server_id || "server",
+        ts: this.#nextTs(),
+        payload: {},
+        sig: "",
+      }),
+    );
+    this.#socket.close(1000, "bye");
+    await closed;
+  }
+
+  #nextTs(): number {
+    // Strictly increasing, so a multi-part message keeps its order at every hop.
+    this.#lastTs = Math.max(this.options.clock.now(), this.#lastTs + 1);
+    return this.#lastTs;
+  }
+
+  async #send(
+    type: string,
+    to: string,
+    payload: Record<string, unknown>,
+    ts = this.#nextTs(),
+  ): Promise<void> {
+    const sig = await signPayload(this.options.backend, this.options.key, payload);
+    this.#socket.send(JSON.stringify({ type, from: this.options.user_id, to, ts, payload, sig }));
+  }
+
+  async #receive(text: string, ready: PromiseWithResolvers<void>): Promise<void> {
+    const parsed = parseFrame(text, USER_FRAME_BYTES_MAX * 4);
+    if (!parsed.ok) {
+      return this.options.onEvent({
+        event: "warning",
+        message: `server sent a bad frame: ${parsed.detail}`,
+      });
+    }
+    const frame = parsed.frame;
+    if (
+      this.#server_key && frame.from === this.server_id &&
+      !(await verifyPayload(this.options.backend, this.#server_key, frame.payload, frame.sig))
+    ) {
+      return this.options.onEvent({
+        event: "warning",
+        message: `dropped a ${frame.type} whose server signature does not verify`,
+      });
+    }
+    try {
+      await this.#handle(frame, ready);
+    } catch (e) {
+      this.options.onEvent({
+        event: "warning",
+        message: `could not handle ${frame.type}: ${(e as Error).message}`,
+      });
+    }
+  }
+
+  async #handle(frame: Frame, ready: PromiseWithResolvers<void>): Promise<void> {
+    const emit = this.options.onEvent;
+    switch (frame.type) {
+      case "ACK":
+        if (frame.payload.msg_ref === "USER_HELLO") {
+          this.server_id = String(frame.payload.server_id ?? frame.from);
+          const pub = typeof frame.payload.server_pub === "string"
+            ? await this.options.backend.importPublic(frame.payload.server_pub)
+            : undefined;
+          // Pin the server key from the first contact (§15 P7) and check this ACK with it.
+          if (
+            pub?.ok &&
+            (await verifyPayload(this.options.backend, pub.key, frame.payload, frame.sig))
+          ) this.#server_key = pub.key;
+          else {emit({
+              event: "warning",
+              message: "server did not prove its key; its frames are not verified",
+            });}
+          emit({
+            event: "ready",
+            user_id: this.options.user_id,
+            server_id: this.server_id,
+            server_pub: this.#server_key?.spki ?? "",
+          });
+          ready.resolve();
+        }
+        return;
+      case "ERROR":
+        emit({ event: "error", code: frame.payload.code, detail: frame.payload.detail ?? "" });
+        if (!this.#server_key) {
+          ready.reject(new Error(`${frame.payload.code}: ${frame.payload.detail ?? ""}`));
+        }
+        return;
+      case "USER_ADVERTISE":
+        return await this.#learn(
+          frame.payload.user_id,
+          frame.payload.server_id,
+          frame.payload.pubkey ?? (frame.payload.meta as { pubkey?: string } | undefined)?.pubkey,
+          frame.payload.meta?.display_name,
+        );
+      case "USER_REMOVE": {
+        const known = this.contacts.get(frame.payload.user_id);
+        if (known && known.server_id === frame.payload.server_id) {
+          this.contacts.delete(frame.payload.user_id);
+          emit({
+            event: "offline",
+            user_id: known.user_id,
+            label: known.display_name ?? known.user_id,
+          });
+        }
+        return;
+      }
+      case "LIST_RESPONSE": {
+        const entries = Array.isArray(frame.payload.entries)
+          ? frame.payload.entries as Record<string, unknown>[]
+          : [];
+        for (const e of entries) {
+          if (typeof e.user_id === "string" && typeof e.pubkey === "string") {
+            await this.#learn(
+              e.user_id,
+              String(e.server_id ?? ""),
+              e.pubkey,
+              typeof e.display_name === "string" ? e.display_name : undefined,
+            );
+          }
+        }
+        const ids = frame.payload.users.map((u) => typeof u === "string" ? u : u.user_id);
+        for (const w of this.#listWaiters.splice(0)) w(ids);
+        return;
+      }
+      case "USER_DELIVER":
+        return await this.#onDeliver(frame);
+      default:
+        return;
+    }
+  }
+
+  async #learn(
+    user_id: string,
+    server_id: string,
+    pubkey: string | undefined,
+    display_name: string | undefined,
+  ): Promise<void> {
+    if (pubkey === undefined) return;
+    const imported = await this.options.backend.importPublic(pubkey);
+    if (!imported.ok) {
+      return this.options.onEvent({
+        event: "warning",
+        message: `ignored user ${user_id}: ${imported.reason}`,
+      });
+    }
+    const before = this.contacts.get(user_id);
+    if (before && before.key.spki !== imported.key.spki) {
+      this.options.onEvent({
+        event: "warning",
+        message: `KEY CHANGED for ${
+          before.display_name ?? user_id
+        }: messages now go to a different key`,
+      });
+    }
+    const contact: Contact = { user_id, key: imported.key, server_id };
+    if (display_name !== undefined) contact.display_name = display_name;
+    this.contacts.set(user_id, contact);
+    if (!before && user_id !== this.options.user_id) {
+      this.options.onEvent({ event: "online", user_id, label: display_name ?? user_id });
+    }
+  }
+
+  async #onDeliver(frame: Extract<Frame, { type: "USER_DELIVER" }>): Promise<void> {
+    const { ciphertext, sender, sender_pub, content_sig } = frame.payload;
+    const bytes = b64uDecode(ciphertext);
+    const plain = bytes && (await this.options.backend.decrypt(this.options.key, bytes));
+    if (!plain) {
+      return this.options.onEvent({
+        event: "warning",
+        message: `a message from ${this.label(sender)} could not be decrypted`,
+      });
+    }
+    const ts = frame.ts;
+    const senderKey = await this.options.backend.importPublic(sender_pub);
+    const known = this.contacts.get(sender);
+    // The signature only means something if sender_pub is the key we know for that sender.
+    const keyMatches = senderKey.ok && (!known || known.key.spki === senderKey.key.spki);
+    const verified = senderKey.ok && keyMatches &&
+      (await verifyDm(this.options.backend, senderKey.key, {
+          ciphertext,
+          from: sender,
+          to: this.options.user_id,
+          ts,
+        }, content_sig)) !== undefined;
+    this.options.onEvent({
+      event: "dm",
+      from: sender,
+      label: this.label(sender),
+      text: new TextDecoder().decode(plain),
+      verified,
+      ts,
+    });
+  }
+}

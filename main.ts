@@ -1,0 +1,153 @@
+/**
+ * Command-line entry point: `serve`, `client`, `identity`, `replay`. Builds the real world
+ * (clock, randomness, SQLite, sockets) and hands it to the actors.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { defaultBackend } from "./crypto/mod.ts";
+import { createLogger, isLogLevel } from "./lib/log.ts";
+import { systemRandom } from "./lib/world.ts";
+import { startServer } from "./actors/server.ts";
+import { loadOrCreateIdentity } from "./store/identity.ts";
+import { runClient } from "./client/main.ts";
+
+const USAGE = `SOCP v1.3 server and client (Deno)
+
+Usage: deno run -A main.ts <command> [options]
+
+Commands:
+  serve      Run a server
+  client     Run the terminal chat client
+  identity   Print the server id and public key of a data dir
+  replay     Replay a server's journal (not yet available)
+
+Run "deno run -A main.ts <command> --help" for the options of a command.
+`;
+
+const SERVE_USAGE = `Usage: deno run -A main.ts serve [options]
+
+Runs a SOCP server: users and servers connect to ws://HOST:PORT.
+
+Options:
+  --host HOST         Address to listen on (default 127.0.0.1; 0.0.0.0 for all)
+  --port N            Port to listen on (default 8765)
+  --data-dir DIR      Where identity and database live (default ./data)
+  --log-level LEVEL   debug | info | warn | error (default info)
+  -h, --help          Show this help
+`;
+
+const IDENTITY_USAGE = `Usage: deno run -A main.ts identity [--data-dir DIR]
+
+Prints {"server_id": ..., "pubkey": ...} (base64url DER SPKI) of the server that owns DIR,
+creating the identity if it does not exist yet (default DIR: ./data).
+`;
+
+const REPLAY_USAGE = `Usage: deno run -A main.ts replay --data-dir DIR
+
+Replays a server's journal through the same parse / verify / decide code. Not yet available.
+`;
+
+/** Runs one command line; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  switch (command) {
+    case "serve":
+      return await serve(rest);
+    case "identity":
+      return await identity(rest);
+    case "client":
+      return await runClient(rest);
+    case "replay":
+      return replay(rest);
+    case undefined:
+    case "-h":
+    case "--help":
+    case "help":
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`Unknown command "${command}".\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+/** Runs an option parser, printing a clear error (and the usage) instead of a stack trace. */
+function options<T>(parse: () => T, usage: string): T | undefined {
+  try {
+    return parse();
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${usage}`);
+    return undefined;
+  }
+}
+
+async function serve(args: string[]): Promise<number> {
+  const values = options(() =>
+    parseArgs({
+      args,
+      options: {
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string", default: "8765" },
+        "data-dir": { type: "string", default: "./data" },
+        "log-level": { type: "string", default: "info" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values, SERVE_USAGE);
+  if (!values) return 2;
+  if (values.help) return (console.log(SERVE_USAGE), 0);
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`Invalid --port "${values.port}": expected a number from 0 to 65535`);
+    return 2;
+  }
+  const level = String(values["log-level"]);
+  if (!isLogLevel(level)) {
+    console.error(`Invalid --log-level "${level}": expected debug, info, warn or error`);
+    return 2;
+  }
+  const server = await startServer({
+    host: String(values.host),
+    port,
+    dataDir: String(values["data-dir"]),
+    log: createLogger(level),
+  });
+  const stop = Promise.withResolvers<void>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => stop.resolve());
+  }
+  await stop.promise;
+  await server.close();
+  return 0;
+}
+
+async function identity(args: string[]): Promise<number> {
+  const values = options(
+    () =>
+      parseArgs({
+        args,
+        options: {
+          "data-dir": { type: "string", default: "./data" },
+          help: { type: "boolean", short: "h" },
+        },
+      }).values,
+    IDENTITY_USAGE,
+  );
+  if (!values) return 2;
+  if (values.help) return (console.log(IDENTITY_USAGE), 0);
+  const id = await loadOrCreateIdentity(
+    String(values["data-dir"]),
+    defaultBackend(),
+    systemRandom,
+    (m) => console.error(m),
+  );
+  console.log(JSON.stringify({ server_id: id.server_id, pubkey: id.key.publicKey.spki }));
+  return 0;
+}
+
+function replay(args: string[]): number {
+  if (args.includes("--help") || args.includes("-h")) return (console.log(REPLAY_USAGE), 0);
+  console.error("replay is not yet available in this build.");
+  return 2;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,40 @@
+/**
+ * base64url as SOCP uses it: we emit unpadded base64url, and accept padded input and the
+ * standard alphabet too (SOCP-1.3.md §5.3), because some peers send those.
+ * @module
+ */
+
+const STRICT = /^[A-Za-z0-9\-_+/]*={0,2}$/;
+
+/** Encodes bytes as unpadded base64url. */
+export function b64uEncode(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/**
+ * Decodes base64url or standard base64, padded or not. Returns `undefined` for anything else,
+ * so untrusted input never throws.
+ */
+export function b64uDecode(text: string): Uint8Array<ArrayBuffer> | undefined {
+  if (!STRICT.test(text)) return undefined;
+  let s = text.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
+  if (s.length % 4 === 1) return undefined;
+  s += "=".repeat((4 - (s.length % 4)) % 4);
+  try {
+    const bin = atob(s);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `text` decodes as base64url or base64. */
+export function isB64(text: string): boolean {
+  return b64uDecode(text) !== undefined;
+}

@@ -1,0 +1,55 @@
+/**
+ * Every bound of the system in one place. Names carry their unit last. Anything configurable at
+ * run time starts from these defaults (see `actors/config.ts`).
+ * @module
+ */
+
+/** Largest WebSocket text message accepted from a user link, in bytes. */
+export const USER_FRAME_BYTES_MAX = 64 * 1024;
+/** Largest WebSocket text message accepted from a server link, in bytes. */
+export const SERVER_FRAME_BYTES_MAX = 256 * 1024;
+/** Deepest JSON nesting accepted in a frame. */
+export const FRAME_DEPTH_MAX = 16;
+/** Longest id (`from`, `to`, `user_id`, ...) accepted, in characters. */
+export const ID_LENGTH_MAX = 256;
+/** Longest base64 field (a key in PEM form is the largest legitimate value), in characters. */
+export const B64_LENGTH_MAX = 8 * 1024;
+/** Longest display name, in characters. */
+export const DISPLAY_NAME_LENGTH_MAX = 64;
+/** Longest ERROR detail we emit or show, in characters. */
+export const ERROR_DETAIL_LENGTH_MAX = 512;
+
+/** RSA modulus size every key must have, in bits. */
+export const RSA_BITS = 4096;
+/** The only public exponent we accept. */
+export const RSA_EXPONENT = 65537;
+/** Largest OAEP-SHA256 plaintext for RSA-4096: k - 2*hLen - 2. */
+export const OAEP_PLAINTEXT_BYTES_MAX = 446;
+/** PSS salt we sign with (digest length); verifiers also accept {@linkcode PSS_SALT_MAX_BYTES}. */
+export const PSS_SALT_BYTES = 32;
+/** PSS.MAX_LENGTH for RSA-4096 with SHA-256: 512 - 32 - 2. */
+export const PSS_SALT_MAX_BYTES = 478;
+
+/** Frames a Router mailbox may hold before new input is refused. */
+export const ROUTER_MAILBOX_MAX = 10_000;
+/** Frames a link outbox may hold before the link is cut off as a slow consumer. */
+export const LINK_OUTBOX_MAX = 1_000;
+/** Users one server hosts at once. */
+export const LOCAL_USERS_MAX = 10_000;
+/** Users the whole directory may know. */
+export const KNOWN_USERS_MAX = 100_000;
+/** Private-key operations in flight at once (PLATFORM.md: 2-4 saturate two cores). */
+export const CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX = 4;
+/** Signatures kept for reuse when the same payload goes to many links. */
+export const SIGNATURE_CACHE_MAX = 1_024;
+
+/** Milliseconds a new connection has to send its first frame. */
+export const HELLO_TIMEOUT_MS = 10_000;
+/** Inbound journal rows kept; older rows are deleted. */
+export const JOURNAL_ROWS_MAX = 200_000;
+/** Rows written per group commit at most. */
+export const COMMIT_BATCH_MAX = 1_000;
+/** Frames a link may have waiting for parse and verification. */
+export const LINK_INBOX_MAX = 256;
+/** Refused frames after which a link is closed. */
+export const LINK_BAD_FRAMES_MAX = 20;

@@ -1,0 +1,26 @@
+/**
+ * The Router's events: facts in the past tense, appended to the event log and folded on
+ * restart. Everything nondeterministic that a decision used (time, ids) is inside the event,
+ * so folding never reads a clock or a socket.
+ * @module
+ */
+
+/** Bumped when an event's shape changes; `upcast` in `event_log.ts` reads older rows. */
+export const EVENT_VERSION = 1;
+
+/** Public metadata of a user (§6.2 `meta`). Routing and crypto never depend on it. */
+export type UserMeta = { display_name?: string } & Record<string, unknown>;
+
+/** Every state change of the server. */
+export type RouterEvent =
+  /** The process started; links from before are gone, so local presence is cleared. */
+  | { type: "ServerStarted"; server_id: string; server_pub: string; at_ms: number; build: string }
+  /** A user id was bound to its key on first `USER_HELLO` (§15 P15). */
+  | { type: "UserRegistered"; user_id: string; pubkey: string; meta: UserMeta; at_ms: number }
+  /** A user attached to this server over a link. */
+  | { type: "UserArrived"; user_id: string; link: string; meta: UserMeta; at_ms: number }
+  /** A local user's link closed. */
+  | { type: "UserLeft"; user_id: string; at_ms: number; reason: string };
+
+/** An event as stored: with its position in the log. */
+export type StoredEvent = RouterEvent & { seq: number };

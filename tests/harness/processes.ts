@@ -1,0 +1,228 @@
+/**
+ * Real processes for integration tests: a server (`main.ts serve`) on a loopback port chosen by
+ * the OS, and terminal clients in `--json` mode driven through stdin/stdout. Servers get a
+ * pre-generated fixture key so no test waits for RSA-4096 key generation.
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const MAIN = join(ROOT, "main.ts");
+
+/** Path of a fixture key (PKCS#8 PEM). */
+export function fixtureKeyPath(name: string): string {
+  return join(ROOT, "tests/fixtures/keys", `${name}.pem`);
+}
+
+/** A running server process. */
+export interface ServerProcess {
+  url: string;
+  port: number;
+  server_id: string;
+  dataDir: string;
+  /** stderr lines so far (JSON logs). */
+  logs: string[];
+  /** SIGTERM and wait. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait: a crash. */
+  kill(): Promise<void>;
+}
+
+/** Makes a data dir holding a fixture server key. */
+export async function makeDataDir(keyName: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "socp-test-" });
+  await Deno.copyFile(fixtureKeyPath(keyName), join(dir, "server_key.pem"));
+  await Deno.chmod(join(dir, "server_key.pem"), 0o600);
+  return dir;
+}
+
+/** Starts `main.ts serve` on 127.0.0.1 and resolves once it listens. */
+export async function startServerProcess(
+  dataDir: string,
+  extra: string[] = [],
+  port = 0,
+): Promise<ServerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "serve",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--data-dir",
+      dataDir,
+      ...extra,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const logs: string[] = [];
+  const listening = Promise.withResolvers<{ url: string; server_id: string }>();
+  void (async () => {
+    for await (const line of lines(child.stderr)) {
+      logs.push(line);
+      try {
+        const entry = JSON.parse(line);
+        if (entry.message === "listening") listening.resolve(entry);
+      } catch {
+        // Not a log line (e.g. a Deno warning); kept in `logs` for diagnosis.
+      }
+    }
+    listening.reject(new Error(`server exited before listening:\n${logs.join("\n")}`));
+  })();
+  const timer = setTimeout(
+    () => listening.reject(new Error(`server did not listen within 20 s:\n${logs.join("\n")}`)),
+    20_000,
+  );
+  let info;
+  try {
+    info = await listening.promise;
+  } catch (e) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  const end = async (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+    await child.status;
+  };
+  return {
+    url: info.url,
+    port: Number(new URL(info.url).port),
+    server_id: info.server_id,
+    dataDir,
+    logs,
+    stop: () => end("SIGTERM"),
+    kill: () => end("SIGKILL"),
+  };
+}
+
+/** A terminal client process in `--json` mode. */
+export interface ClientProcess {
+  user_id: string;
+  events: Record<string, unknown>[];
+  /** Writes one command line. */
+  command(line: string): Promise<void>;
+  /** Waits for an event matching `match`, seen before or after the call. */
+  next(
+    match: (e: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+    label?: string,
+  ): Promise<Record<string, unknown>>;
+  /** Sends /quit and waits for the exit code. */
+  quit(): Promise<number>;
+  kill(): Promise<void>;
+}
+
+/** Starts `main.ts client --json` for `name`, importing a fixture key on first use. */
+export async function startClientProcess(
+  url: string,
+  name: string,
+  keystoreDir: string,
+  keyName = name,
+): Promise<ClientProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "client",
+      "--json",
+      "--server",
+      url,
+      "--name",
+      name,
+      "--keystore",
+      join(keystoreDir, `${name}.json`),
+      "--import-key",
+      fixtureKeyPath(keyName),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", SOCP_PASSPHRASE: `passphrase of ${name}` },
+  }).spawn();
+  const events: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  let wake = () => {};
+  void (async () => {
+    for await (const line of lines(child.stdout)) {
+      events.push(JSON.parse(line));
+      wake();
+    }
+  })();
+  void (async () => {
+    for await (const line of lines(child.stderr)) stderr.push(line);
+  })();
+  const writer = child.stdin.getWriter();
+  const next = async (
+    match: (e: Record<string, unknown>) => boolean,
+    timeoutMs = 15_000,
+    label = "event",
+  ) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = events.find(match);
+      if (hit) return hit;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${name}: no ${label} within ${timeoutMs} ms; events: ${
+            JSON.stringify(events).slice(0, 2000)
+          }; stderr: ${stderr.join("\n")}`,
+        );
+      }
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 50);
+      });
+    }
+  };
+  const ready = await next((e) => e.event === "ready" || e.event === "closed", 30_000, "ready");
+  if (ready.event !== "ready") {
+    throw new Error(`${name} could not connect: ${JSON.stringify(ready)} ${stderr.join("\n")}`);
+  }
+  return {
+    user_id: String(ready.user_id),
+    events,
+    command: (line) => writer.write(new TextEncoder().encode(line + "\n")),
+    next,
+    async quit() {
+      await writer.write(new TextEncoder().encode("/quit\n"));
+      await writer.close().catch(() => {});
+      return (await child.status).code;
+    },
+    async kill() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await writer.close().catch(() => {});
+      await child.status;
+    },
+  };
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffer = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let i;
+    while ((i = buffer.indexOf("\n")) >= 0) {
+      yield buffer.slice(0, i);
+      buffer = buffer.slice(i + 1);
+    }
+  }
+  if (buffer) yield buffer;
+}
