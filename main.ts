@@ -8,6 +8,7 @@ import { defaultBackend } from "./crypto/mod.ts";
 import { createLogger, isLogLevel } from "./lib/log.ts";
 import { systemRandom } from "./lib/world.ts";
 import { startServer } from "./actors/server.ts";
+import { buildConfig, ConfigError, type ConfigOverrides } from "./actors/config.ts";
 import { loadOrCreateIdentity } from "./store/identity.ts";
 import { runClient } from "./client/main.ts";
 
@@ -28,12 +29,18 @@ const SERVE_USAGE = `Usage: deno run -A main.ts serve [options]
 
 Runs a SOCP server: users and servers connect to ws://HOST:PORT.
 
-Options:
-  --host HOST         Address to listen on (default 127.0.0.1; 0.0.0.0 for all)
-  --port N            Port to listen on (default 8765)
-  --data-dir DIR      Where identity and database live (default ./data)
-  --log-level LEVEL   debug | info | warn | error (default info)
-  -h, --help          Show this help
+Options (flags override the bootstrap file):
+  --host HOST            Address to listen on (default 127.0.0.1; 0.0.0.0 for all)
+  --port N               Port to listen on (default 8765; 0 picks a free one)
+  --data-dir DIR         Where identity and database live (default ./data)
+  --bootstrap FILE       YAML file with bootstrap_servers (host, port, pubkey) to join a
+                         network through, and optionally any setting below (see README)
+  --advertise-host HOST  Address other servers use to reach us (default: --host, or 127.0.0.1)
+  --advertise-port N     Port other servers use to reach us (default: the listening port)
+  --log-level LEVEL      debug | info | warn | error (default info)
+  -h, --help             Show this help
+
+Without --bootstrap the server forms its own network and acts as an introducer.
 `;
 
 const IDENTITY_USAGE = `Usage: deno run -A main.ts identity [--data-dir DIR]
@@ -86,31 +93,65 @@ async function serve(args: string[]): Promise<number> {
     parseArgs({
       args,
       options: {
-        host: { type: "string", default: "127.0.0.1" },
-        port: { type: "string", default: "8765" },
-        "data-dir": { type: "string", default: "./data" },
+        host: { type: "string" },
+        port: { type: "string" },
+        "data-dir": { type: "string" },
+        bootstrap: { type: "string" },
+        "advertise-host": { type: "string" },
+        "advertise-port": { type: "string" },
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h" },
       },
     }).values, SERVE_USAGE);
   if (!values) return 2;
   if (values.help) return (console.log(SERVE_USAGE), 0);
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`Invalid --port "${values.port}": expected a number from 0 to 65535`);
-    return 2;
-  }
+  const port = (name: string, text: string | undefined, min: number) => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > 65535) {
+      throw new ConfigError(`Invalid --${name} "${text}": expected a number from ${min} to 65535`);
+    }
+    return n;
+  };
   const level = String(values["log-level"]);
   if (!isLogLevel(level)) {
     console.error(`Invalid --log-level "${level}": expected debug, info, warn or error`);
     return 2;
   }
-  const server = await startServer({
-    host: String(values.host),
-    port,
-    dataDir: String(values["data-dir"]),
-    log: createLogger(level),
-  });
+  const log = createLogger(level);
+  let config;
+  try {
+    const overrides: ConfigOverrides = {};
+    if (values.host !== undefined) overrides.host = values.host;
+    const p = port("port", values.port, 0);
+    if (p !== undefined) overrides.port = p;
+    if (values["data-dir"] !== undefined) overrides.data_dir = values["data-dir"];
+    if (values["advertise-host"] !== undefined) overrides.advertise_host = values["advertise-host"];
+    const ap = port("advertise-port", values["advertise-port"], 1);
+    if (ap !== undefined) overrides.advertise_port = ap;
+    let yamlText: string | undefined;
+    if (values.bootstrap !== undefined) {
+      try {
+        yamlText = await Deno.readTextFile(values.bootstrap);
+      } catch (e) {
+        throw new ConfigError(
+          `Cannot read bootstrap file "${values.bootstrap}": ${(e as Error).message}`,
+        );
+      }
+    }
+    const built = buildConfig(
+      yamlText,
+      overrides,
+      values.bootstrap ? `bootstrap file "${values.bootstrap}"` : "configuration",
+    );
+    config = built.config;
+    for (const warning of built.warnings) log.warn(warning);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(e.message);
+    return 2;
+  }
+  const server = await startServer({ config, log });
   const stop = Promise.withResolvers<void>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => stop.resolve());

@@ -18,7 +18,7 @@ const SOCKET_BUFFER_BYTES_MAX = 8 * 1024 * 1024;
 /** An ordered, bounded queue of sealed frames for one socket. */
 export class Outbox {
   #queue: Promise<string | undefined>[] = [];
-  #draining = false;
+  #draining: Promise<void> | undefined;
   #closed = false;
 
   constructor(
@@ -45,7 +45,7 @@ export class Outbox {
     const item = Promise.resolve(text);
     item.catch(() => {});
     this.#queue.push(item);
-    if (!this.#draining) void this.#drain();
+    this.#draining ??= this.#drain();
     return true;
   }
 
@@ -57,11 +57,10 @@ export class Outbox {
 
   /** Resolves when everything queued so far has been handed to the socket. */
   async flushed(): Promise<void> {
-    while (this.#queue.length > 0 || this.#draining) await new Promise((r) => setTimeout(r, 1));
+    while (this.#draining) await this.#draining;
   }
 
   async #drain(): Promise<void> {
-    this.#draining = true;
     while (this.#queue.length > 0 && !this.#closed) {
       let text: string | undefined;
       try {
@@ -78,6 +77,6 @@ export class Outbox {
         }
       }
     }
-    this.#draining = false;
+    this.#draining = undefined;
   }
 }

@@ -10,13 +10,14 @@ import { ROUTER_MAILBOX_MAX } from "../protocol/limits.ts";
 import type { RouterEvent } from "../store/events.ts";
 import type { Store } from "../store/store.ts";
 import { Mailbox } from "./mailbox.ts";
-import { decide } from "./router_decide.ts";
+import { decide, type RouterConfig } from "./router_decide.ts";
 import type { Effect, RouterInput, UnsignedFrame } from "./router_messages.ts";
 import { checkInvariants, evolve, initialRouterState, type RouterState } from "./router_state.ts";
 
 /** What the Router can do to a link. */
 export interface LinkHandle {
   send(frame: UnsignedFrame): void;
+  relay(text: string): void;
   close(code: number, reason: string): void;
 }
 
@@ -25,6 +26,9 @@ export interface RouterOptions {
   store: Store;
   links: Map<string, LinkHandle>;
   log: Logger;
+  config: RouterConfig;
+  /** Asks the peer manager to link to a pinned server. */
+  dial: (server_id: string) => void;
   /** Check invariants after every input (tests and simulation). */
   checkInvariants?: boolean;
 }
@@ -67,9 +71,9 @@ export class Router {
     const { store, log } = this.#options;
     const effects: Effect[] = [];
     for (const input of batch) {
-      const decision = decide(this.state, input);
+      const decision = decide(this.state, input, this.#options.config);
       this.#apply(decision.events);
-      if (input.type !== "LinkClosed") {
+      if ("raw" in input) {
         const { accepted, reason } = decision.verdict;
         store.journal({
           at_ms: input.at_ms,
@@ -90,15 +94,16 @@ export class Router {
   }
 
   #perform(effect: Effect): void {
+    if (effect.type === "Dial") return this.#options.dial(effect.server_id);
     const link = this.#options.links.get(effect.link);
     if (!link) return;
     switch (effect.type) {
       case "Send":
-        link.send(effect.frame);
-        break;
+        return link.send(effect.frame);
+      case "Relay":
+        return link.relay(effect.text);
       case "Close":
-        link.close(effect.code, effect.reason);
-        break;
+        return link.close(effect.code, effect.reason);
     }
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The Router's decisions: pure and synchronous. Given the state and one input, say which events
- * happened and which frames to send. No clock, no randomness, no I/O: time comes from the
- * input, so replaying a journal decides exactly the same.
+ * happened and which frames to send. No clock, no randomness, no I/O: time and any fresh id
+ * come in the input, so replaying a journal decides exactly the same. This file holds the
+ * dispatch and the user side; `router_federation.ts` holds the server side. See ROUTING.md.
  * @module
  */
 import { assertNever } from "../lib/assert.ts";
@@ -9,34 +10,67 @@ import type { FrameOf } from "../protocol/mod.ts";
 import { LOCAL_USERS_MAX } from "../protocol/limits.ts";
 import type { RouterEvent, UserMeta } from "../store/events.ts";
 import {
+  accepted,
+  advertiseFrame,
   type Decision,
+  dropped,
   type Effect,
   errorFrame,
+  removeFrame,
   type RouterInput,
   type UnsignedFrame,
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
+import {
+  onFromServer,
+  onServerDialed,
+  onServerHello,
+  onServerLinkClosed,
+  onWelcomed,
+  toServers,
+} from "./router_federation.ts";
+
+/** Settings a decision depends on (recorded in the log's meta, so replay uses the same). */
+export interface RouterConfig {
+  /** "open": any server proving its key may join or link; "pinned": only `pinned_keys`. */
+  join_policy: "open" | "pinned";
+  /** Keys trusted under the "pinned" policy (base64url DER SPKI). */
+  pinned_keys: ReadonlySet<string>;
+  /** Where other servers reach us. */
+  advertise: { host: string; port: number };
+}
+
+/** A configuration for tests and single servers. */
+export const DEFAULT_ROUTER_CONFIG: RouterConfig = {
+  join_policy: "open",
+  pinned_keys: new Set(),
+  advertise: { host: "127.0.0.1", port: 8765 },
+};
 
 /** Decides what one input means. */
-export function decide(state: RouterState, input: RouterInput): Decision {
+export function decide(
+  state: RouterState,
+  input: RouterInput,
+  config: RouterConfig = DEFAULT_ROUTER_CONFIG,
+): Decision {
   switch (input.type) {
     case "UserHello":
       return onUserHello(state, input);
     case "FromUser":
       return onFromUser(state, input);
+    case "ServerHello":
+      return onServerHello(state, input, config);
+    case "ServerDialed":
+      return onServerDialed(state, input, config);
+    case "Welcomed":
+      return onWelcomed(state, input, config);
+    case "FromServer":
+      return onFromServer(state, input, config);
     case "LinkClosed":
       return onLinkClosed(state, input);
     default:
       return assertNever(input);
   }
-}
-
-function accepted(events: RouterEvent[], effects: Effect[], reason = ""): Decision {
-  return { events, effects, verdict: { accepted: true, reason } };
-}
-
-function dropped(reason: string, effects: Effect[] = []): Decision {
-  return { events: [], effects, verdict: { accepted: false, reason } };
 }
 
 function onUserHello(
@@ -51,7 +85,7 @@ function onUserHello(
       { type: "Send", link, frame: errorFrame(me, user, at_ms, code, detail) },
       { type: "Close", link, code: 1008, reason: code },
     ]);
-  if (state.user_locations.has(user)) {
+  if (state.local_users.has(user)) {
     return refuse("NAME_IN_USE", `user id ${user} is already connected`);
   }
   const known = state.users.get(user);
@@ -78,17 +112,24 @@ function onUserHello(
     },
   }];
   // Tell the newcomer about everyone (itself included), and everyone else about the newcomer.
-  const newcomer = advertise(me, at_ms, user, pubkey, meta);
-  for (const [other] of state.local_users) {
+  const newcomer = advertiseFrame(me, at_ms, user, pubkey, meta);
+  for (const [other, otherLink] of state.local_users) {
     const record = state.users.get(other)!;
     effects.push({
       type: "Send",
       link,
-      frame: advertise(me, at_ms, other, record.pubkey, record.meta),
+      frame: advertiseFrame(me, at_ms, other, record.pubkey, record.meta),
     });
-    effects.push({ type: "Send", link: state.local_users.get(other)!, frame: newcomer });
+    effects.push({ type: "Send", link: otherLink, frame: newcomer });
+  }
+  for (const [other, where] of state.user_locations) {
+    const record = state.remote_users.get(other);
+    if (where !== "local" && record?.advertise) {
+      effects.push({ type: "Relay", link, text: record.advertise });
+    }
   }
   effects.push({ type: "Send", link, frame: newcomer });
+  effects.push(...toServers(state, newcomer));
   return accepted(events, effects, `user ${user} connected`);
 }
 
@@ -132,41 +173,61 @@ function onFromUser(
   }
 }
 
+/** route_to_user (§4) for a DM from a local user. */
 function onMsgDirect(
   state: RouterState,
   input: Extract<RouterInput, { type: "FromUser" }>,
   frame: FrameOf<"MSG_DIRECT">,
 ): Decision {
   const me = state.server_id;
-  const target = state.local_users.get(frame.to);
-  if (target === undefined) {
-    const detail = `user ${frame.to} is not online`;
-    return dropped(`USER_NOT_FOUND: ${detail}`, [
-      {
-        type: "Send",
-        link: input.link,
-        frame: errorFrame(me, frame.from, input.at_ms, "USER_NOT_FOUND", detail),
-      },
-    ]);
-  }
-  // The original ts and the sender survive, so the recipient can check content_sig (§15 P6).
-  const deliver: UnsignedFrame<"USER_DELIVER"> = {
-    type: "USER_DELIVER",
-    from: me,
-    to: frame.to,
-    ts: frame.ts,
-    payload: {
-      ciphertext: frame.payload.ciphertext,
-      sender: frame.from,
-      sender_pub: state.users.get(frame.from)!.pubkey,
-      content_sig: frame.payload.content_sig,
-    },
+  const payload = {
+    ciphertext: frame.payload.ciphertext,
+    sender: frame.from,
+    sender_pub: state.users.get(frame.from)!.pubkey,
+    content_sig: frame.payload.content_sig,
   };
-  return accepted(
-    [],
-    [{ type: "Send", link: target, frame: deliver }],
-    `delivered to local user ${frame.to}`,
-  );
+  const localLink = state.local_users.get(frame.to);
+  if (localLink !== undefined) {
+    // The original ts and the sender survive, so the recipient can check content_sig (§15 P6).
+    const deliver: UnsignedFrame<"USER_DELIVER"> = {
+      type: "USER_DELIVER",
+      from: me,
+      to: frame.to,
+      ts: frame.ts,
+      payload,
+    };
+    return accepted(
+      [],
+      [{ type: "Send", link: localLink, frame: deliver }],
+      `delivered to local user ${frame.to}`,
+    );
+  }
+  const where = state.user_locations.get(frame.to);
+  const server = where === undefined ? undefined : state.servers.get(where);
+  if (where !== undefined && server !== undefined) {
+    const forward: UnsignedFrame<"SERVER_DELIVER"> = {
+      type: "SERVER_DELIVER",
+      from: me,
+      to: where,
+      ts: frame.ts,
+      payload: { user_id: frame.to, ...payload },
+    };
+    return accepted(
+      [],
+      [{ type: "Send", link: server.link, frame: forward }],
+      `forwarded to server ${where}`,
+    );
+  }
+  const detail = where === undefined
+    ? `user ${frame.to} is not online`
+    : `user ${frame.to} is on server ${where}, which is unreachable`;
+  return dropped(`USER_NOT_FOUND: ${detail}`, [
+    {
+      type: "Send",
+      link: input.link,
+      frame: errorFrame(me, frame.from, input.at_ms, "USER_NOT_FOUND", detail),
+    },
+  ]);
 }
 
 function onLinkClosed(
@@ -175,41 +236,22 @@ function onLinkClosed(
 ): Decision {
   for (const [user, link] of state.local_users) {
     if (link !== input.link) continue;
+    const remove = removeFrame(state.server_id, input.at_ms, user);
     const effects: Effect[] = [];
-    const remove: UnsignedFrame<"USER_REMOVE"> = {
-      type: "USER_REMOVE",
-      from: state.server_id,
-      to: "*",
-      ts: input.at_ms,
-      payload: { user_id: user, server_id: state.server_id },
-    };
     for (const [other, otherLink] of state.local_users) {
       if (other !== user) effects.push({ type: "Send", link: otherLink, frame: remove });
     }
+    effects.push(...toServers(state, remove));
     return accepted(
       [{ type: "UserLeft", user_id: user, at_ms: input.at_ms, reason: input.reason }],
       effects,
       `user ${user} left`,
     );
   }
-  return accepted([], [], "link closed before hello");
-}
-
-/** USER_ADVERTISE with the key in both `meta.pubkey` and `payload.pubkey` (§3.2.1 REC). */
-function advertise(
-  me: string,
-  ts: number,
-  user: string,
-  pubkey: string,
-  meta: UserMeta,
-): UnsignedFrame<"USER_ADVERTISE"> {
-  return {
-    type: "USER_ADVERTISE",
-    from: me,
-    to: "*",
-    ts,
-    payload: { user_id: user, server_id: me, meta: { ...meta, pubkey }, pubkey },
-  };
+  for (const [server, entry] of state.servers) {
+    if (entry.link === input.link) return onServerLinkClosed(state, server, input);
+  }
+  return accepted([], [], "link closed before it was accepted");
 }
 
 /** LIST_RESPONSE per §15 P8: sorted ids plus entries with keys and labels. */
@@ -217,13 +259,13 @@ function listResponse(state: RouterState, to: string, ts: number): UnsignedFrame
   const ids = [...state.user_locations.keys()].sort();
   const entries = ids.map((user_id) => {
     const where = state.user_locations.get(user_id)!;
-    const record = state.users.get(user_id);
+    const record = where === "local" ? state.users.get(user_id) : state.remote_users.get(user_id);
     const entry: Record<string, unknown> = {
       user_id,
       server_id: where === "local" ? state.server_id : where,
     };
     if (record?.meta.display_name !== undefined) entry.display_name = record.meta.display_name;
-    if (record) entry.pubkey = record.pubkey;
+    if (record?.pubkey) entry.pubkey = record.pubkey;
     return entry;
   });
   return { type: "LIST_RESPONSE", from: state.server_id, to, ts, payload: { users: ids, entries } };

@@ -82,7 +82,7 @@ Deno.test("decide() answers NAME_IN_USE for a user id that is live and closes th
   assert.equal(d.verdict.accepted, false);
   assert.equal(sends(d.effects, "L2")[0]!.payload.code, "NAME_IN_USE");
   assert.ok(d.effects.some((e) => e.type === "Close" && e.link === "L2"));
-  assert.ok(!d.effects.some((e) => e.link === "L1"));
+  assert.ok(!d.effects.some((e) => "link" in e && e.link === "L1"));
 });
 
 Deno.test("decide() answers BAD_KEY when a known user id comes back with another key", () => {

@@ -1,16 +1,27 @@
 /**
- * The Router's state, named as in the spec (§6.1): `local_users`, `user_locations`, plus the
- * server's user directory (`users`, §6.2). `evolve` folds one event into it; it is pure and
- * deterministic, so replaying the log rebuilds exactly the live state.
+ * The Router's state, named as in the spec (§6.1): `servers`, `server_addrs`, `local_users`,
+ * `user_locations`, `seen_ids`, plus pinned server keys and the user directory (§6.2).
+ * `evolve` folds one event into it; it is pure and deterministic, so replaying the log rebuilds
+ * exactly the live state.
  * @module
  */
 import { assert, assertNever } from "../lib/assert.ts";
+import { SEEN_IDS_MAX, SEEN_WINDOW_MS } from "../protocol/limits.ts";
 import type { RouterEvent, UserMeta } from "../store/events.ts";
 
-/** A user's bound key and public metadata. */
+/** A user's key and public metadata. */
 export interface UserRecord {
   pubkey: string;
   meta: UserMeta;
+  /** For a remote user: the USER_ADVERTISE as its server signed it, relayed to newcomers. */
+  advertise?: string;
+}
+
+/** A live server link. */
+export interface ServerLink {
+  link: string;
+  /** True when we dialled it. */
+  outbound: boolean;
 }
 
 /** Everything the Router knows. Only the Router touches it. */
@@ -20,10 +31,22 @@ export interface RouterState {
   server_pub: string;
   /** Users registered here: the first key seen binds the id (§15 P15). */
   users: Map<string, UserRecord>;
+  /** Users hosted by other servers, as they advertised them. */
+  remote_users: Map<string, UserRecord>;
   /** user_id -> link id of a user connected to this server. */
   local_users: Map<string, string>;
   /** user_id -> "local" or the id of the server hosting the user. */
   user_locations: Map<string, string>;
+  /** server_id -> its live link. */
+  servers: Map<string, ServerLink>;
+  /** server_id -> where it listens. */
+  server_addrs: Map<string, { host: string; port: number }>;
+  /** server_id -> its pinned key (base64url DER SPKI). */
+  server_keys: Map<string, string>;
+  /** Seen id -> ts of the frame, oldest first (insertion order), at most SEEN_IDS_MAX. */
+  seen_ids: Map<string, number>;
+  /** Frames with a `ts` below this could no longer be de-duplicated, so they are dropped. */
+  seen_floor_ms: number;
 }
 
 /** The state before any event. */
@@ -32,8 +55,14 @@ export function initialRouterState(server_id: string): RouterState {
     server_id,
     server_pub: "",
     users: new Map(),
+    remote_users: new Map(),
     local_users: new Map(),
     user_locations: new Map(),
+    servers: new Map(),
+    server_addrs: new Map(),
+    server_keys: new Map(),
+    seen_ids: new Map(),
+    seen_floor_ms: 0,
   };
 }
 
@@ -41,11 +70,14 @@ export function initialRouterState(server_id: string): RouterState {
 export function evolve(state: RouterState, event: RouterEvent): RouterState {
   switch (event.type) {
     case "ServerStarted":
-      // Links do not survive a restart, so nobody is local any more.
+      // Links do not survive a restart: nobody is local, no server is linked, and remote
+      // presence is unknown until peers advertise again.
       state.server_id = event.server_id;
       state.server_pub = event.server_pub;
-      for (const user of state.local_users.keys()) state.user_locations.delete(user);
       state.local_users.clear();
+      state.user_locations.clear();
+      state.remote_users.clear();
+      state.servers.clear();
       break;
     case "UserRegistered":
       state.users.set(event.user_id, { pubkey: event.pubkey, meta: event.meta });
@@ -53,6 +85,7 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
     case "UserArrived": {
       const record = state.users.get(event.user_id);
       if (record) record.meta = event.meta;
+      state.remote_users.delete(event.user_id);
       state.local_users.set(event.user_id, event.link);
       state.user_locations.set(event.user_id, "local");
       break;
@@ -63,10 +96,51 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
         state.user_locations.delete(event.user_id);
       }
       break;
+    case "ServerPinned":
+      state.server_keys.set(event.server_id, event.pubkey);
+      state.server_addrs.set(event.server_id, { host: event.host, port: event.port });
+      break;
+    case "ServerLinked":
+      state.servers.set(event.server_id, { link: event.link, outbound: event.outbound });
+      break;
+    case "ServerUnlinked":
+      if (state.servers.get(event.server_id)?.link === event.link) {
+        state.servers.delete(event.server_id);
+      }
+      break;
+    case "UserLocated":
+      state.user_locations.set(event.user_id, event.server_id);
+      state.remote_users.set(event.user_id, {
+        pubkey: event.pubkey,
+        meta: event.meta,
+        advertise: event.advertise,
+      });
+      break;
+    case "UserUnlocated":
+      if (state.user_locations.get(event.user_id) === event.server_id) {
+        state.user_locations.delete(event.user_id);
+        state.remote_users.delete(event.user_id);
+      }
+      break;
+    case "FrameSeen":
+      rememberSeen(state, event.key, event.ts, event.at_ms);
+      break;
     default:
       assertNever(event);
   }
   return state;
+}
+
+/** Adds a seen id, evicting by age and then by count; eviction raises the floor. */
+function rememberSeen(state: RouterState, key: string, ts: number, at_ms: number): void {
+  state.seen_floor_ms = Math.max(state.seen_floor_ms, at_ms - SEEN_WINDOW_MS);
+  state.seen_ids.set(key, ts);
+  for (const [oldest, oldestTs] of state.seen_ids) {
+    if (state.seen_ids.size <= SEEN_IDS_MAX && oldestTs >= state.seen_floor_ms) break;
+    state.seen_ids.delete(oldest);
+    // A frame as old as an evicted one could be a replay we can no longer recognise.
+    state.seen_floor_ms = Math.max(state.seen_floor_ms, oldestTs + 1);
+  }
 }
 
 /** Checks the invariants that must hold after every event (cheap; run in tests always). */
@@ -81,8 +155,12 @@ export function checkInvariants(state: RouterState): void {
   for (const [user, where] of state.user_locations) {
     if (where === "local") {
       assert(state.local_users.has(user), `user ${user} is "local" without a link`);
-    }
+    } else assert(state.remote_users.has(user), `remote user ${user} has no record`);
   }
+  for (const server of state.servers.keys()) {
+    assert(state.server_keys.has(server), `linked server ${server} has no pinned key`);
+  }
+  assert(state.seen_ids.size <= SEEN_IDS_MAX, "seen_ids over its bound");
 }
 
 /** Folds a whole log. */

@@ -53,3 +53,20 @@ export const COMMIT_BATCH_MAX = 1_000;
 export const LINK_INBOX_MAX = 256;
 /** Refused frames after which a link is closed. */
 export const LINK_BAD_FRAMES_MAX = 20;
+
+/** How often a HEARTBEAT goes to every linked server (§3.4). */
+export const HEARTBEAT_INTERVAL_MS = 15_000;
+/** Silence after which a server link is dead (§3.4). */
+export const LINK_TIMEOUT_MS = 45_000;
+/** First reconnect delay to a lost server; doubles per failure, with jitter. */
+export const RECONNECT_BACKOFF_BASE_MS = 1_000;
+/** Longest reconnect delay. */
+export const RECONNECT_BACKOFF_MAX_MS = 60_000;
+/** Milliseconds to wait for a WebSocket connection or an answer during join and link. */
+export const DIAL_TIMEOUT_MS = 5_000;
+/** Entries in `seen_ids` at most (§15 P13). */
+export const SEEN_IDS_MAX = 100_000;
+/** How long a seen id is remembered; older or further-future `ts` is dropped as stale (§15 P13). */
+export const SEEN_WINDOW_MS = 10 * 60_000;
+/** Servers a network may hold. */
+export const SERVERS_MAX = 1_000;

@@ -20,7 +20,34 @@ export type RouterEvent =
   /** A user attached to this server over a link. */
   | { type: "UserArrived"; user_id: string; link: string; meta: UserMeta; at_ms: number }
   /** A local user's link closed. */
-  | { type: "UserLeft"; user_id: string; at_ms: number; reason: string };
+  | { type: "UserLeft"; user_id: string; at_ms: number; reason: string }
+  /** A server's key and address were pinned (bootstrap, welcome, announce, link or join). */
+  | {
+    type: "ServerPinned";
+    server_id: string;
+    pubkey: string;
+    host: string;
+    port: number;
+    at_ms: number;
+  }
+  /** A server link was established; `outbound` when we dialled it. */
+  | { type: "ServerLinked"; server_id: string; link: string; outbound: boolean; at_ms: number }
+  /** A server link closed (or was replaced by a better one). */
+  | { type: "ServerUnlinked"; server_id: string; link: string; at_ms: number; reason: string }
+  /** A remote server advertised a user it hosts (§3.2.1). */
+  | {
+    type: "UserLocated";
+    user_id: string;
+    server_id: string;
+    pubkey: string;
+    meta: UserMeta;
+    advertise: string;
+    at_ms: number;
+  }
+  /** A remote user is gone: removed by its server, or its server's link died. */
+  | { type: "UserUnlocated"; user_id: string; server_id: string; at_ms: number }
+  /** A server-link frame was accepted; its seen id suppresses replays and loops (§15 P13). */
+  | { type: "FrameSeen"; key: string; ts: number; at_ms: number };
 
 /** An event as stored: with its position in the log. */
 export type StoredEvent = RouterEvent & { seq: number };

@@ -22,6 +22,12 @@ export function applyProjection(db: DatabaseSync, event: RouterEvent): void {
       break;
     case "ServerStarted":
     case "UserLeft":
+    case "ServerPinned":
+    case "ServerLinked":
+    case "ServerUnlinked":
+    case "UserLocated":
+    case "UserUnlocated":
+    case "FrameSeen":
       break;
   }
 }

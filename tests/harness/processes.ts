@@ -28,6 +28,8 @@ export interface ServerProcess {
   stop(): Promise<void>;
   /** SIGKILL and wait: a crash. */
   kill(): Promise<void>;
+  /** Sends a signal without waiting (SIGSTOP / SIGCONT to freeze a server). */
+  signal(signal: Deno.Signal): void;
 }
 
 /** Makes a data dir holding a fixture server key. */
@@ -107,6 +109,7 @@ export async function startServerProcess(
     logs,
     stop: () => end("SIGTERM"),
     kill: () => end("SIGKILL"),
+    signal: (signal) => child.kill(signal),
   };
 }
 
@@ -225,4 +228,77 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
     }
   }
   if (buffer) yield buffer;
+}
+
+/** A free loopback port (the OS picks it; we release it for the server to take). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Public key (base64url DER SPKI) of a fixture key, via `main.ts identity` on a fresh data dir. */
+export async function fixturePubkey(keyName: string): Promise<string> {
+  const dir = await makeDataDir(keyName);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "identity", "--data-dir", dir],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return JSON.parse(new TextDecoder().decode(out.stdout)).pubkey;
+}
+
+/** Writes a bootstrap YAML file with fast test timings. */
+export async function writeBootstrap(
+  dir: string,
+  introducers: { host: string; port: number; pubkey: string }[],
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const lines = ["bootstrap_servers:"];
+  for (const i of introducers) {
+    lines.push(`  - host: "${i.host}"`, `    port: ${i.port}`, `    pubkey: "${i.pubkey}"`);
+  }
+  if (introducers.length === 0) lines[0] = "bootstrap_servers: []";
+  for (const [k, v] of Object.entries({ ...FAST_TIMINGS, ...extra })) {
+    lines.push(`${k}: ${JSON.stringify(v)}`);
+  }
+  const path = join(dir, "bootstrap.yaml");
+  await Deno.writeTextFile(path, lines.join("\n") + "\n");
+  return path;
+}
+
+/** Heartbeats, timeouts and backoff shortened so federation tests run in seconds. */
+export const FAST_TIMINGS = {
+  heartbeat_interval_ms: 100,
+  link_timeout_ms: 500,
+  reconnect_backoff_base_ms: 50,
+  reconnect_backoff_max_ms: 400,
+};
+
+/** GET /health of a server. */
+export async function health(port: number): Promise<Record<string, unknown>> {
+  const response = await fetch(`http://127.0.0.1:${port}/health`);
+  return await response.json();
+}
+
+/** Polls `check` until it returns true, or fails after `timeoutMs` with `what`. */
+export async function eventually(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for: ${what}${last ? ` (last error: ${last})` : ""}`,
+  );
 }

@@ -1,0 +1,142 @@
+/**
+ * Joining a network through an introducer (§3.1): SERVER_HELLO_JOIN to the first reachable
+ * entry of the bootstrap list, trying the next on failure; the SERVER_WELCOME must verify with
+ * that entry's pinned key. The join socket then stays open as the link to the introducer.
+ * @module
+ */
+import { parsePublicKey } from "../crypto/key_import.ts";
+import { verifyPayload } from "../crypto/signing.ts";
+import type { RsaBackend } from "../crypto/types.ts";
+import type { Clock } from "../lib/world.ts";
+import type { Logger } from "../lib/log.ts";
+import { parseFrame } from "../protocol/mod.ts";
+import { DIAL_TIMEOUT_MS, SERVER_FRAME_BYTES_MAX } from "../protocol/limits.ts";
+import type { PinnedServer } from "./config.ts";
+import { openSocket, type WebSocket } from "./dial.ts";
+import type { FrameSigner } from "./frame_signer.ts";
+import type { PeerEntry } from "./router_messages.ts";
+
+/** A successful join. */
+export interface Joined {
+  socket: WebSocket;
+  /** Text messages that arrived after the welcome, to hand to the link. */
+  backlog: string[];
+  welcomeRaw: string;
+  assigned_id: string;
+  introducer: PeerEntry;
+  servers: PeerEntry[];
+}
+
+/** Who is joining. */
+export interface Joiner {
+  server_id: string;
+  pubkey: string;
+  advertise: { host: string; port: number };
+  signer: FrameSigner;
+  backend: RsaBackend;
+  clock: Clock;
+  log: Logger;
+}
+
+/** Tries each introducer in order; undefined when none answered with a valid welcome. */
+export async function join(
+  introducers: readonly PinnedServer[],
+  me: Joiner,
+): Promise<Joined | undefined> {
+  for (const entry of introducers) {
+    if (entry.pubkey === me.pubkey) continue; // Our own entry in a shared bootstrap list.
+    try {
+      return await joinOne(entry, me);
+    } catch (e) {
+      me.log.warn("introducer did not welcome us; trying the next", {
+        introducer: `${entry.host}:${entry.port}`,
+        error: (e as Error).message,
+      });
+    }
+  }
+  return undefined;
+}
+
+async function joinOne(entry: PinnedServer, me: Joiner): Promise<Joined> {
+  const url = `ws://${entry.host}:${entry.port}`;
+  const socket = await openSocket(url, DIAL_TIMEOUT_MS);
+  const backlog: string[] = [];
+  const welcome = Promise.withResolvers<string>();
+  const timer = me.clock.setTimeout(
+    () => welcome.reject(new Error(`no SERVER_WELCOME within ${DIAL_TIMEOUT_MS} ms`)),
+    DIAL_TIMEOUT_MS,
+  );
+  let first = true;
+  socket.on("message", (data) => {
+    const text = data.toString();
+    if (first) {
+      first = false;
+      welcome.resolve(text);
+    } else backlog.push(text);
+  });
+  socket.once(
+    "close",
+    (code) => welcome.reject(new Error(`introducer closed the connection (${code})`)),
+  );
+  socket.send(
+    await me.signer.seal({
+      type: "SERVER_HELLO_JOIN",
+      from: me.server_id,
+      to: `${entry.host}:${entry.port}`,
+      ts: me.clock.now(),
+      payload: { host: me.advertise.host, port: me.advertise.port, pubkey: me.pubkey },
+    }),
+  );
+  let raw: string;
+  try {
+    raw = await welcome.promise;
+  } catch (e) {
+    socket.terminate();
+    throw e;
+  } finally {
+    me.clock.clearTimeout(timer);
+  }
+  socket.removeAllListeners("message");
+  socket.removeAllListeners("close");
+  const fail = (why: string): never => {
+    socket.terminate();
+    throw new Error(why);
+  };
+  const parsed = parseFrame(raw, SERVER_FRAME_BYTES_MAX);
+  if (!parsed.ok) return fail(`introducer answered with a bad frame: ${parsed.detail}`);
+  const frame = parsed.frame;
+  if (frame.type !== "SERVER_WELCOME") {
+    return fail(
+      `introducer answered ${frame.type}${
+        frame.type === "ERROR" ? ` ${frame.payload.code}: ${frame.payload.detail}` : ""
+      }`,
+    );
+  }
+  const pinned = await me.backend.importPublic(entry.pubkey);
+  if (!pinned.ok || !(await verifyPayload(me.backend, pinned.key, frame.payload, frame.sig))) {
+    return fail("SERVER_WELCOME does not verify with the introducer's pinned key");
+  }
+  // Accept either list key and either id key (§15 P9); drop entries we cannot use.
+  const list = frame.payload.servers ?? frame.payload.clients ?? [];
+  const servers: PeerEntry[] = [];
+  for (const e of list) {
+    const id = e.server_id ?? e.user_id;
+    const key = parsePublicKey(e.pubkey);
+    if (id !== undefined && key.ok) {
+      servers.push({ server_id: id, host: e.host, port: e.port, pubkey: key.value.spki });
+    }
+  }
+  return {
+    socket,
+    backlog,
+    welcomeRaw: raw,
+    assigned_id: frame.payload.assigned_id,
+    introducer: {
+      server_id: frame.from,
+      host: entry.host,
+      port: entry.port,
+      pubkey: pinned.key.spki,
+    },
+    servers,
+  };
+}

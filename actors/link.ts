@@ -1,0 +1,165 @@
+/**
+ * A link: one actor per WebSocket. It owns the socket, a bounded inbox (frames are handled one
+ * at a time, in arrival order, each after the previous one's signature checks) and a bounded
+ * outbox. What a frame means depends on the link's role, which its first frame decides:
+ * `USER_HELLO` makes a user link, a server hello a server link (§2). Only valid, verified frames
+ * reach the Router ("validate at the edge, trust inside"); refused ones get an ERROR and a
+ * journal entry with the reason.
+ * @module
+ */
+import type { PublicKey, RsaBackend } from "../crypto/types.ts";
+import type { Clock, Random } from "../lib/world.ts";
+import type { Logger } from "../lib/log.ts";
+import { type ErrorCode, type Frame, parseFrame } from "../protocol/mod.ts";
+import { LINK_BAD_FRAMES_MAX, LINK_INBOX_MAX } from "../protocol/limits.ts";
+import type { Store } from "../store/store.ts";
+import { Mailbox } from "./mailbox.ts";
+import { type FrameSocket, Outbox } from "./outbox.ts";
+import type { FrameSigner } from "./frame_signer.ts";
+import type { RouterInput, UnsignedFrame } from "./router_messages.ts";
+import { errorFrame } from "./router_messages.ts";
+import type { RouterState } from "./router_state.ts";
+
+/** What every link needs from the server around it. */
+export interface LinkContext {
+  backend: RsaBackend;
+  signer: FrameSigner;
+  store: Store;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+  /** The Router's state, read-only: pinned keys, our id. */
+  state: () => Readonly<RouterState>;
+  /** Posts to the Router; false when its mailbox is full. */
+  post: (input: RouterInput) => boolean;
+  outboxMax: number;
+  heartbeatIntervalMs: number;
+  linkTimeoutMs: number;
+  /** Imported server keys by SPKI, shared by all links (bounded by the number of pinned servers). */
+  serverKeys: Map<string, Promise<PublicKey | undefined>>;
+  /** Where other servers reach us (for our SERVER_HELLO_LINK). */
+  advertise: { host: string; port: number };
+}
+
+/** How a link interprets the frames it receives. */
+export interface FrameHandler {
+  /** Handles one received text message. */
+  handle(raw: string, at_ms: number): Promise<void>;
+  /** The socket closed. */
+  stop?(): void;
+}
+
+/** One WebSocket and what it has proven so far. */
+export class Link {
+  handler: FrameHandler | undefined;
+  #inbox: Mailbox<{ raw: string; at_ms: number }>;
+  #outbox: Outbox;
+  #strikes = 0;
+  #closing = false;
+  /** Time the last frame arrived (heartbeat timeout). */
+  lastReceivedMs: number;
+
+  constructor(
+    readonly id: string,
+    private readonly socket: FrameSocket,
+    readonly ctx: LinkContext,
+  ) {
+    this.lastReceivedMs = ctx.clock.now();
+    this.#outbox = new Outbox(socket, ctx.outboxMax, (reason) => this.close(1008, reason));
+    this.#inbox = new Mailbox(LINK_INBOX_MAX, async (batch) => {
+      for (const item of batch) {
+        if (this.#closing || !this.handler) return;
+        await this.handler.handle(item.raw, item.at_ms);
+      }
+    });
+  }
+
+  /** Feeds one received text message. */
+  receive(raw: string): void {
+    if (this.#closing) return;
+    this.lastReceivedMs = this.ctx.clock.now();
+    if (!this.#inbox.post({ raw, at_ms: this.lastReceivedMs })) {
+      this.close(1008, "too many frames waiting: slow down");
+    }
+  }
+
+  /** Signs and sends a frame built by this server. */
+  send(frame: UnsignedFrame): void {
+    this.#outbox.push(this.ctx.signer.seal(frame));
+  }
+
+  /** Sends a frame that is already signed (forwarded unchanged). */
+  relay(text: string): void {
+    this.#outbox.push(text);
+  }
+
+  /** Frames queued for sending. */
+  get outboxDepth(): number {
+    return this.#outbox.depth;
+  }
+
+  /** Told once the link is gone, whether we closed it or the socket did (set by the supervisor). */
+  onDown: (reason: string) => void = () => {};
+
+  /**
+   * Closes the socket once what was queued has been sent. The link counts as down at once: a
+   * silent peer might never complete the close handshake.
+   */
+  close(code: number, reason: string): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#inbox.close();
+    void this.#outbox.flushed().then(() => {
+      try {
+        this.socket.close(code, reason.slice(0, 120));
+      } catch {
+        // Already closed by the peer.
+      }
+      this.onDown(`closed by us (${code} ${reason})`);
+    });
+  }
+
+  /** The socket closed: stop everything. */
+  closed(): void {
+    this.#closing = true;
+    this.#outbox.close();
+    this.#inbox.close();
+    this.handler?.stop?.();
+  }
+
+  /** Posts to the Router; a full Router mailbox closes this link rather than queue without bound. */
+  post(input: RouterInput): void {
+    if (!this.ctx.post(input)) this.close(1013, "server busy, try again later");
+  }
+
+  /** Parses untrusted text; a refused frame is answered and journaled, and `undefined` returned. */
+  parse(raw: string, at_ms: number, maxBytes: number, to?: string): Frame | undefined {
+    const parsed = parseFrame(raw, maxBytes);
+    if (parsed.ok) return parsed.frame;
+    // Never answer an ERROR with an ERROR: two servers could echo each other forever.
+    this.refuse(raw, at_ms, parsed.code, parsed.detail, to, parsed.type !== "ERROR");
+    if (parsed.kind === "too_large") this.close(1009, "frame too large");
+    return undefined;
+  }
+
+  /** Journals a refused frame, answers with ERROR (never to an ERROR) and counts a strike. */
+  refuse(
+    raw: string,
+    at_ms: number,
+    code: ErrorCode,
+    detail: string,
+    to = "unknown",
+    answer = true,
+  ): void {
+    this.ctx.store.journal({
+      at_ms,
+      link: this.id,
+      direction: "in",
+      raw,
+      verdict: "dropped",
+      reason: `${code}: ${detail}`,
+    });
+    if (answer) this.send(errorFrame(this.ctx.state().server_id, to, at_ms, code, detail));
+    if (++this.#strikes >= LINK_BAD_FRAMES_MAX) this.close(1008, "too many bad frames");
+  }
+}

@@ -1,0 +1,528 @@
+/**
+ * The Router's server side (§3.1-3.4, §4): joining and linking, presence gossip, forwarded
+ * delivery and loop/replay suppression. Pure, like the rest of `decide`.
+ * @module
+ */
+import { sha256Hex } from "../crypto/hash.ts";
+import { canonicalJson, type Frame, type FrameOf } from "../protocol/mod.ts";
+import { SEEN_WINDOW_MS, SERVERS_MAX } from "../protocol/limits.ts";
+import type { RouterEvent } from "../store/events.ts";
+import type { RouterConfig } from "./router_decide.ts";
+import {
+  accepted,
+  advertiseFrame,
+  type Decision,
+  dropped,
+  type Effect,
+  errorFrame,
+  type PeerEntry,
+  removeFrame,
+  type RouterInput,
+  type UnsignedFrame,
+} from "./router_messages.ts";
+import type { RouterState } from "./router_state.ts";
+
+type Input<T extends RouterInput["type"]> = Extract<RouterInput, { type: T }>;
+
+/** Sends `frame` (signed by us) to every linked server. */
+export function toServers(state: RouterState, frame: UnsignedFrame, except?: string): Effect[] {
+  const effects: Effect[] = [];
+  for (const [server, { link }] of state.servers) {
+    if (server !== except) effects.push({ type: "Send", link, frame });
+  }
+  return effects;
+}
+
+/** The seen id of a frame: (ts, from, to, sha256(canonical payload)) (§15 P13). */
+export function seenKey(frame: Frame): string {
+  return `${frame.ts}|${frame.from}|${frame.to}|${
+    sha256Hex(new TextEncoder().encode(canonicalJson(frame.payload)))
+  }`;
+}
+
+/** The server a link belongs to, if it is a live server link. */
+function serverOfLink(state: RouterState, link: string): string | undefined {
+  for (const [server, entry] of state.servers) if (entry.link === link) return server;
+  return undefined;
+}
+
+/** Frames that make a newly linked peer current: our users. */
+function greet(state: RouterState, link: string, at_ms: number): Effect[] {
+  const effects: Effect[] = [];
+  for (const user of state.local_users.keys()) {
+    const record = state.users.get(user)!;
+    effects.push({
+      type: "Send",
+      link,
+      frame: advertiseFrame(state.server_id, at_ms, user, record.pubkey, record.meta),
+    });
+  }
+  return effects;
+}
+
+function announceFrame(
+  state: RouterState,
+  config: RouterConfig,
+  at_ms: number,
+): UnsignedFrame<"SERVER_ANNOUNCE"> {
+  return {
+    type: "SERVER_ANNOUNCE",
+    from: state.server_id,
+    to: "*",
+    ts: at_ms,
+    payload: { host: config.advertise.host, port: config.advertise.port, pubkey: state.server_pub },
+  };
+}
+
+/** Why a server with `pubkey` claiming `id` may not be trusted, or undefined. */
+function distrust(
+  state: RouterState,
+  config: RouterConfig,
+  id: string,
+  pubkey: string,
+): string | undefined {
+  const pinned = state.server_keys.get(id);
+  if (pinned !== undefined && pinned !== pubkey) {
+    return `server id ${id} is pinned to a different key`;
+  }
+  if (config.join_policy === "pinned" && !config.pinned_keys.has(pubkey) && pinned === undefined) {
+    return "this server accepts only servers whose keys are pinned in its configuration";
+  }
+  if (pinned === undefined && state.server_keys.size >= SERVERS_MAX) {
+    return `the network is full (${SERVERS_MAX} servers)`;
+  }
+  return undefined;
+}
+
+/**
+ * Adopts `link` as the link to `server`. When a link already exists, the one dialled by the
+ * server with the smaller id wins, so two servers dialling each other settle on one link.
+ */
+function adopt(
+  state: RouterState,
+  server: string,
+  link: string,
+  outbound: boolean,
+  at_ms: number,
+): { events: RouterEvent[]; effects: Effect[] } | undefined {
+  const existing = state.servers.get(server);
+  const events: RouterEvent[] = [];
+  const effects: Effect[] = [];
+  if (existing && existing.link !== link) {
+    const preferred = state.server_id < server ? state.server_id : server;
+    const initiator = (o: boolean) => (o ? state.server_id : server);
+    if (initiator(existing.outbound) === preferred && initiator(outbound) !== preferred) {
+      return undefined;
+    }
+    events.push({
+      type: "ServerUnlinked",
+      server_id: server,
+      link: existing.link,
+      at_ms,
+      reason: "replaced by a newer link",
+    });
+    effects.push({
+      type: "Close",
+      link: existing.link,
+      code: 1000,
+      reason: "replaced by a newer link",
+    });
+  }
+  events.push({ type: "ServerLinked", server_id: server, link, outbound, at_ms });
+  return { events, effects };
+}
+
+function pinIfChanged(state: RouterState, entry: PeerEntry, at_ms: number): RouterEvent[] {
+  const addr = state.server_addrs.get(entry.server_id);
+  if (
+    state.server_keys.get(entry.server_id) === entry.pubkey && addr?.host === entry.host &&
+    addr?.port === entry.port
+  ) return [];
+  return [{ type: "ServerPinned", ...entry, at_ms }];
+}
+
+/** The first frame of an inbound server link: a join (§3.1.1) or a link (§3.1.3). */
+export function onServerHello(
+  state: RouterState,
+  input: Input<"ServerHello">,
+  config: RouterConfig,
+): Decision {
+  const { link, frame, pubkey, at_ms } = input;
+  const me = state.server_id;
+  const refuse = (detail: string) =>
+    dropped(`BAD_KEY: ${detail}`, [
+      { type: "Send", link, frame: errorFrame(me, frame.from, at_ms, "BAD_KEY", detail) },
+      { type: "Close", link, code: 1008, reason: "BAD_KEY" },
+    ]);
+  let id = frame.from;
+  if (frame.type === "SERVER_HELLO_JOIN") {
+    // The requested id must be unique in the network (§3.1.2): a taken id gets a fresh one.
+    const taken = id === me || (state.server_keys.has(id) && state.server_keys.get(id) !== pubkey);
+    if (taken) id = input.fresh_id;
+  } else if (id === me) {
+    return refuse("that is this server's own id");
+  }
+  const why = distrust(state, config, id, pubkey);
+  if (why !== undefined) return refuse(why);
+  const peer: PeerEntry = {
+    server_id: id,
+    host: frame.payload.host,
+    port: frame.payload.port,
+    pubkey,
+  };
+  const linked = adopt(state, id, link, false, at_ms);
+  if (!linked) {
+    return dropped(`duplicate link from ${id}: keeping the one it dialled`, [{
+      type: "Close",
+      link,
+      code: 1000,
+      reason: "duplicate link",
+    }]);
+  }
+  const events = [...pinIfChanged(state, peer, at_ms), ...linked.events];
+  const effects: Effect[] = [...linked.effects];
+  if (frame.type === "SERVER_HELLO_JOIN") {
+    const entries = [...state.server_keys].filter(([s]) => s !== id).flatMap(([s, key]) => {
+      const addr = s === me ? config.advertise : state.server_addrs.get(s);
+      return addr
+        ? [{ server_id: s, user_id: s, host: addr.host, port: addr.port, pubkey: key }]
+        : [];
+    });
+    if (!state.server_keys.has(me)) {
+      entries.unshift({
+        server_id: me,
+        user_id: me,
+        ...config.advertise,
+        pubkey: state.server_pub,
+      });
+    }
+    // Both list keys, entries with both id keys (§15 P9).
+    effects.push({
+      type: "Send",
+      link,
+      frame: {
+        type: "SERVER_WELCOME",
+        from: me,
+        to: id,
+        ts: at_ms,
+        payload: { assigned_id: id, servers: entries, clients: entries },
+      },
+    });
+  }
+  effects.push(...greet(state, link, at_ms));
+  return accepted(
+    events,
+    effects,
+    `${frame.type} from ${id}${id !== frame.from ? ` (assigned instead of ${frame.from})` : ""}`,
+  );
+}
+
+/** We dialled a pinned server and said SERVER_HELLO_LINK. */
+export function onServerDialed(
+  state: RouterState,
+  input: Input<"ServerDialed">,
+  config: RouterConfig,
+): Decision {
+  const { link, server_id, at_ms } = input;
+  if (!state.server_keys.has(server_id)) {
+    return dropped(`dialled server ${server_id} is not pinned`, [{
+      type: "Close",
+      link,
+      code: 1000,
+      reason: "not pinned",
+    }]);
+  }
+  const linked = adopt(state, server_id, link, true, at_ms);
+  if (!linked) {
+    return dropped(`duplicate link to ${server_id}: keeping the one it dialled`, [{
+      type: "Close",
+      link,
+      code: 1000,
+      reason: "duplicate link",
+    }]);
+  }
+  const effects = [...linked.effects, {
+    type: "Send" as const,
+    link,
+    frame: announceFrame(state, config, at_ms),
+  }, ...greet(state, link, at_ms)];
+  return accepted(linked.events, effects, `linked to ${server_id}`);
+}
+
+/** We joined through an introducer: pin everyone it listed, dial them, announce ourselves. */
+export function onWelcomed(
+  state: RouterState,
+  input: Input<"Welcomed">,
+  config: RouterConfig,
+): Decision {
+  const { link, introducer, at_ms } = input;
+  const events: RouterEvent[] = [...pinIfChanged(state, introducer, at_ms)];
+  const linked = adopt(state, introducer.server_id, link, true, at_ms);
+  if (!linked) {
+    return dropped(`duplicate link to introducer ${introducer.server_id}`, [{
+      type: "Close",
+      link,
+      code: 1000,
+      reason: "duplicate link",
+    }]);
+  }
+  events.push(...linked.events);
+  const effects: Effect[] = [...linked.effects, {
+    type: "Send",
+    link,
+    frame: announceFrame(state, config, at_ms),
+  }, ...greet(state, link, at_ms)];
+  for (const entry of input.servers) {
+    if (entry.server_id === state.server_id || entry.server_id === introducer.server_id) continue;
+    if (distrust(state, config, entry.server_id, entry.pubkey) !== undefined) continue;
+    events.push(...pinIfChanged(state, entry, at_ms));
+    if (!state.servers.has(entry.server_id)) {
+      effects.push({ type: "Dial", server_id: entry.server_id });
+    }
+  }
+  return accepted(events, effects, `joined through ${introducer.server_id}`);
+}
+
+/** A server link closed: forget the users we only knew through it and try to link again. */
+export function onServerLinkClosed(
+  state: RouterState,
+  server: string,
+  input: Input<"LinkClosed">,
+): Decision {
+  const events: RouterEvent[] = [{
+    type: "ServerUnlinked",
+    server_id: server,
+    link: input.link,
+    at_ms: input.at_ms,
+    reason: input.reason,
+  }];
+  const effects: Effect[] = [];
+  // Users of a dead server are removed at once (not kept stale): delivery to them would fail,
+  // and the server re-advertises them when the link comes back (§3.1.3 greeting).
+  for (const [user, where] of state.user_locations) {
+    if (where !== server) continue;
+    events.push({ type: "UserUnlocated", user_id: user, server_id: server, at_ms: input.at_ms });
+    const remove: UnsignedFrame<"USER_REMOVE"> = {
+      ...removeFrame(state.server_id, input.at_ms, user),
+      payload: { user_id: user, server_id: server },
+    };
+    for (const userLink of state.local_users.values()) {
+      effects.push({ type: "Send", link: userLink, frame: remove });
+    }
+  }
+  effects.push({ type: "Dial", server_id: server });
+  return accepted(events, effects, `server ${server} unlinked: ${input.reason}`);
+}
+
+/** A verified frame on a server link. */
+export function onFromServer(
+  state: RouterState,
+  input: Input<"FromServer">,
+  config: RouterConfig,
+): Decision {
+  const { frame, at_ms } = input;
+  const via = serverOfLink(state, input.link);
+  if (via === undefined) return dropped(`link ${input.link} is not a linked server`);
+  if (frame.type === "HEARTBEAT") return accepted([], [], "heartbeat");
+  if (frame.ts < state.seen_floor_ms || frame.ts > at_ms + SEEN_WINDOW_MS) {
+    return dropped(
+      `stale ts ${frame.ts}: outside the window the seen_ids cache covers (${state.seen_floor_ms}..${
+        at_ms + SEEN_WINDOW_MS
+      })`,
+    );
+  }
+  const key = seenKey(frame);
+  if (state.seen_ids.has(key)) {
+    return dropped(`duplicate: seen id ${key.slice(0, 80)}... already handled`);
+  }
+  const seen: RouterEvent = { type: "FrameSeen", key, ts: frame.ts, at_ms };
+  switch (frame.type) {
+    case "USER_ADVERTISE":
+      return onAdvertise(state, input, frame, via, seen);
+    case "USER_REMOVE":
+      return onRemove(state, input, frame, via, seen);
+    case "SERVER_ANNOUNCE":
+      return onAnnounce(state, input, frame, via, seen, config);
+    case "SERVER_DELIVER":
+      return onServerDeliver(state, input, frame, via, seen);
+    case "ERROR":
+    case "ACK":
+    case "SERVER_HELLO_LINK":
+    case "SERVER_HELLO_JOIN":
+    case "SERVER_WELCOME":
+      return accepted([seen], [], `${frame.type} from ${frame.from} noted`);
+    default:
+      return dropped(`type ${frame.type} is not accepted on a server link`);
+  }
+}
+
+/** Forwards a gossiped frame unchanged to every linked server but its origin and the sender. */
+function gossip(state: RouterState, input: Input<"FromServer">, via: string): Effect[] {
+  const effects: Effect[] = [];
+  for (const [server, { link }] of state.servers) {
+    if (server !== via && server !== input.frame.from) {
+      effects.push({ type: "Relay", link, text: input.raw });
+    }
+  }
+  return effects;
+}
+
+function toLocalUsers(state: RouterState, text: string): Effect[] {
+  return [...state.local_users.values()].map((link) => ({ type: "Relay" as const, link, text }));
+}
+
+function onAdvertise(
+  state: RouterState,
+  input: Input<"FromServer">,
+  frame: FrameOf<"USER_ADVERTISE">,
+  via: string,
+  seen: RouterEvent,
+): Decision {
+  const { user_id, server_id } = frame.payload;
+  // A server may only speak for users it hosts itself.
+  if (server_id !== frame.from) {
+    return dropped(
+      `USER_ADVERTISE from ${frame.from} names server ${server_id}: a server may advertise only its own users`,
+    );
+  }
+  if (state.local_users.has(user_id)) {
+    return accepted(
+      [seen],
+      gossip(state, input, via),
+      `advertise of ${user_id} ignored: connected here`,
+    );
+  }
+  const meta = { ...(frame.payload.meta ?? {}) };
+  delete (meta as Record<string, unknown>).pubkey;
+  const located: RouterEvent = {
+    type: "UserLocated",
+    user_id,
+    server_id,
+    pubkey: input.pubkey,
+    meta,
+    advertise: input.raw,
+    at_ms: input.at_ms,
+  };
+  return accepted([seen, located], [
+    ...gossip(state, input, via),
+    ...toLocalUsers(state, input.raw),
+  ], `user ${user_id} is on ${server_id}`);
+}
+
+function onRemove(
+  state: RouterState,
+  input: Input<"FromServer">,
+  frame: FrameOf<"USER_REMOVE">,
+  via: string,
+  seen: RouterEvent,
+): Decision {
+  const { user_id, server_id } = frame.payload;
+  if (server_id !== frame.from) {
+    return dropped(
+      `USER_REMOVE from ${frame.from} names server ${server_id}: a server may remove only its own users`,
+    );
+  }
+  // Only if the mapping still points there: a later advertise from elsewhere wins (§3.2.2).
+  if (state.user_locations.get(user_id) !== server_id) {
+    return accepted(
+      [seen],
+      gossip(state, input, via),
+      `remove of ${user_id} ignored: not located on ${server_id}`,
+    );
+  }
+  const events: RouterEvent[] = [seen, {
+    type: "UserUnlocated",
+    user_id,
+    server_id,
+    at_ms: input.at_ms,
+  }];
+  return accepted(
+    events,
+    [...gossip(state, input, via), ...toLocalUsers(state, input.raw)],
+    `user ${user_id} left ${server_id}`,
+  );
+}
+
+function onAnnounce(
+  state: RouterState,
+  input: Input<"FromServer">,
+  frame: FrameOf<"SERVER_ANNOUNCE">,
+  via: string,
+  seen: RouterEvent,
+  config: RouterConfig,
+): Decision {
+  const id = frame.from;
+  if (id === state.server_id) return accepted([seen], [], "our own announce came back");
+  if (input.pubkey === "") return dropped(`SERVER_ANNOUNCE from ${id} carries no valid key`);
+  const why = distrust(state, config, id, input.pubkey);
+  if (why !== undefined) return dropped(`SERVER_ANNOUNCE from ${id} refused: ${why}`);
+  const events = [
+    seen,
+    ...pinIfChanged(state, {
+      server_id: id,
+      host: frame.payload.host,
+      port: frame.payload.port,
+      pubkey: input.pubkey,
+    }, input.at_ms),
+  ];
+  const effects = gossip(state, input, via);
+  if (!state.servers.has(id)) effects.push({ type: "Dial", server_id: id });
+  return accepted(
+    events,
+    effects,
+    `server ${id} announced at ${frame.payload.host}:${frame.payload.port}`,
+  );
+}
+
+/** The original ts of a forwarded message: the envelope's, unless a peer kept it in the payload (§15 P6). */
+function originalTs(frame: FrameOf<"SERVER_DELIVER">): number {
+  const p = frame.payload as Record<string, unknown>;
+  for (const key of ["orig_ts", "msg_ts", "ts"]) {
+    if (typeof p[key] === "number") return p[key] as number;
+  }
+  return frame.ts;
+}
+
+function onServerDeliver(
+  state: RouterState,
+  input: Input<"FromServer">,
+  frame: FrameOf<"SERVER_DELIVER">,
+  via: string,
+  seen: RouterEvent,
+): Decision {
+  const { user_id, ciphertext, sender, sender_pub, content_sig } = frame.payload;
+  const me = state.server_id;
+  const localLink = state.local_users.get(user_id);
+  if (localLink !== undefined) {
+    if (!ciphertext || !sender || !sender_pub || !content_sig) {
+      return dropped("SERVER_DELIVER lacks ciphertext, sender, sender_pub or content_sig");
+    }
+    const deliver: UnsignedFrame<"USER_DELIVER"> = {
+      type: "USER_DELIVER",
+      from: me,
+      to: user_id,
+      ts: originalTs(frame),
+      payload: { ciphertext, sender, sender_pub, content_sig },
+    };
+    return accepted(
+      [seen],
+      [{ type: "Send", link: localLink, frame: deliver }],
+      `delivered to local user ${user_id}`,
+    );
+  }
+  const where = state.user_locations.get(user_id);
+  const next = where === undefined ? undefined : state.servers.get(where);
+  if (where !== undefined && next !== undefined && where !== via && where !== frame.from) {
+    return accepted(
+      [seen],
+      [{ type: "Relay", link: next.link, text: input.raw }],
+      `forwarded unchanged to ${where}`,
+    );
+  }
+  const detail = `user ${user_id} is not on this server and has no known route`;
+  return accepted([seen], [{
+    type: "Send",
+    link: input.link,
+    frame: errorFrame(me, frame.from, input.at_ms, "USER_NOT_FOUND", detail),
+  }], `USER_NOT_FOUND: ${detail}`);
+}
