@@ -71,8 +71,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Listen first: the port must be known before we tell an introducer where we are.
   const abort = new AbortController();
   const listening = Promise.withResolvers<number>();
-  let accept: ((socket: WebSocket | globalThis.WebSocket) => void) | undefined;
-  let router: Router | undefined;
+  // Filled in once the parts exist; the listener and the Router refer to each other.
+  const late: { accept?: (socket: globalThis.WebSocket) => void; router?: Router; peers?: Peers } =
+    {};
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
@@ -80,8 +81,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     onListen: ({ port }) => listening.resolve(port),
   }, (request) => {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return httpRoute(request, router);
+      return httpRoute(request, late.router);
     }
+    const accept = late.accept;
     if (!accept) return new Response("starting up, try again shortly\n", { status: 503 });
     const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 60 });
     accept(socket);
@@ -124,16 +126,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ),
     advertise,
   };
-  let peers: Peers | undefined;
-  router = new Router(identity.server_id, {
+  const router = new Router(identity.server_id, {
     store,
     links,
     log,
     config: routerConfig,
-    dial: (id) => peers?.dial(id),
+    dial: (id) => late.peers?.dial(id),
     checkInvariants: options.checkInvariants ?? false,
   });
   const r = router;
+  late.router = router;
   r.start({
     type: "ServerStarted",
     server_id: identity.server_id,
@@ -172,8 +174,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   // Inbound connections: the first frame decides the role; no hello in time closes it.
-  accept = (socket) => {
-    const s = socket as globalThis.WebSocket;
+  late.accept = (s) => {
     const link = supervise(s, "in");
     link.handler = new FirstFrameHandler(link);
     const timer = clock.setTimeout(() => {
@@ -207,7 +208,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     for (const text of backlog) link.receive(text);
     return link;
   };
-  peers = new Peers({
+  const peers = new Peers({
     clock,
     random,
     log,
@@ -234,6 +235,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     for (const text of j.backlog) link.receive(text);
   };
   if (joined) welcomed(joined);
+  late.peers = peers;
   for (const server_id of r.state.server_keys.keys()) peers.dial(server_id);
   const rejoin = config.bootstrap_servers.length > 0 && !joined
     ? retryJoin(config, identity, { signer, backend, clock, log, advertise, random }, (j) => {
@@ -262,7 +264,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     links,
     async close() {
       rejoin?.stop();
-      peers?.stop();
+      peers.stop();
       for (const link of links.values()) link.close(1001, "server shutting down");
       await new Promise((resolve) => setTimeout(resolve, 20));
       abort.abort();
