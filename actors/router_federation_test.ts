@@ -1,0 +1,258 @@
+// Goal: the Router's server-side decisions, as given events / when an input / then events and
+// effects: join and id assignment, join policy, duplicate-link tie-break, gossip scope checks,
+// de-duplication and stale ts, and cleanup when a server link dies.
+import assert from "node:assert/strict";
+import type { Frame } from "../protocol/mod.ts";
+import type { RouterEvent } from "../store/events.ts";
+import { decide, DEFAULT_ROUTER_CONFIG, type RouterConfig } from "./router_decide.ts";
+import type { Decision, RouterInput } from "./router_messages.ts";
+import { checkInvariants, evolve, fold } from "./router_state.ts";
+
+const ME = "s-m";
+const started: RouterEvent = {
+  type: "ServerStarted",
+  server_id: ME,
+  server_pub: "KM",
+  at_ms: 0,
+  build: "t",
+};
+const NOW = 1_000_000;
+
+function given(events: RouterEvent[], config: RouterConfig = DEFAULT_ROUTER_CONFIG) {
+  const state = fold(ME, [started, ...events]);
+  return {
+    state,
+    when(input: RouterInput): Decision {
+      const d = decide(state, input, config);
+      for (const e of d.events) evolve(state, e);
+      checkInvariants(state);
+      return d;
+    },
+  };
+}
+const pinned = (id: string, key = `K-${id}`): RouterEvent => ({
+  type: "ServerPinned",
+  server_id: id,
+  pubkey: key,
+  host: "h",
+  port: 1,
+  at_ms: 1,
+});
+const linked = (id: string, link: string, outbound = false): RouterEvent => ({
+  type: "ServerLinked",
+  server_id: id,
+  link,
+  outbound,
+  at_ms: 1,
+});
+const hello = (
+  type: "SERVER_HELLO_JOIN" | "SERVER_HELLO_LINK",
+  from: string,
+  link: string,
+  pubkey = `K-${from}`,
+): RouterInput => ({
+  type: "ServerHello",
+  link,
+  frame: {
+    type,
+    from,
+    to: ME,
+    ts: NOW,
+    payload: { host: "10.0.0.9", port: 9, pubkey },
+    sig: "s",
+  } as Extract<RouterInput, { type: "ServerHello" }>["frame"],
+  pubkey,
+  fresh_id: "s-fresh",
+  raw: "{}",
+  at_ms: NOW,
+});
+const fromServer = (link: string, frame: Frame, pubkey = ""): RouterInput => ({
+  type: "FromServer",
+  link,
+  frame,
+  pubkey,
+  raw: JSON.stringify(frame),
+  at_ms: NOW,
+});
+const advertise = (from: string, user: string, server = from, ts = NOW): Frame => ({
+  type: "USER_ADVERTISE",
+  from,
+  to: "*",
+  ts,
+  payload: { user_id: user, server_id: server, meta: {}, pubkey: `K-${user}` },
+  sig: "s",
+});
+
+Deno.test("a join gets a welcome listing both keys and every pinned server, with our own entry", () => {
+  const d = given([pinned("s-b")]).when(hello("SERVER_HELLO_JOIN", "s-new", "L1"));
+  const welcome = d.effects.find((e) => e.type === "Send" && e.frame.type === "SERVER_WELCOME");
+  assert.ok(welcome && welcome.type === "Send");
+  const p = welcome.frame.payload as {
+    assigned_id: string;
+    servers: { server_id: string; user_id: string }[];
+    clients: unknown;
+  };
+  assert.equal(p.assigned_id, "s-new");
+  assert.deepEqual(p.servers.map((s) => s.server_id).sort(), ["s-b", ME]);
+  assert.ok(p.servers.every((s) => s.user_id === s.server_id));
+  assert.deepEqual(p.clients, p.servers);
+  assert.deepEqual(d.events.map((e) => e.type), ["ServerPinned", "ServerLinked"]);
+});
+
+Deno.test("a join with an id taken by another key is assigned a fresh id", () => {
+  const d = given([pinned("s-b")]).when(hello("SERVER_HELLO_JOIN", "s-b", "L1", "K-impostor"));
+  const welcome = d.effects.find((e) => e.type === "Send" && e.frame.type === "SERVER_WELCOME");
+  assert.equal(
+    (welcome as { frame: { payload: { assigned_id: string } } }).frame.payload.assigned_id,
+    "s-fresh",
+  );
+  const rejoin = given([pinned("s-b")]).when(hello("SERVER_HELLO_JOIN", "s-b", "L1"));
+  assert.equal(
+    (rejoin.effects.find((e) => e.type === "Send" && e.frame.type === "SERVER_WELCOME") as {
+      frame: { payload: { assigned_id: string } };
+    }).frame.payload.assigned_id,
+    "s-b",
+    "the same key keeps its id",
+  );
+});
+
+Deno.test("a link claiming a pinned id with another key is refused; the pinned policy refuses strangers", () => {
+  const d = given([pinned("s-b")]).when(hello("SERVER_HELLO_LINK", "s-b", "L1", "K-other"));
+  assert.match(d.verdict.reason, /pinned to a different key/);
+  assert.ok(d.effects.some((e) => e.type === "Close"));
+  const strict: RouterConfig = {
+    ...DEFAULT_ROUTER_CONFIG,
+    join_policy: "pinned",
+    pinned_keys: new Set(["K-ok"]),
+  };
+  assert.match(
+    given([], strict).when(hello("SERVER_HELLO_JOIN", "s-x", "L1")).verdict.reason,
+    /accepts only servers whose keys are pinned/,
+  );
+  assert.equal(
+    given([], strict).when(hello("SERVER_HELLO_JOIN", "s-x", "L1", "K-ok")).verdict.accepted,
+    true,
+  );
+});
+
+Deno.test("two links to one server settle on the one dialled by the smaller id", () => {
+  // ME ("s-m") < "s-z": our outbound link wins over its inbound one, whichever came first.
+  const d = given([pinned("s-z"), linked("s-z", "OUT", true)]).when(
+    hello("SERVER_HELLO_LINK", "s-z", "IN"),
+  );
+  assert.equal(d.verdict.accepted, false);
+  assert.deepEqual(d.effects, [{
+    type: "Close",
+    link: "IN",
+    code: 1000,
+    reason: "duplicate link",
+  }]);
+  const w = given([pinned("s-z"), linked("s-z", "IN", false)]);
+  const d2 = w.when({ type: "ServerDialed", link: "OUT", server_id: "s-z", at_ms: NOW });
+  assert.equal(d2.verdict.accepted, true);
+  assert.equal(w.state.servers.get("s-z")?.link, "OUT");
+  assert.ok(d2.effects.some((e) => e.type === "Close" && e.link === "IN"));
+});
+
+Deno.test("gossip: an advertise is applied once, relayed to users and forwarded to other servers", () => {
+  const w = given([pinned("s-a"), pinned("s-b"), linked("s-a", "LA"), linked("s-b", "LB"), {
+    type: "UserRegistered",
+    user_id: "u",
+    pubkey: "K",
+    meta: {},
+    at_ms: 1,
+  }, { type: "UserArrived", user_id: "u", link: "LU", meta: {}, at_ms: 1 }]);
+  const frame = advertise("s-a", "alice");
+  const d = w.when(fromServer("LA", frame, "K-alice"));
+  assert.equal(w.state.user_locations.get("alice"), "s-a");
+  assert.deepEqual(d.effects.map((e) => [e.type, "link" in e ? e.link : ""]).sort(), [[
+    "Relay",
+    "LB",
+  ], ["Relay", "LU"]]);
+  const again = w.when(fromServer("LB", frame, "K-alice"));
+  assert.match(again.verdict.reason, /duplicate/);
+  assert.deepEqual(again.effects, []);
+});
+
+Deno.test("gossip scope: a server may advertise or remove only its own users; remove needs a matching location", () => {
+  const w = given([pinned("s-a"), pinned("s-b"), linked("s-a", "LA"), linked("s-b", "LB")]);
+  assert.match(
+    w.when(fromServer("LA", advertise("s-a", "bob", "s-b"))).verdict.reason,
+    /may advertise only its own users/,
+  );
+  w.when(fromServer("LB", advertise("s-b", "bob"), "K-bob"));
+  const remove = (from: string, ts: number): Frame => ({
+    type: "USER_REMOVE",
+    from,
+    to: "*",
+    ts,
+    payload: { user_id: "bob", server_id: from },
+    sig: "s",
+  });
+  assert.match(
+    w.when(fromServer("LA", remove("s-a", NOW + 1))).verdict.reason,
+    /not located on s-a/,
+  );
+  assert.equal(w.state.user_locations.get("bob"), "s-b");
+  w.when(fromServer("LB", remove("s-b", NOW + 2)));
+  assert.equal(w.state.user_locations.has("bob"), false);
+});
+
+Deno.test("frames whose ts is outside the seen window are dropped as stale", () => {
+  const w = given([pinned("s-a"), linked("s-a", "LA")]);
+  assert.match(
+    w.when(fromServer("LA", advertise("s-a", "old", "s-a", NOW - 3_600_000))).verdict.reason,
+    /stale ts/,
+  );
+  assert.match(
+    w.when(fromServer("LA", advertise("s-a", "future", "s-a", NOW + 3_600_000))).verdict.reason,
+    /stale ts/,
+  );
+});
+
+Deno.test("a dead server link unlocates its users, tells local users, and asks to dial again", () => {
+  const w = given([pinned("s-a"), linked("s-a", "LA"), {
+    type: "UserRegistered",
+    user_id: "u",
+    pubkey: "K",
+    meta: {},
+    at_ms: 1,
+  }, { type: "UserArrived", user_id: "u", link: "LU", meta: {}, at_ms: 1 }]);
+  w.when(fromServer("LA", advertise("s-a", "alice"), "K-alice"));
+  const d = w.when({ type: "LinkClosed", link: "LA", reason: "TIMEOUT", at_ms: NOW });
+  assert.deepEqual(d.events.map((e) => e.type), ["ServerUnlinked", "UserUnlocated"]);
+  assert.ok(
+    d.effects.some((e) => e.type === "Send" && e.link === "LU" && e.frame.type === "USER_REMOVE"),
+  );
+  assert.ok(d.effects.some((e) => e.type === "Dial" && e.server_id === "s-a"));
+  assert.equal(w.state.user_locations.has("alice"), false);
+});
+
+Deno.test("SERVER_DELIVER for a local user becomes USER_DELIVER with the original ts; unknown gets USER_NOT_FOUND", () => {
+  const w = given([pinned("s-a"), linked("s-a", "LA"), {
+    type: "UserRegistered",
+    user_id: "u",
+    pubkey: "K",
+    meta: {},
+    at_ms: 1,
+  }, { type: "UserArrived", user_id: "u", link: "LU", meta: {}, at_ms: 1 }]);
+  const deliver = (user: string, ts: number): Frame => ({
+    type: "SERVER_DELIVER",
+    from: "s-a",
+    to: ME,
+    ts,
+    payload: { user_id: user, ciphertext: "CT", sender: "x", sender_pub: "KX", content_sig: "CS" },
+    sig: "s",
+  });
+  const d = w.when(fromServer("LA", deliver("u", NOW - 5)));
+  const out = d.effects[0];
+  assert.ok(
+    out?.type === "Send" && out.link === "LU" && out.frame.type === "USER_DELIVER" &&
+      out.frame.ts === NOW - 5,
+  );
+  const lost = w.when(fromServer("LA", deliver("nobody", NOW - 4)));
+  assert.ok(
+    lost.effects[0]?.type === "Send" &&
+      (lost.effects[0].frame.payload as { code: string }).code === "USER_NOT_FOUND",
+  );
+});
