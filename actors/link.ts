@@ -33,6 +33,11 @@ export interface LinkContext {
   /** Posts to the Router; false when its mailbox is full. */
   post: (input: RouterInput) => boolean;
   outboxMax: number;
+  /**
+   * Resolves once no server link is backed up. A user's content waits for it before reaching
+   * the Router, so a fast sender is slowed to what the mesh can sign and send.
+   */
+  uncongested: () => Promise<void>;
   heartbeatIntervalMs: number;
   linkTimeoutMs: number;
   /** Imported server keys by SPKI, shared by all links (bounded by the number of pinned servers). */

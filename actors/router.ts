@@ -29,6 +29,8 @@ export interface RouterOptions {
   config: RouterConfig;
   /** Asks the peer manager to link to a pinned server. */
   dial: (server_id: string) => void;
+  /** Asks the public-channel actor to prepare a rekey. */
+  rekey: () => void;
   /** Check invariants after every input (tests and simulation). */
   checkInvariants?: boolean;
 }
@@ -85,7 +87,7 @@ export class Router {
         });
       }
       if (!decision.verdict.accepted) {
-        log.debug("dropped", { link: input.link, reason: decision.verdict.reason });
+        log.debug("dropped", { input: input.type, reason: decision.verdict.reason });
       }
       effects.push(...decision.effects);
     }
@@ -95,6 +97,7 @@ export class Router {
 
   #perform(effect: Effect): void {
     if (effect.type === "Dial") return this.#options.dial(effect.server_id);
+    if (effect.type === "Rekey") return this.#options.rekey();
     const link = this.#options.links.get(effect.link);
     if (!link) return;
     switch (effect.type) {

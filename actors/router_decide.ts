@@ -29,6 +29,7 @@ import {
   onWelcomed,
   toServers,
 } from "./router_federation.ts";
+import { CONTENT_TYPES, joinPublicChannel, onRekeyed, onUserContent } from "./router_content.ts";
 
 /** Settings a decision depends on (recorded in the log's meta, so replay uses the same). */
 export interface RouterConfig {
@@ -68,6 +69,8 @@ export function decide(
       return onFromServer(state, input, config);
     case "LinkClosed":
       return onLinkClosed(state, input);
+    case "Rekeyed":
+      return onRekeyed(state, input);
     default:
       return assertNever(input);
   }
@@ -130,7 +133,12 @@ function onUserHello(
   }
   effects.push({ type: "Send", link, frame: newcomer });
   effects.push(...toServers(state, newcomer));
-  return accepted(events, effects, `user ${user} connected`);
+  const joined = joinPublicChannel(state, user, at_ms);
+  return accepted(
+    [...events, ...joined.events],
+    [...effects, ...joined.effects],
+    `user ${user} connected`,
+  );
 }
 
 function onFromUser(
@@ -141,6 +149,7 @@ function onFromUser(
   if (state.local_users.get(frame.from) !== link) {
     return dropped(`link ${link} has no accepted USER_HELLO for ${frame.from}`);
   }
+  if (CONTENT_TYPES.has(frame.type)) return onUserContent(state, input);
   switch (frame.type) {
     case "MSG_DIRECT":
       return onMsgDirect(state, input, frame);

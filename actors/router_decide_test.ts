@@ -54,7 +54,12 @@ const sends = (effects: Effect[], link?: string) =>
 Deno.test("decide() registers a new user, ACKs with the server key and advertises both ways", () => {
   const world = given(arrived("bob", "KB", "L1"));
   const d = world.when(hello("alice", "KA", "L2", "Alice"));
-  assert.deepEqual(d.events.map((e) => e.type), ["UserRegistered", "UserArrived"]);
+  assert.deepEqual(d.events.map((e) => e.type), [
+    "UserRegistered",
+    "UserArrived",
+    "PublicChannelJoined",
+  ]);
+  assert.ok(d.effects.some((e) => e.type === "Rekey"), "a join rotates the public channel key");
   const toAlice = sends(d.effects, "L2");
   assert.equal(toAlice[0]!.type, "ACK");
   assert.deepEqual(toAlice[0]!.payload, {
@@ -95,7 +100,7 @@ Deno.test("decide() answers BAD_KEY when a known user id comes back with another
   const d = world.when(hello("alice", "OTHER", "L2"));
   assert.equal(sends(d.effects, "L2")[0]!.payload.code, "BAD_KEY");
   const again = world.when(hello("alice", "KA", "L3"));
-  assert.deepEqual(again.events.map((e) => e.type), ["UserArrived"]);
+  assert.deepEqual(again.events.map((e) => e.type), ["UserArrived", "PublicChannelJoined"]);
 });
 
 Deno.test("decide() delivers MSG_DIRECT to a local user keeping ts, sender and content_sig", () => {

@@ -21,6 +21,7 @@ import {
   type UnsignedFrame,
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
+import { onPublicChannelFrame, onServerContent, unwrapContent } from "./router_content.ts";
 
 type Input<T extends RouterInput["type"]> = Extract<RouterInput, { type: T }>;
 
@@ -345,6 +346,15 @@ export function onFromServer(
       return onAnnounce(state, input, frame, via, seen, config);
     case "SERVER_DELIVER":
       return onServerDeliver(state, input, frame, via, seen);
+    case "PUBLIC_CHANNEL_ADD":
+    case "PUBLIC_CHANNEL_UPDATED":
+    case "PUBLIC_CHANNEL_KEY_SHARE":
+      return onPublicChannelFrame(state, input, seen, gossip(state, input, via));
+    case "MSG_PUBLIC_CHANNEL":
+    case "FILE_START":
+    case "FILE_CHUNK":
+    case "FILE_END":
+      return onServerContent(state, input, seen);
     case "ERROR":
     case "ACK":
     case "SERVER_HELLO_LINK":
@@ -493,6 +503,20 @@ function onServerDeliver(
   const { user_id, ciphertext, sender, sender_pub, content_sig } = frame.payload;
   const me = state.server_id;
   const localLink = state.local_users.get(user_id);
+  if (
+    localLink !== undefined && frame.payload.inner_type !== undefined &&
+    frame.payload.inner_type !== "MSG_DIRECT"
+  ) {
+    const text = unwrapContent(frame, originalTs(frame));
+    if (text === undefined) {
+      return dropped(`SERVER_DELIVER with unsupported inner_type ${frame.payload.inner_type}`);
+    }
+    return accepted(
+      [seen],
+      [{ type: "Relay", link: localLink, text }],
+      `${frame.payload.inner_type} delivered to local user ${user_id}`,
+    );
+  }
   if (localLink !== undefined) {
     if (!ciphertext || !sender || !sender_pub || !content_sig) {
       return dropped("SERVER_DELIVER lacks ciphertext, sender, sender_pub or content_sig");

@@ -66,7 +66,18 @@ export type RouterInput =
    */
   | { type: "FromServer"; link: string; frame: Frame; pubkey: string; raw: string; at_ms: number }
   /** A link closed, for whatever reason. */
-  | { type: "LinkClosed"; link: string; reason: string; at_ms: number };
+  | { type: "LinkClosed"; link: string; reason: string; at_ms: number }
+  /**
+   * The shell prepared a public-channel rekey (randomness and RSA happen outside `decide`):
+   * the new version, each local member's wrap, and signed PUBLIC_CHANNEL_KEY_SHARE payloads.
+   */
+  | {
+    type: "Rekeyed";
+    version: number;
+    wraps: { member_id: string; wrapped_key: string }[];
+    shares: { members: string[]; payload: Record<string, unknown> }[];
+    at_ms: number;
+  };
 
 /** A server as listed in a welcome or configured. */
 export interface PeerEntry {
@@ -85,7 +96,9 @@ export type Effect =
   /** Close a link with a WebSocket close code. */
   | { type: "Close"; link: string; code: number; reason: string }
   /** Open (or keep trying to open) a link to a pinned server. */
-  | { type: "Dial"; server_id: string };
+  | { type: "Dial"; server_id: string }
+  /** Prepare a public-channel rekey for the local members (coalesced by the shell). */
+  | { type: "Rekey" };
 
 /** The outcome of one input. */
 export interface Decision {

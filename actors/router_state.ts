@@ -47,6 +47,8 @@ export interface RouterState {
   seen_ids: Map<string, number>;
   /** Frames with a `ts` below this could no longer be de-duplicated, so they are dropped. */
   seen_floor_ms: number;
+  /** The public channel (§6.3): its version and members (every user ever seen, never removed). */
+  public_channel: { version: number; members: Set<string> };
 }
 
 /** The state before any event. */
@@ -63,6 +65,7 @@ export function initialRouterState(server_id: string): RouterState {
     server_keys: new Map(),
     seen_ids: new Map(),
     seen_floor_ms: 0,
+    public_channel: { version: 0, members: new Set() },
   };
 }
 
@@ -124,6 +127,13 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
       break;
     case "FrameSeen":
       rememberSeen(state, event.key, event.ts, event.at_ms);
+      break;
+    case "PublicChannelJoined":
+      for (const member of event.members) state.public_channel.members.add(member);
+      break;
+    case "PublicChannelRekeyed":
+      state.public_channel.version = Math.max(state.public_channel.version, event.version);
+      for (const wrap of event.wraps) state.public_channel.members.add(wrap.member_id);
       break;
     default:
       assertNever(event);

@@ -10,7 +10,14 @@ import { defaultBackend } from "../crypto/mod.ts";
 import type { PublicKey, RsaBackend } from "../crypto/types.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "../lib/world.ts";
-import { HELLO_TIMEOUT_MS, LINK_OUTBOX_MAX } from "../protocol/limits.ts";
+import {
+  CONGESTION_WAIT_MS_MAX,
+  HELLO_TIMEOUT_MS,
+  LINK_OUTBOX_MAX,
+  OUTBOX_HIGH_WATER,
+  PUBLIC_CHANNEL_REKEY_DELAY_MS,
+} from "../protocol/limits.ts";
+import { PublicChannelKeys } from "./public_channel.ts";
 import { type Identity, loadOrCreateIdentity, saveServerId } from "../store/identity.ts";
 import { Store } from "../store/store.ts";
 import { join, type Joined } from "./bootstrap.ts";
@@ -72,8 +79,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const abort = new AbortController();
   const listening = Promise.withResolvers<number>();
   // Filled in once the parts exist; the listener and the Router refer to each other.
-  const late: { accept?: (socket: globalThis.WebSocket) => void; router?: Router; peers?: Peers } =
-    {};
+  const late: {
+    accept?: (socket: globalThis.WebSocket) => void;
+    router?: Router;
+    peers?: Peers;
+    keys?: PublicChannelKeys;
+  } = {};
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
@@ -132,6 +143,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log,
     config: routerConfig,
     dial: (id) => late.peers?.dial(id),
+    rekey: () => late.keys?.request(),
     checkInvariants: options.checkInvariants ?? false,
   });
   const r = router;
@@ -144,6 +156,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     build: BUILD,
   });
 
+  late.keys = new PublicChannelKeys({
+    backend,
+    key: identity.key,
+    clock,
+    random,
+    log,
+    state: () => r.state,
+    post: (i) => r.post(i),
+    delayMs: PUBLIC_CHANNEL_REKEY_DELAY_MS,
+  });
   const ctx: LinkContext = {
     backend,
     signer,
@@ -154,6 +176,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     state: () => r.state,
     post: (input) => r.post(input),
     outboxMax: LINK_OUTBOX_MAX,
+    uncongested: async () => {
+      const deadline = clock.now() + CONGESTION_WAIT_MS_MAX;
+      const backedUp = () =>
+        [...links.values()].some((l) =>
+          l.handler instanceof ServerLinkHandler && l.outboxDepth > OUTBOX_HIGH_WATER
+        );
+      while (backedUp() && clock.now() < deadline) {
+        await new Promise((resolve) => clock.setTimeout(() => resolve(undefined), 5));
+      }
+    },
     heartbeatIntervalMs: config.heartbeat_interval_ms,
     linkTimeoutMs: config.link_timeout_ms,
     serverKeys: new Map<string, Promise<PublicKey | undefined>>(),
@@ -264,6 +296,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     links,
     async close() {
       rejoin?.stop();
+      late.keys?.stop();
       peers.stop();
       for (const link of links.values()) link.close(1001, "server shutting down");
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -13,6 +13,7 @@ import type { TimerId } from "../lib/world.ts";
 import type { FrameHandler, Link } from "./link.ts";
 import { UserLinkHandler } from "./user_link.ts";
 import type { ServerHelloFrame } from "./router_messages.ts";
+import { CONTENT_TYPES } from "./router_content.ts";
 
 const HELLO_TYPES = new Set(["SERVER_HELLO_LINK", "SERVER_HELLO_JOIN", "SERVER_ANNOUNCE"]);
 
@@ -65,7 +66,14 @@ export class ServerLinkHandler implements FrameHandler {
         answer,
       );
     }
-    const pinned = this.link.ctx.state().server_keys.get(frame.from);
+    const state = this.link.ctx.state();
+    // Raw user content over a server link is accepted when the neighbour signed it (§15 P6).
+    const neighbour = this.peer ?? [...state.servers].find(([, s]) => s.link === this.link.id)?.[0];
+    const signer =
+      state.server_keys.has(frame.from) || !CONTENT_TYPES.has(frame.type) || neighbour === undefined
+        ? frame.from
+        : neighbour;
+    const pinned = state.server_keys.get(signer);
     const carried = await this.#carriedKey(frame);
     const key = pinned !== undefined
       ? await importKey(this.link, pinned)

@@ -9,6 +9,7 @@ import { verifyPayload } from "../crypto/signing.ts";
 import type { FrameOf } from "../protocol/mod.ts";
 import { USER_FRAME_BYTES_MAX } from "../protocol/limits.ts";
 import type { FrameHandler, Link } from "./link.ts";
+import { CONTENT_TYPES } from "./router_content.ts";
 
 /** Handles the frames of a link whose first frame was USER_HELLO. */
 export class UserLinkHandler implements FrameHandler {
@@ -75,6 +76,7 @@ export class UserLinkHandler implements FrameHandler {
         user.id,
       );
     }
+    if (CONTENT_TYPES.has(frame.type)) await link.ctx.uncongested();
     link.post({ type: "FromUser", link: link.id, frame, raw, at_ms });
   }
 

@@ -30,6 +30,7 @@ Options:
   --passphrase-env VAR   Read the passphrase from environment variable VAR (default SOCP_PASSPHRASE;
                          asked for interactively when unset)
   --import-key PEM_FILE  Create the keystore from an existing RSA-4096 private key
+  --downloads DIR        Where received files are saved (default ./data/downloads/NAME)
   --json                 Scriptable mode: commands on stdin, one JSON event per line on stdout
   -h, --help             Show this help
 
@@ -48,6 +49,7 @@ export async function runClient(args: string[]): Promise<number> {
         keystore: { type: "string" },
         "passphrase-env": { type: "string", default: "SOCP_PASSPHRASE" },
         "import-key": { type: "string" },
+        downloads: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
@@ -58,10 +60,20 @@ export async function runClient(args: string[]): Promise<number> {
   }
   if (values.help) return (console.log(USAGE), 0);
   const json = values.json;
-  const out = (event: ClientEvent) => console.log(json ? JSON.stringify(event) : render(event));
+  const out = (event: ClientEvent) => {
+    if (json) return console.log(JSON.stringify(event));
+    const line = render(event);
+    // Progress redraws one line in place; everything else is a line of its own.
+    if (event.event === "progress") {
+      Deno.stderr.writeSync(
+        new TextEncoder().encode(`\r${line}${event.bytes >= event.total ? "\n" : ""}`),
+      );
+    } else if (line) console.log(line);
+  };
   const backend = defaultBackend();
   const name = values.name;
-  const path = values.keystore ?? `./data/clients/${name.replace(/[^A-Za-z0-9_.-]/g, "_")}.json`;
+  const safeName = name.replace(/[^A-Za-z0-9_.-]/g, "_");
+  const path = values.keystore ?? `./data/clients/${safeName}.json`;
   const passphrase = Deno.env.get(values["passphrase-env"]) ??
     (json ? undefined : prompt("Passphrase:") ?? undefined);
   if (!passphrase) {
@@ -90,6 +102,8 @@ export async function runClient(args: string[]): Promise<number> {
       key: identity.key,
       backend,
       clock: systemClock,
+      random: systemRandom,
+      downloads: values.downloads ?? `./data/downloads/${safeName}`,
       display_name: name === "me" ? undefined : name,
       onEvent: (event) => {
         out(event);
@@ -140,6 +154,27 @@ async function command(
           to: session.resolve(target).user_id,
           label: session.label(session.resolve(target).user_id),
           parts,
+        });
+        return false;
+      }
+      case "/all": {
+        const message = line.replace(/^\/all\s?/, "");
+        if (!message) throw new Error("Usage: /all <text>");
+        const members = await session.all(message);
+        out({ event: "sent", to: "public", label: "public channel", parts: members });
+        return false;
+      }
+      case "/file": {
+        const [target, ...rest] = words;
+        const path = rest.join(" ");
+        if (!target || !path) throw new Error("Usage: /file <user> <path>, or /file all <path>");
+        const sent = await session.sendFile(target, path);
+        out({
+          event: "file_sent",
+          file_id: sent.file_id,
+          name: path.split("/").pop()!,
+          to: target,
+          recipients: sent.recipients.length,
         });
         return false;
       }

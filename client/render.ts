@@ -3,12 +3,15 @@
  * @module
  */
 import type { ClientEvent } from "./session.ts";
+import { progressBar } from "./progress.ts";
 
 /** The command summary shown by /help. */
 export function helpText(): string {
   return [
     "  /list                 Online users, sorted",
     "  /tell <user> <text>   Direct message; <user> is an id or a display name",
+    "  /all <text>           Message to everyone on the public channel",
+    "  /file <user> <path>   Send a file (/file all <path> for the public channel)",
     "  /help                 This help",
     "  /quit                 Leave",
   ].join("\n");
@@ -40,5 +43,25 @@ export function render(event: ClientEvent): string {
       return `! ${event.message}`;
     case "closed":
       return `Disconnected (${event.code}${event.reason ? `: ${event.reason}` : ""}).`;
+    case "public":
+      return `[public] ${event.label}: ${event.text}${
+        event.verified ? "" : "   (UNVERIFIED: signature check failed)"
+      }`;
+    case "channel_key":
+      return event.verified ? "" : "! public channel key share did not verify";
+    case "file_sent":
+      return `(file ${event.name} sent to ${event.to})`;
+    case "file_offer":
+      return `* ${event.from} is sending ${event.name} (${event.size} bytes)${
+        event.verified ? "" : " (manifest UNVERIFIED)"
+      }`;
+    case "file_saved":
+      return `* saved ${event.name} to ${event.path} (sha256 ${event.sha256.slice(0, 16)}..., ${
+        event.verified ? "verified" : "UNVERIFIED sender"
+      })`;
+    case "file_failed":
+      return `! file ${event.name} from ${event.from} failed: ${event.reason}`;
+    case "progress":
+      return progressBar(event);
   }
 }

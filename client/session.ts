@@ -6,7 +6,15 @@
  */
 import WebSocket from "ws";
 import type { PrivateKey, PublicKey, RsaBackend } from "../crypto/types.ts";
-import { signDm, signPayload, verifyDm, verifyPayload } from "../crypto/signing.ts";
+import {
+  signDm,
+  signPayload,
+  signPublic,
+  verifyDm,
+  verifyKeyShare,
+  verifyPayload,
+  verifyPublic,
+} from "../crypto/signing.ts";
 import {
   b64uDecode,
   b64uEncode,
@@ -14,13 +22,19 @@ import {
   parseFrame,
   USER_FRAME_BYTES_MAX,
 } from "../protocol/mod.ts";
-import type { Clock } from "../lib/world.ts";
+import type { Clock, Random } from "../lib/world.ts";
 import { splitUtf8 } from "./text.ts";
+import { type FileEvent, FileReceiver } from "./file_receiver.ts";
+import { readOutgoing, sendFile } from "./file_sender.ts";
 
 /** Something the user should see. */
 export type ClientEvent =
   | { event: "ready"; user_id: string; server_id: string; server_pub: string }
   | { event: "dm"; from: string; label: string; text: string; verified: boolean; ts: number }
+  | { event: "public"; from: string; label: string; text: string; verified: boolean; ts: number }
+  | { event: "channel_key"; creator: string; verified: boolean }
+  | { event: "file_sent"; file_id: string; name: string; to: string; recipients: number }
+  | FileEvent
   | { event: "list"; users: { user_id: string; label: string; server_id: string }[] }
   | { event: "online"; user_id: string; label: string }
   | { event: "offline"; user_id: string; label: string }
@@ -44,6 +58,9 @@ export interface SessionOptions {
   key: PrivateKey;
   backend: RsaBackend;
   clock: Clock;
+  random: Random;
+  /** Where received files are saved. */
+  downloads: string;
   display_name?: string;
   onEvent: (event: ClientEvent) => void;
   /** Milliseconds to wait for the server's answer to USER_HELLO. */
@@ -59,9 +76,18 @@ export class ChatSession {
   #lastTs = 0;
   #listWaiters: ((users: string[]) => void)[] = [];
   #inbox: Promise<void> = Promise.resolve();
+  #files: FileReceiver;
 
   private constructor(private readonly options: SessionOptions, socket: WebSocket) {
     this.#socket = socket;
+    this.#files = new FileReceiver({
+      backend: options.backend,
+      key: options.key,
+      clock: options.clock,
+      downloads: options.downloads,
+      keyOf: (user) => Promise.resolve(this.contacts.get(user)?.key),
+      emit: options.onEvent,
+    });
   }
 
   /** Connects, says hello and resolves once the server acknowledged it. */
@@ -167,6 +193,71 @@ export class ChatSession {
     return pieces.length;
   }
 
+  /** Sends `text` to every other user of the public channel, encrypted for each (§15 P11). */
+  async all(text: string): Promise<number> {
+    const members = [...this.contacts.values()].filter((c) => c.user_id !== this.options.user_id);
+    const pieces = splitUtf8(text);
+    for (const piece of pieces) {
+      for (const member of members) {
+        const ts = this.#nextTs();
+        const ciphertext = b64uEncode(await this.options.backend.encrypt(member.key, piece));
+        const content_sig = await signPublic(this.options.backend, this.options.key, {
+          ciphertext,
+          from: this.options.user_id,
+          ts,
+        });
+        await this.#send(
+          "MSG_PUBLIC_CHANNEL",
+          member.user_id,
+          { ciphertext, sender_pub: this.options.key.publicKey.spki, content_sig },
+          ts,
+          false,
+        );
+      }
+    }
+    return members.length;
+  }
+
+  /** Sends the file at `path` to `target` (an id, a display name, or "all"). */
+  async sendFile(
+    target: string,
+    path: string,
+  ): Promise<{ file_id: string; recipients: Contact[] }> {
+    const recipients = target === "all"
+      ? [...this.contacts.values()].filter((c) => c.user_id !== this.options.user_id)
+      : [this.resolve(target)];
+    if (recipients.length === 0) throw new Error("Nobody else is online");
+    const data = await readOutgoing(path);
+    const file_id = await sendFile(
+      {
+        backend: this.options.backend,
+        key: this.options.key,
+        user_id: this.options.user_id,
+        clock: this.options.clock,
+        random: this.options.random,
+        send: (type, to, payload, ts, sign) => this.#send(type, to, payload, ts, sign),
+        sync: () => this.#sync(),
+        nextTs: () => this.#nextTs(),
+        progress: (p) => this.options.onEvent({ event: "progress", ...p }),
+      },
+      recipients,
+      path,
+      data,
+      target === "all" ? "public" : "dm",
+    );
+    return { file_id, recipients };
+  }
+
+  /** Waits until the server has handled what we sent (a LIST round trip), at most 10 s. */
+  async #sync(): Promise<void> {
+    let timer: ReturnType<Clock["setTimeout"]> | undefined;
+    await Promise.race([
+      this.list().then(() => {}),
+      new Promise<void>((resolve) => timer = this.options.clock.setTimeout(resolve, 10_000)),
+    ]);
+    if (timer !== undefined) this.options.clock.clearTimeout(timer);
+  }
+
   /** Says goodbye (CTRL_CLOSE) and closes with 1000. */
   async close(): Promise<void> {
     if (this.#socket.readyState !== WebSocket.OPEN) return;
@@ -196,8 +287,9 @@ export class ChatSession {
     to: string,
     payload: Record<string, unknown>,
     ts = this.#nextTs(),
+    sign = true,
   ): Promise<void> {
-    const sig = await signPayload(this.options.backend, this.options.key, payload);
+    const sig = sign ? await signPayload(this.options.backend, this.options.key, payload) : "";
     this.#socket.send(JSON.stringify({ type, from: this.options.user_id, to, ts, payload, sig }));
   }
 
@@ -301,6 +393,16 @@ export class ChatSession {
       }
       case "USER_DELIVER":
         return await this.#onDeliver(frame);
+      case "MSG_PUBLIC_CHANNEL":
+        return await this.#onPublic(frame);
+      case "PUBLIC_CHANNEL_KEY_SHARE":
+        return await this.#onKeyShare(frame);
+      case "FILE_START":
+        return await this.#files.start(frame);
+      case "FILE_CHUNK":
+        return this.#files.chunk(frame);
+      case "FILE_END":
+        return await this.#files.end(frame);
       default:
         return;
     }
@@ -335,6 +437,59 @@ export class ChatSession {
     if (!before && user_id !== this.options.user_id) {
       this.options.onEvent({ event: "online", user_id, label: display_name ?? user_id });
     }
+  }
+
+  async #onPublic(frame: Extract<Frame, { type: "MSG_PUBLIC_CHANNEL" }>): Promise<void> {
+    const { ciphertext, content_sig } = frame.payload;
+    // Servers that re-wrap the frame put the sender and original ts in the payload (§3.7.4 DF).
+    const p = frame.payload as Record<string, unknown>;
+    const sender = typeof p.sender === "string" ? p.sender : frame.from;
+    const ts = typeof p.ts === "number" ? p.ts : frame.ts;
+    const bytes = b64uDecode(ciphertext);
+    const plain = bytes && (await this.options.backend.decrypt(this.options.key, bytes));
+    if (!plain) return; // Not encrypted for us: another member's copy.
+    const known = this.contacts.get(sender);
+    const claimed = frame.payload.sender_pub
+      ? await this.options.backend.importPublic(frame.payload.sender_pub)
+      : undefined;
+    const key = known?.key ?? (claimed?.ok ? claimed.key : undefined);
+    const keyMatches = !known || !claimed || (claimed.ok && claimed.key.spki === known.key.spki);
+    const verified = key !== undefined && keyMatches && content_sig !== undefined &&
+      (await verifyPublic(
+          this.options.backend,
+          key,
+          { ciphertext, from: sender, ts },
+          content_sig,
+        )) !== undefined;
+    this.options.onEvent({
+      event: "public",
+      from: sender,
+      label: this.label(sender),
+      text: new TextDecoder().decode(plain),
+      verified,
+      ts,
+    });
+  }
+
+  async #onKeyShare(frame: Extract<Frame, { type: "PUBLIC_CHANNEL_KEY_SHARE" }>): Promise<void> {
+    const { shares, creator_pub, content_sig } = frame.payload;
+    const mine = shares.find((s) => s.member === this.options.user_id);
+    if (!mine) return;
+    const creator = await this.options.backend.importPublic(creator_pub);
+    const signed = creator.ok &&
+      (await verifyKeyShare(
+          this.options.backend,
+          creator.key,
+          shares,
+          creator_pub,
+          content_sig,
+        )) !== undefined;
+    const wrapped = b64uDecode(mine.wrapped_public_channel_key);
+    const groupKey = wrapped && (await this.options.backend.decrypt(this.options.key, wrapped));
+    // The key is not used for messages (per-recipient RSA); it is checked and dropped.
+    const verified = signed && groupKey?.length === 32;
+    groupKey?.fill(0);
+    this.options.onEvent({ event: "channel_key", creator: frame.from, verified });
   }
 
   async #onDeliver(frame: Extract<Frame, { type: "USER_DELIVER" }>): Promise<void> {

@@ -70,3 +70,21 @@ export const SEEN_IDS_MAX = 100_000;
 export const SEEN_WINDOW_MS = 10 * 60_000;
 /** Servers a network may hold. */
 export const SERVERS_MAX = 1_000;
+/** Wraps per PUBLIC_CHANNEL_UPDATED frame, so a large channel never exceeds the frame limit. */
+export const PUBLIC_CHANNEL_WRAPS_PER_FRAME = 100;
+/** Shares per PUBLIC_CHANNEL_KEY_SHARE frame: one content signature covers this many members. */
+export const PUBLIC_CHANNEL_SHARES_PER_FRAME = 64;
+/** Milliseconds to gather joins into one public-channel rekey (each rekey wraps for every member). */
+export const PUBLIC_CHANNEL_REKEY_DELAY_MS = 250;
+/** Largest file a client accepts, in bytes. */
+export const FILE_BYTES_MAX = 64 * 1024 * 1024;
+/** Milliseconds without a chunk after which a transfer counts as stalled. */
+export const FILE_STALL_MS = 30_000;
+/** Plaintext bytes per FILE_CHUNK we send (≤ 446, one OAEP block; 400 is the common choice). */
+export const FILE_CHUNK_BYTES = 446;
+/** Chunks a sender sends before waiting for the server to catch up (a LIST round trip). */
+export const FILE_WINDOW_CHUNKS = 64;
+/** Server-link outbox depth above which users' content waits before it is routed (backpressure). */
+export const OUTBOX_HIGH_WATER = 200;
+/** Longest a user's content waits for congestion to clear before it is routed anyway. */
+export const CONGESTION_WAIT_MS_MAX = 30_000;

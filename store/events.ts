@@ -46,6 +46,18 @@ export type RouterEvent =
   }
   /** A remote user is gone: removed by its server, or its server's link died. */
   | { type: "UserUnlocated"; user_id: string; server_id: string; at_ms: number }
+  /** Users joined the public channel (never removed, §6.3). */
+  | { type: "PublicChannelJoined"; members: string[]; at_ms: number }
+  /**
+   * The public channel moved to `version`: per member, the new random 256-bit key wrapped with
+   * RSA-OAEP for that member (§3.7.2). The clear key is never stored.
+   */
+  | {
+    type: "PublicChannelRekeyed";
+    version: number;
+    wraps: { member_id: string; wrapped_key: string }[];
+    at_ms: number;
+  }
   /** A server-link frame was accepted; its seen id suppresses replays and loops (§15 P13). */
   | { type: "FrameSeen"; key: string; ts: number; at_ms: number };
 

@@ -20,6 +20,25 @@ export function applyProjection(db: DatabaseSync, event: RouterEvent): void {
         "UPDATE users SET meta = ?, version = version + 1 WHERE user_id = ? AND meta IS NOT ?",
       ).run(JSON.stringify(event.meta), event.user_id, JSON.stringify(event.meta));
       break;
+    case "PublicChannelJoined":
+      ensurePublicGroup(db, event.at_ms);
+      for (const member of event.members) {
+        db.prepare(
+          "INSERT INTO group_members (group_id, member_id, role, wrapped_key, added_at) VALUES ('public', ?, 'member', '', ?) ON CONFLICT DO NOTHING",
+        ).run(member, event.at_ms);
+      }
+      break;
+    case "PublicChannelRekeyed":
+      ensurePublicGroup(db, event.at_ms);
+      db.prepare("UPDATE groups SET version = MAX(version, ?) WHERE group_id = 'public'").run(
+        event.version,
+      );
+      for (const wrap of event.wraps) {
+        db.prepare(
+          "INSERT INTO group_members (group_id, member_id, role, wrapped_key, added_at) VALUES ('public', ?, 'member', ?, ?) ON CONFLICT (group_id, member_id) DO UPDATE SET wrapped_key = excluded.wrapped_key",
+        ).run(wrap.member_id, wrap.wrapped_key, event.at_ms);
+      }
+      break;
     case "ServerStarted":
     case "UserLeft":
     case "ServerPinned":
@@ -35,4 +54,11 @@ export function applyProjection(db: DatabaseSync, event: RouterEvent): void {
 /** Empties the projection tables before a rebuild. */
 export function clearProjections(db: DatabaseSync): void {
   db.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members;");
+}
+
+/** The public channel's row (§6.3): creator "system", created when this server first saw it. */
+function ensurePublicGroup(db: DatabaseSync, at_ms: number): void {
+  db.prepare(
+    "INSERT INTO groups (group_id, creator_id, created_at, meta, version) VALUES ('public', 'system', ?, '{\"title\":\"public\"}', 0) ON CONFLICT DO NOTHING",
+  ).run(at_ms);
 }

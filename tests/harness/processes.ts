@@ -152,6 +152,8 @@ export async function startClientProcess(
       join(keystoreDir, `${name}.json`),
       "--import-key",
       fixtureKeyPath(keyName),
+      "--downloads",
+      join(keystoreDir, "downloads", name),
     ],
     stdin: "piped",
     stdout: "piped",
@@ -268,10 +270,13 @@ export async function writeBootstrap(
   return path;
 }
 
-/** Heartbeats, timeouts and backoff shortened so federation tests run in seconds. */
+/**
+ * Heartbeats, timeouts and backoff shortened so federation tests run in seconds, with room for
+ * a busy 2-core CI machine running several servers at once.
+ */
 export const FAST_TIMINGS = {
-  heartbeat_interval_ms: 100,
-  link_timeout_ms: 500,
+  heartbeat_interval_ms: 250,
+  link_timeout_ms: 2000,
   reconnect_backoff_base_ms: 50,
   reconnect_backoff_max_ms: 400,
 };
