@@ -1,5 +1,5 @@
 /**
- * Command-line entry point: `serve`, `client`, `identity`, `replay`. Builds the real world
+ * Command-line entry point: `serve`, `client`, `identity`, `replay`, `probe`. Builds the real world
  * (clock, randomness, SQLite, sockets) and hands it to the actors.
  * @module
  */
@@ -11,6 +11,8 @@ import { startServer } from "./actors/server.ts";
 import { buildConfig, ConfigError, type ConfigOverrides } from "./actors/config.ts";
 import { loadOrCreateIdentity } from "./store/identity.ts";
 import { runClient } from "./client/main.ts";
+import { runReplay } from "./actors/replay_cli.ts";
+import { runProbe } from "./probe/main.ts";
 
 const USAGE = `SOCP v1.3 server and client (Deno)
 
@@ -20,7 +22,8 @@ Commands:
   serve      Run a server
   client     Run the terminal chat client
   identity   Print the server id and public key of a data dir
-  replay     Replay a server's journal (not yet available)
+  replay     Re-run a server's journal: what arrived, what was decided, and why
+  probe      Check any SOCP v1.3 server for conformance and the spec's §16 weaknesses
 
 Run "deno run -A main.ts <command> --help" for the options of a command.
 `;
@@ -49,11 +52,6 @@ Prints {"server_id": ..., "pubkey": ...} (base64url DER SPKI) of the server that
 creating the identity if it does not exist yet (default DIR: ./data).
 `;
 
-const REPLAY_USAGE = `Usage: deno run -A main.ts replay --data-dir DIR
-
-Replays a server's journal through the same parse / verify / decide code. Not yet available.
-`;
-
 /** Runs one command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
@@ -65,7 +63,9 @@ export async function main(args: string[]): Promise<number> {
     case "client":
       return await runClient(rest);
     case "replay":
-      return replay(rest);
+      return await runReplay(rest);
+    case "probe":
+      return await runProbe(rest);
     case undefined:
     case "-h":
     case "--help":
@@ -183,12 +183,6 @@ async function identity(args: string[]): Promise<number> {
   );
   console.log(JSON.stringify({ server_id: id.server_id, pubkey: id.key.publicKey.spki }));
   return 0;
-}
-
-function replay(args: string[]): number {
-  if (args.includes("--help") || args.includes("-h")) return (console.log(REPLAY_USAGE), 0);
-  console.error("replay is not yet available in this build.");
-  return 2;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

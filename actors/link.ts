@@ -23,7 +23,7 @@ import type { RouterState } from "./router_state.ts";
 /** What every link needs from the server around it. */
 export interface LinkContext {
   backend: RsaBackend;
-  signer: FrameSigner;
+  signer: Pick<FrameSigner, "seal">;
   store: Store;
   clock: Clock;
   random: Random;
@@ -156,14 +156,21 @@ export class Link {
     to = "unknown",
     answer = true,
   ): void {
-    this.ctx.store.journal({
-      at_ms,
-      link: this.id,
-      direction: "in",
-      raw,
-      verdict: "dropped",
-      reason: `${code}: ${detail}`,
-    });
+    const reason = `${code}: ${detail}`;
+    // Through the Router, so the journal keeps this link's frames in the order it handled them.
+    if (!this.ctx.post({ type: "Refused", link: this.id, raw, reason, at_ms })) {
+      const { store } = this.ctx;
+      store.journal({
+        at_ms,
+        link: this.id,
+        kind: "frame",
+        raw,
+        input: "",
+        verdict: "dropped",
+        reason,
+        event_seq: store.lastSeq,
+      });
+    }
     if (answer) this.send(errorFrame(this.ctx.state().server_id, to, at_ms, code, detail));
     if (++this.#strikes >= LINK_BAD_FRAMES_MAX) this.close(1008, "too many bad frames");
   }

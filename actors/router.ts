@@ -10,6 +10,7 @@ import { ROUTER_MAILBOX_MAX } from "../protocol/limits.ts";
 import type { RouterEvent } from "../store/events.ts";
 import type { Store } from "../store/store.ts";
 import { Mailbox } from "./mailbox.ts";
+import { journalRow } from "./journal_codec.ts";
 import { decide, type RouterConfig } from "./router_decide.ts";
 import type { Effect, RouterInput, UnsignedFrame } from "./router_messages.ts";
 import { checkInvariants, evolve, initialRouterState, type RouterState } from "./router_state.ts";
@@ -73,19 +74,10 @@ export class Router {
     const { store, log } = this.#options;
     const effects: Effect[] = [];
     for (const input of batch) {
+      const event_seq = store.lastSeq;
       const decision = decide(this.state, input, this.#options.config);
       this.#apply(decision.events);
-      if ("raw" in input) {
-        const { accepted, reason } = decision.verdict;
-        store.journal({
-          at_ms: input.at_ms,
-          link: input.link,
-          direction: "in",
-          raw: input.raw,
-          verdict: accepted ? "accepted" : "dropped",
-          reason,
-        });
-      }
+      store.journal(journalRow(input, decision.verdict, event_seq));
       if (!decision.verdict.accepted) {
         log.debug("dropped", { input: input.type, reason: decision.verdict.reason });
       }

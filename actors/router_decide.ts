@@ -71,6 +71,8 @@ export function decide(
       return onLinkClosed(state, input);
     case "Rekeyed":
       return onRekeyed(state, input);
+    case "Refused":
+      return dropped(input.reason);
     default:
       return assertNever(input);
   }

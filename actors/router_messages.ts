@@ -65,6 +65,8 @@ export type RouterInput =
    * server key), or "" when it carries none that is valid.
    */
   | { type: "FromServer"; link: string; frame: Frame; pubkey: string; raw: string; at_ms: number }
+  /** A link refused a frame (parse, signature, key, scope); journaled in the Router's order. */
+  | { type: "Refused"; link: string; raw: string; reason: string; at_ms: number }
   /** A link closed, for whatever reason. */
   | { type: "LinkClosed"; link: string; reason: string; at_ms: number }
   /**

@@ -22,6 +22,11 @@ export class UserLinkHandler implements FrameHandler {
     return this.#user?.id;
   }
 
+  /** Resumes a link whose hello was accepted before (replay starting mid-stream). */
+  resume(id: string, key: PublicKey): void {
+    this.#user = { id, key };
+  }
+
   async handle(raw: string, at_ms: number): Promise<void> {
     const frame = this.link.parse(raw, at_ms, USER_FRAME_BYTES_MAX, this.#user?.id);
     if (frame === undefined) return;

@@ -19,11 +19,12 @@ export const MIGRATIONS: readonly string[] = [
     seq INTEGER PRIMARY KEY,
     at_ms INTEGER NOT NULL,
     link TEXT NOT NULL,
-    direction TEXT NOT NULL,
+    kind TEXT NOT NULL,
     raw TEXT NOT NULL,
+    input TEXT NOT NULL,
     verdict TEXT NOT NULL,
     reason TEXT NOT NULL,
-    event_seq INTEGER
+    event_seq INTEGER NOT NULL
   ) STRICT;
   CREATE TABLE log_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
   CREATE TABLE users (

@@ -11,19 +11,28 @@ import { EVENT_VERSION, type RouterEvent, type StoredEvent } from "./events.ts";
 import { MIGRATIONS } from "./schema.ts";
 import { applyProjection, clearProjections } from "./projections.ts";
 
-/** One inbound (or refused) frame as it arrived, with the server's verdict. */
+/**
+ * One input of the Router as it arrived, with the verdict: every frame (accepted or refused by a
+ * link), every link closing, dial, welcome and rekey. Together with the events before it, this
+ * is enough to re-run the server's decisions (`replay`).
+ */
 export interface JournalRow {
   at_ms: number;
-  /** Link id, e.g. `user:3` or `server:1`. */
+  /** Link id, e.g. `conn:3` or `peer:1`; "" for inputs of no link. */
   link: string;
-  direction: "in" | "out";
+  /** `frame` (raw text received), `close`, `dial`, `welcome` (raw welcome) or `rekey`. */
+  kind: "frame" | "close" | "dial" | "welcome" | "rekey";
   raw: string;
+  /** JSON of whatever else the input carried that the raw text cannot give (ids drawn, ...). */
+  input: string;
   verdict: "accepted" | "dropped";
   reason: string;
+  /** Sequence number of the last event before this input was decided. */
+  event_seq: number;
 }
 
 /** A journal row as stored. */
-export type StoredJournalRow = JournalRow & { seq: number; event_seq: number | null };
+export type StoredJournalRow = JournalRow & { seq: number };
 
 /** Options for {@linkcode Store.open}. */
 export interface StoreOptions {
@@ -49,7 +58,7 @@ export class Store {
       "INSERT INTO events (type, version, at_ms, data) VALUES (?, ?, ?, ?)",
     );
     this.#insertJournal = db.prepare(
-      "INSERT INTO journal (at_ms, link, direction, raw, verdict, reason, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO journal (at_ms, link, kind, raw, input, verdict, reason, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     );
     this.#lastSeq = Number(
       (db.prepare("SELECT COALESCE(MAX(seq), 0) AS s FROM events").get() as { s: number }).s,
@@ -106,11 +115,12 @@ export class Store {
         this.#insertJournal.run(
           row.at_ms,
           row.link,
-          row.direction,
+          row.kind,
           row.raw,
+          row.input,
           row.verdict,
           row.reason,
-          null,
+          row.event_seq,
         );
       }
       if (rows.length > 0) this.#trimJournal();
@@ -141,7 +151,7 @@ export class Store {
   /** Reads journal rows in order. */
   *readJournal(fromSeq = 1): Generator<StoredJournalRow> {
     yield* this.db.prepare(
-      "SELECT seq, at_ms, link, direction, raw, verdict, reason, event_seq FROM journal WHERE seq >= ? ORDER BY seq",
+      "SELECT seq, at_ms, link, kind, raw, input, verdict, reason, event_seq FROM journal WHERE seq >= ? ORDER BY seq",
     ).iterate(fromSeq) as Iterable<StoredJournalRow>;
   }
 

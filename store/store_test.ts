@@ -76,11 +76,13 @@ Deno.test("Store journal keeps only the newest rows past its bound", () => {
   for (let i = 0; i < 12; i++) {
     store.journal({
       at_ms: i,
-      link: "user:1",
-      direction: "in",
+      link: "conn:1",
+      kind: "frame",
       raw: `{"n":${i}}`,
+      input: "",
       verdict: "accepted",
       reason: "",
+      event_seq: 0,
     });
   }
   store.commit();

@@ -7,11 +7,13 @@ import { createPrivateKey } from "node:crypto";
 import { EvilServer } from "./harness/evil_server.ts";
 import { b64uEncode, fixtureKeyPem, RefClient } from "./independent/ref_client.ts";
 import {
+  assertReplayMatches,
   eventually,
   fixturePubkey,
   freePort,
   health,
   makeDataDir,
+  runReplay,
   startServerProcess,
   writeBootstrap,
 } from "./harness/processes.ts";
@@ -151,5 +153,20 @@ Deno.test({
       await a.stop();
       await b.stop();
     }
+    // replay explains, offline, exactly why the forged advertise was dropped.
+    const timeline = await runReplay("--data-dir", dirA, "--filter", "USER_ADVERTISE");
+    assert.equal(timeline.code, 0);
+    assert.ok(
+      timeline.stdout.includes(
+        `DROPPED: INVALID_SIG: signature of USER_ADVERTISE does not verify with the pinned key of server ${b.server_id}`,
+      ),
+      timeline.stdout,
+    );
+    assert.match(
+      timeline.stdout,
+      /DROPPED: USER_ADVERTISE from \S+ names server \S+: a server may advertise only its own users/,
+    );
+    await assertReplayMatches(dirA);
+    await assertReplayMatches(dirB);
   },
 });

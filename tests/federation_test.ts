@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { fixtureKeyPem, RefClient } from "./independent/ref_client.ts";
 import {
+  assertReplayMatches,
   eventually,
   fixturePubkey,
   freePort,
@@ -210,5 +211,6 @@ Deno.test({
       for (const u of users) u.terminate();
       for (const s of servers) await s.stop().catch(() => {});
     }
+    for (const dir of dirs) await assertReplayMatches(dir);
   },
 });

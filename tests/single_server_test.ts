@@ -5,7 +5,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { fixtureKeyPem, RefClient, RefClientError } from "./independent/ref_client.ts";
-import { makeDataDir, startClientProcess, startServerProcess } from "./harness/processes.ts";
+import {
+  assertReplayMatches,
+  makeDataDir,
+  startClientProcess,
+  startServerProcess,
+} from "./harness/processes.ts";
 
 Deno.test({
   name:
@@ -126,5 +131,7 @@ Deno.test({
     } finally {
       await server.stop();
     }
+    // The journal re-runs through parse / verify / decide to exactly the recorded events.
+    await assertReplayMatches(dataDir);
   },
 });

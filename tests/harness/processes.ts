@@ -307,3 +307,33 @@ export async function eventually(
     `timed out after ${timeoutMs} ms waiting for: ${what}${last ? ` (last error: ${last})` : ""}`,
   );
 }
+
+/** Runs `main.ts replay` with `args`; returns exit code and output. */
+export async function runReplay(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "replay", ...args],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** Asserts that `replay --check` re-derives exactly what a server recorded. */
+export async function assertReplayMatches(dataDir: string): Promise<void> {
+  const r = await runReplay("--data-dir", dataDir, "--check");
+  if (r.code !== 0 || !/every verdict and event matches/.test(r.stdout)) {
+    throw new Error(
+      `replay --check failed for ${dataDir} (exit ${r.code}):\n${r.stdout.slice(-3000)}\n${
+        r.stderr.slice(-2000)
+      }`,
+    );
+  }
+}
