@@ -21,6 +21,15 @@ export function journalRow(
   };
   switch (input.type) {
     case "UserHello":
+      return {
+        ...base,
+        link: input.link,
+        kind: "frame",
+        raw: input.raw,
+        input: input.auth
+          ? JSON.stringify({ auth_nonce: input.auth.nonce, auth_response: input.auth.response })
+          : "",
+      };
     case "FromUser":
     case "FromServer":
     case "Refused":
@@ -104,6 +113,7 @@ export function inputOfRow(row: StoredJournalRow): RouterInput | undefined {
         at_ms: row.at_ms,
       };
     case "frame":
+    case "note":
       return undefined;
   }
 }

@@ -174,4 +174,23 @@ export class Link {
     if (answer) this.send(errorFrame(this.ctx.state().server_id, to, at_ms, code, detail));
     if (++this.#strikes >= LINK_BAD_FRAMES_MAX) this.close(1008, "too many bad frames");
   }
+
+  /**
+   * Answers ERROR and journals a note for a frame handled wholly by the link, outside the
+   * Router (password login): replay shows such rows as recorded and does not re-run them.
+   */
+  note(raw: string, at_ms: number, code: ErrorCode, detail: string, to: string): void {
+    const { store } = this.ctx;
+    store.journal({
+      at_ms,
+      link: this.id,
+      kind: "note",
+      raw,
+      input: "",
+      verdict: "dropped",
+      reason: `${code}: ${detail}`,
+      event_seq: store.lastSeq,
+    });
+    this.send(errorFrame(this.ctx.state().server_id, to, at_ms, code, detail));
+  }
 }

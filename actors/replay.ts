@@ -167,7 +167,17 @@ class ReplayWorld {
     this.#now = row.at_ms;
     this.#posted = [];
     const extra = row.input ? JSON.parse(row.input) : {};
-    this.#freshId = extra.fresh_id ?? "";
+    this.#freshId = extra.fresh_id ?? extra.auth_nonce ?? "";
+    if (row.kind === "note") {
+      // Handled by the link alone (password login): shown as recorded, not re-run.
+      return {
+        row,
+        frame: summary(row.raw),
+        verdict: { accepted: row.verdict === "accepted", reason: row.reason },
+        events: [],
+        sent: [],
+      };
+    }
     let frame: ReplayStep["frame"];
     const direct = inputOfRow(row);
     if (direct) {
@@ -189,15 +199,12 @@ class ReplayWorld {
       link.handler ??= row.link.startsWith("peer:")
         ? new ServerLinkHandler(link, "")
         : new FirstFrameHandler(link);
-      try {
-        const parsed = JSON.parse(row.raw);
-        frame = {
-          type: String(parsed.type),
-          from: String(parsed.from ?? ""),
-          to: String(parsed.to ?? ""),
-        };
-      } catch { /* not JSON: the link says so */ }
+      frame = summary(row.raw);
       await link.handler.handle(row.raw, row.at_ms);
+      // A hello that had to answer a nonce: feed the recorded answer too.
+      if (typeof extra.auth_response === "string") {
+        await link.handler.handle(extra.auth_response, row.at_ms);
+      }
     }
     const input = this.#posted[0];
     if (!input) {
@@ -210,7 +217,6 @@ class ReplayWorld {
       };
     }
     const decision = decide(state, input, config);
-    if (input.type === "LinkClosed") this.links.delete(input.link);
     return {
       row,
       frame,
@@ -227,6 +233,19 @@ class ReplayWorld {
       this.links.set(id, link);
     }
     return link;
+  }
+}
+
+function summary(raw: string): ReplayStep["frame"] {
+  try {
+    const parsed = JSON.parse(raw);
+    return {
+      type: String(parsed.type),
+      from: String(parsed.from ?? ""),
+      to: String(parsed.to ?? ""),
+    };
+  } catch {
+    return undefined; // Not JSON: the link says so.
   }
 }
 

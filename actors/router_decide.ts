@@ -39,6 +39,8 @@ export interface RouterConfig {
   pinned_keys: ReadonlySet<string>;
   /** Where other servers reach us. */
   advertise: { host: string; port: number };
+  /** Hardening: users this server hosts at once (default LOCAL_USERS_MAX). */
+  users_max?: number;
 }
 
 /** A configuration for tests and single servers. */
@@ -56,7 +58,7 @@ export function decide(
 ): Decision {
   switch (input.type) {
     case "UserHello":
-      return onUserHello(state, input);
+      return onUserHello(state, input, config);
     case "FromUser":
       return onFromUser(state, input);
     case "ServerHello":
@@ -81,6 +83,7 @@ export function decide(
 function onUserHello(
   state: RouterState,
   input: Extract<RouterInput, { type: "UserHello" }>,
+  config: RouterConfig,
 ): Decision {
   const { link, frame, pubkey, at_ms } = input;
   const user = frame.from;
@@ -97,8 +100,9 @@ function onUserHello(
   if (known && known.pubkey !== pubkey) {
     return refuse("BAD_KEY", `user id ${user} is bound to a different key on this server`);
   }
-  if (state.local_users.size >= LOCAL_USERS_MAX) {
-    return refuse("NAME_IN_USE", `this server is full (${LOCAL_USERS_MAX} users)`);
+  const usersMax = config.users_max ?? LOCAL_USERS_MAX;
+  if (state.local_users.size >= usersMax) {
+    return refuse("NAME_IN_USE", `this server is full (${usersMax} users)`);
   }
   const meta = helloMeta(frame);
   const events: RouterEvent[] = [];
@@ -113,7 +117,14 @@ function onUserHello(
       from: me,
       to: user,
       ts: at_ms,
-      payload: { msg_ref: "USER_HELLO", server_id: me, server_pub: state.server_pub },
+      payload: {
+        msg_ref: "USER_HELLO",
+        server_id: me,
+        server_pub: state.server_pub,
+        // Our extensions, so our clients know what they may use; other clients ignore this.
+        features: ["directory", "login"],
+        login_registered: known?.login !== undefined,
+      },
     },
   }];
   // Tell the newcomer about everyone (itself included), and everyone else about the newcomer.
@@ -155,6 +166,30 @@ function onFromUser(
   switch (frame.type) {
     case "MSG_DIRECT":
       return onMsgDirect(state, input, frame);
+    case "PUBKEY_REQUEST":
+      return onPubkeyRequest(state, input, frame.payload.user_id);
+    case "LOGIN_REGISTER": {
+      const { privkey_store, pake_password } = frame.payload;
+      const registered: RouterEvent = {
+        type: "UserLoginRegistered",
+        user_id: frame.from,
+        privkey_store,
+        pake_password,
+        at_ms: input.at_ms,
+      };
+      const ack: UnsignedFrame<"ACK"> = {
+        type: "ACK",
+        from: state.server_id,
+        to: frame.from,
+        ts: input.at_ms,
+        payload: { msg_ref: "LOGIN_REGISTER" },
+      };
+      return accepted(
+        [registered],
+        [{ type: "Send", link, frame: ack }],
+        `password login registered for ${frame.from}`,
+      );
+    }
     case "LIST_REQUEST":
       return accepted([], [{
         type: "Send",
@@ -263,6 +298,44 @@ function onLinkClosed(
     if (entry.link === input.link) return onServerLinkClosed(state, server, input);
   }
   return accepted([], [], "link closed before it was accepted");
+}
+
+/** The directory (spec §13): a user's key, signed by this server through the frame's `sig`. */
+function onPubkeyRequest(
+  state: RouterState,
+  input: Extract<RouterInput, { type: "FromUser" }>,
+  user: string,
+): Decision {
+  const where = state.user_locations.get(user);
+  const local = state.users.get(user);
+  const record = where !== undefined && where !== "local" ? state.remote_users.get(user) : local;
+  const me = state.server_id;
+  if (!record?.pubkey) {
+    const detail = `no key is known for user ${user}`;
+    return dropped(`USER_NOT_FOUND: ${detail}`, [
+      {
+        type: "Send",
+        link: input.link,
+        frame: errorFrame(me, input.frame.from, input.at_ms, "USER_NOT_FOUND", detail),
+      },
+    ]);
+  }
+  const payload: Record<string, unknown> = {
+    user_id: user,
+    pubkey: record.pubkey,
+    server_id: where === undefined || where === "local" ? me : where,
+    online: where !== undefined,
+    // Registered here, so this server is the authority for the binding; else it relays gossip.
+    authority: local !== undefined && (where === undefined || where === "local")
+      ? "registered"
+      : "advertised",
+  };
+  if (record.meta.display_name !== undefined) payload.display_name = record.meta.display_name;
+  return accepted([], [{
+    type: "Send",
+    link: input.link,
+    frame: { type: "PUBKEY_RESPONSE", from: me, to: input.frame.from, ts: input.at_ms, payload },
+  }]);
 }
 
 /** LIST_RESPONSE per §15 P8: sorted ids plus entries with keys and labels. */

@@ -66,6 +66,8 @@ Deno.test("decide() registers a new user, ACKs with the server key and advertise
     msg_ref: "USER_HELLO",
     server_id: S,
     server_pub: "SPUB",
+    features: ["directory", "login"],
+    login_registered: false,
   });
   const advertised = toAlice.filter((f) => f.type === "USER_ADVERTISE").map((f) =>
     f.payload.user_id

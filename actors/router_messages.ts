@@ -32,6 +32,8 @@ export type RouterInput =
     pubkey: string;
     raw: string;
     at_ms: number;
+    /** For a user with a password login: the nonce it signed and its AUTH_RESPONSE (§15 P15). */
+    auth?: { nonce: string; response: string };
   }
   /** A verified frame from the user that said hello on `link`. */
   | { type: "FromUser"; link: string; frame: Frame; raw: string; at_ms: number }

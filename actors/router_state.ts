@@ -15,6 +15,8 @@ export interface UserRecord {
   meta: UserMeta;
   /** For a remote user: the USER_ADVERTISE as its server signed it, relayed to newcomers. */
   advertise?: string;
+  /** For a local user with a password login: the encrypted key and the SRP verifier (JSON). */
+  login?: { privkey_store: string; pake_password: string };
 }
 
 /** A live server link. */
@@ -85,6 +87,13 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
     case "UserRegistered":
       state.users.set(event.user_id, { pubkey: event.pubkey, meta: event.meta });
       break;
+    case "UserLoginRegistered": {
+      const record = state.users.get(event.user_id);
+      if (record) {
+        record.login = { privkey_store: event.privkey_store, pake_password: event.pake_password };
+      }
+      break;
+    }
     case "UserArrived": {
       const record = state.users.get(event.user_id);
       if (record) record.meta = event.meta;

@@ -212,8 +212,9 @@ export class FirstFrameHandler implements FrameHandler {
   async handle(raw: string, at_ms: number): Promise<void> {
     const frame = this.link.parse(raw, at_ms, SERVER_FRAME_BYTES_MAX);
     if (frame === undefined) return;
-    if (frame.type === "USER_HELLO") this.link.handler = new UserLinkHandler(this.link);
-    else if (HELLO_TYPES.has(frame.type)) this.link.handler = new ServerLinkHandler(this.link);
+    if (frame.type === "USER_HELLO" || frame.type === "LOGIN_START") {
+      this.link.handler = new UserLinkHandler(this.link);
+    } else if (HELLO_TYPES.has(frame.type)) this.link.handler = new ServerLinkHandler(this.link);
     else {
       const detail =
         `first frame must be USER_HELLO, SERVER_HELLO_LINK or SERVER_HELLO_JOIN, got ${frame.type}`;

@@ -6,7 +6,8 @@
  */
 import type { PublicKey } from "../crypto/types.ts";
 import { verifyPayload } from "../crypto/signing.ts";
-import type { FrameOf } from "../protocol/mod.ts";
+import { b64uDecode, type FrameOf } from "../protocol/mod.ts";
+import { authMessage, LoginResponder } from "./user_login.ts";
 import { USER_FRAME_BYTES_MAX } from "../protocol/limits.ts";
 import type { FrameHandler, Link } from "./link.ts";
 import { CONTENT_TYPES } from "./router_content.ts";
@@ -14,8 +15,18 @@ import { CONTENT_TYPES } from "./router_content.ts";
 /** Handles the frames of a link whose first frame was USER_HELLO. */
 export class UserLinkHandler implements FrameHandler {
   #user?: { id: string; key: PublicKey };
+  #challenge?: {
+    frame: FrameOf<"USER_HELLO">;
+    raw: string;
+    at_ms: number;
+    key: PublicKey;
+    nonce: string;
+  };
+  #login: LoginResponder;
 
-  constructor(private readonly link: Link) {}
+  constructor(private readonly link: Link) {
+    this.#login = new LoginResponder(link);
+  }
 
   /** The user id this link said hello as. */
   get userId(): string | undefined {
@@ -33,7 +44,13 @@ export class UserLinkHandler implements FrameHandler {
     const link = this.link;
     const user = this.#user;
     if (user === undefined) {
-      if (frame.type !== "USER_HELLO") {
+      if (frame.type === "LOGIN_START" || frame.type === "LOGIN_PROOF") {
+        return this.#login.handle(frame, raw, at_ms);
+      }
+      if (frame.type === "AUTH_RESPONSE" && this.#challenge) {
+        return await this.#authenticated(frame, raw);
+      }
+      if (frame.type !== "USER_HELLO" || this.#challenge) {
         return link.refuse(
           raw,
           at_ms,
@@ -120,8 +137,59 @@ export class UserLinkHandler implements FrameHandler {
       );
       return link.close(1008, "INVALID_SIG");
     }
+    // A user with a password login must also prove it holds the key now (§15 P15): a replayed
+    // USER_HELLO cannot answer a fresh nonce.
+    const state = link.ctx.state();
+    const record = state.users.get(frame.from);
+    // Already connected: the Router answers NAME_IN_USE, no challenge needed.
+    if (
+      record?.login && record.pubkey === imported.key.spki && !state.local_users.has(frame.from)
+    ) {
+      const nonce = link.ctx.random.uuid();
+      this.#challenge = { frame, raw, at_ms, key: imported.key, nonce };
+      link.send({
+        type: "AUTH_CHALLENGE",
+        from: link.ctx.state().server_id,
+        to: frame.from,
+        ts: at_ms,
+        payload: { nonce },
+      });
+      return;
+    }
     this.#user = { id: frame.from, key: imported.key };
     link.post({ type: "UserHello", link: link.id, frame, pubkey: imported.key.spki, raw, at_ms });
+  }
+
+  async #authenticated(response: FrameOf<"AUTH_RESPONSE">, responseRaw: string): Promise<void> {
+    const { frame, raw, at_ms, key, nonce } = this.#challenge!;
+    this.#challenge = undefined;
+    const { link } = this;
+    const signature = b64uDecode(response.payload.signature);
+    const message = authMessage(link.ctx.state().server_id, frame.from, nonce);
+    if (
+      response.payload.nonce !== nonce || !signature ||
+      !(await link.ctx.backend.verify(key, message, signature))
+    ) {
+      // Journaled as a note: the nonce was random, so replay shows this step but cannot re-run it.
+      link.note(
+        responseRaw,
+        at_ms,
+        "INVALID_SIG",
+        "AUTH_RESPONSE does not prove possession of the key bound to this user id",
+        frame.from,
+      );
+      return link.close(1008, "INVALID_SIG");
+    }
+    this.#user = { id: frame.from, key };
+    link.post({
+      type: "UserHello",
+      link: link.id,
+      frame,
+      pubkey: key.spki,
+      raw,
+      at_ms,
+      auth: { nonce, response: responseRaw },
+    });
   }
 
   async #isOwnKey(text: string): Promise<boolean> {

@@ -16,6 +16,8 @@ import {
   WrongPassphraseError,
 } from "./keystore.ts";
 import { ChatSession, type ClientEvent } from "./session.ts";
+import { KnownKeys } from "./known_keys.ts";
+import { LoginError, makeRegistration, passwordLogin } from "./login.ts";
 import { helpText, render } from "./render.ts";
 
 const USAGE = `Usage: deno task client [options]
@@ -31,6 +33,8 @@ Options:
                          asked for interactively when unset)
   --import-key PEM_FILE  Create the keystore from an existing RSA-4096 private key
   --downloads DIR        Where received files are saved (default ./data/downloads/NAME)
+  --login USER_ID        On a new machine: fetch your encrypted key from the server with your
+                         user id and passphrase (the server stored it when you first connected)
   --json                 Scriptable mode: commands on stdin, one JSON event per line on stdout
   -h, --help             Show this help
 
@@ -50,6 +54,7 @@ export async function runClient(args: string[]): Promise<number> {
         "passphrase-env": { type: "string", default: "SOCP_PASSPHRASE" },
         "import-key": { type: "string" },
         downloads: { type: "string" },
+        login: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
@@ -82,6 +87,11 @@ export async function runClient(args: string[]): Promise<number> {
   }
   let identity: { user_id: string; key: PrivateKey };
   try {
+    if (values.login !== undefined && !(await readKeystore(path))) {
+      console.error(`Logging in to ${values.server} as ${values.login}...`);
+      await writeKeystore(path, await passwordLogin(values.server, values.login, passphrase));
+      console.error(`Fetched your encrypted key into ${path}`);
+    }
     identity = await loadIdentity(
       backend,
       path,
@@ -91,8 +101,9 @@ export async function runClient(args: string[]): Promise<number> {
     );
   } catch (e) {
     console.error((e as Error).message);
-    return e instanceof WrongPassphraseError ? 3 : 1;
+    return e instanceof WrongPassphraseError || e instanceof LoginError ? 3 : 1;
   }
+  const known = await KnownKeys.load(`${path.replace(/\.json$/, "")}.known.json`);
   const closed = Promise.withResolvers<number>();
   let session: ChatSession;
   try {
@@ -104,6 +115,9 @@ export async function runClient(args: string[]): Promise<number> {
       clock: systemClock,
       random: systemRandom,
       downloads: values.downloads ?? `./data/downloads/${safeName}`,
+      known,
+      // Lets the server hold our encrypted key and a password verifier, for logins elsewhere.
+      registration: async () => makeRegistration((await readKeystore(path))!, passphrase),
       display_name: name === "me" ? undefined : name,
       onEvent: (event) => {
         out(event);
@@ -176,6 +190,11 @@ async function command(
           to: target,
           recipients: sent.recipients.length,
         });
+        return false;
+      }
+      case "/whois": {
+        if (!words[0]) throw new Error("Usage: /whois <user>");
+        out(await session.whois(words[0]));
         return false;
       }
       case "/quit":

@@ -12,6 +12,7 @@ export function helpText(): string {
     "  /tell <user> <text>   Direct message; <user> is an id or a display name",
     "  /all <text>           Message to everyone on the public channel",
     "  /file <user> <path>   Send a file (/file all <path> for the public channel)",
+    "  /whois <user>         A user's key fingerprint, as the server's directory vouches for it",
     "  /help                 This help",
     "  /quit                 Leave",
   ].join("\n");
@@ -63,5 +64,19 @@ export function render(event: ClientEvent): string {
       return `! file ${event.name} from ${event.from} failed: ${event.reason}`;
     case "progress":
       return progressBar(event);
+    case "whois":
+      return [
+        `${event.label} (${event.user_id})`,
+        `  fingerprint ${event.fingerprint}`,
+        `  server ${event.server_id}, ${
+          event.online ? "online" : "offline"
+        }, ${event.authority} (directory answer signed by your server)`,
+        event.matches_advertised
+          ? "  matches the key it advertised"
+          : "  ! DIFFERS from the key it advertised",
+        event.matches_pin ? "" : "  ! DIFFERS from the key you saw before",
+      ].filter(Boolean).join("\n");
+    case "login_registered":
+      return "(your encrypted key is stored on the server: log in elsewhere with --login YOUR_ID)";
   }
 }

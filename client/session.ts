@@ -26,6 +26,9 @@ import type { Clock, Random } from "../lib/world.ts";
 import { splitUtf8 } from "./text.ts";
 import { type FileEvent, FileReceiver } from "./file_receiver.ts";
 import { readOutgoing, sendFile } from "./file_sender.ts";
+import { fingerprint, KnownKeys } from "./known_keys.ts";
+import type { LoginRegistration } from "./login.ts";
+import { authMessage } from "../actors/user_login.ts";
 
 /** Something the user should see. */
 export type ClientEvent =
@@ -33,6 +36,18 @@ export type ClientEvent =
   | { event: "dm"; from: string; label: string; text: string; verified: boolean; ts: number }
   | { event: "public"; from: string; label: string; text: string; verified: boolean; ts: number }
   | { event: "channel_key"; creator: string; verified: boolean }
+  | {
+    event: "whois";
+    user_id: string;
+    label: string;
+    fingerprint: string;
+    server_id: string;
+    online: boolean;
+    authority: string;
+    matches_advertised: boolean;
+    matches_pin: boolean;
+  }
+  | { event: "login_registered" }
   | { event: "file_sent"; file_id: string; name: string; to: string; recipients: number }
   | FileEvent
   | { event: "list"; users: { user_id: string; label: string; server_id: string }[] }
@@ -63,6 +78,10 @@ export interface SessionOptions {
   downloads: string;
   display_name?: string;
   onEvent: (event: ClientEvent) => void;
+  /** Pins of server and user keys (trust on first use). */
+  known?: KnownKeys;
+  /** Builds a password-login registration, sent once if the server offers login and has none. */
+  registration?: () => Promise<LoginRegistration>;
   /** Milliseconds to wait for the server's answer to USER_HELLO. */
   helloTimeoutMs?: number;
 }
@@ -75,6 +94,8 @@ export class ChatSession {
   #socket: WebSocket;
   #lastTs = 0;
   #listWaiters: ((users: string[]) => void)[] = [];
+  #whoisWaiters = new Map<string, (payload: Record<string, unknown> | undefined) => void>();
+  #known!: KnownKeys;
   #inbox: Promise<void> = Promise.resolve();
   #files: FileReceiver;
 
@@ -94,6 +115,7 @@ export class ChatSession {
   static async connect(options: SessionOptions): Promise<ChatSession> {
     const socket = new WebSocket(options.url, { maxPayload: USER_FRAME_BYTES_MAX * 4 });
     const session = new ChatSession(options, socket);
+    session.#known = options.known ?? (await KnownKeys.load(undefined));
     const ready = Promise.withResolvers<void>();
     const timer = options.clock.setTimeout(
       () =>
@@ -191,6 +213,36 @@ export class ChatSession {
       }, ts);
     }
     return pieces.length;
+  }
+
+  /** Asks the server's directory for a user's key and compares it with what we know. */
+  async whois(target: string): Promise<Extract<ClientEvent, { event: "whois" }>> {
+    const user_id = this.contacts.get(target)?.user_id ??
+      [...this.contacts.values()].find((c) => c.display_name === target)?.user_id ?? target;
+    const answer = new Promise<Record<string, unknown> | undefined>((resolve) =>
+      this.#whoisWaiters.set(user_id, resolve)
+    );
+    await this.#send("PUBKEY_REQUEST", this.server_id, { user_id });
+    const payload = await answer;
+    this.#whoisWaiters.delete(user_id);
+    if (!payload) throw new Error(`The directory knows no key for "${target}"`);
+    const imported = await this.options.backend.importPublic(String(payload.pubkey));
+    if (!imported.ok) {
+      throw new Error(`The directory's key for "${target}" is unusable: ${imported.reason}`);
+    }
+    const spki = imported.key.spki;
+    const pinned = this.#known.pinnedUser(user_id);
+    return {
+      event: "whois",
+      user_id,
+      label: this.label(user_id),
+      fingerprint: fingerprint(spki),
+      server_id: String(payload.server_id),
+      online: payload.online === true,
+      authority: String(payload.authority ?? ""),
+      matches_advertised: this.contacts.get(user_id)?.key.spki === spki,
+      matches_pin: pinned === undefined || pinned === spki,
+    };
   }
 
   /** Sends `text` to every other user of the public channel, encrypted for each (§15 P11). */
@@ -339,6 +391,19 @@ export class ChatSession {
               event: "warning",
               message: "server did not prove its key; its frames are not verified",
             });}
+          if (
+            this.#server_key &&
+            (await this.#known.server(this.options.url, this.#server_key.spki)) === "changed"
+          ) {
+            emit({
+              event: "warning",
+              message: `SERVER KEY CHANGED for ${this.options.url}: pinned ${
+                fingerprint(this.#known.data.servers[this.options.url]!)
+              }, now ${
+                fingerprint(this.#server_key.spki)
+              }. Someone may be impersonating the server.`,
+            });
+          }
           emit({
             event: "ready",
             user_id: this.options.user_id,
@@ -346,9 +411,30 @@ export class ChatSession {
             server_pub: this.#server_key?.spki ?? "",
           });
           ready.resolve();
-        }
+          const features = Array.isArray(frame.payload.features) ? frame.payload.features : [];
+          if (
+            features.includes("login") && frame.payload.login_registered === false &&
+            this.options.registration
+          ) {
+            const registration = await this.options.registration();
+            await this.#send("LOGIN_REGISTER", this.server_id, { ...registration });
+          }
+        } else if (frame.payload.msg_ref === "LOGIN_REGISTER") emit({ event: "login_registered" });
+        return;
+      case "AUTH_CHALLENGE": {
+        // Prove we hold our key, bound to this server and this nonce (§15 P15).
+        const message = authMessage(frame.from, this.options.user_id, frame.payload.nonce);
+        const signature = b64uEncode(await this.options.backend.sign(this.options.key, message));
+        await this.#send("AUTH_RESPONSE", frame.from, { nonce: frame.payload.nonce, signature });
+        return;
+      }
+      case "PUBKEY_RESPONSE":
+        this.#whoisWaiters.get(frame.payload.user_id)?.(frame.payload as Record<string, unknown>);
         return;
       case "ERROR":
+        for (const [user, waiter] of this.#whoisWaiters) {
+          if (frame.payload.detail?.includes(user)) waiter(undefined);
+        }
         emit({ event: "error", code: frame.payload.code, detail: frame.payload.detail ?? "" });
         if (!this.#server_key) {
           ready.reject(new Error(`${frame.payload.code}: ${frame.payload.detail ?? ""}`));
@@ -423,12 +509,14 @@ export class ChatSession {
       });
     }
     const before = this.contacts.get(user_id);
-    if (before && before.key.spki !== imported.key.spki) {
+    const pin = await this.#known.user(user_id, imported.key.spki);
+    if (pin === "changed" || (before && before.key.spki !== imported.key.spki)) {
+      const old = this.#known.pinnedUser(user_id) ?? before!.key.spki;
       this.options.onEvent({
         event: "warning",
-        message: `KEY CHANGED for ${
-          before.display_name ?? user_id
-        }: messages now go to a different key`,
+        message: `KEY CHANGED for ${display_name ?? before?.display_name ?? user_id}: was ${
+          fingerprint(old)
+        }, now ${fingerprint(imported.key.spki)}. Check with them before trusting it (/whois).`,
       });
     }
     const contact: Contact = { user_id, key: imported.key, server_id };

@@ -18,6 +18,7 @@ const b64 = z.string().min(1).max(B64_LENGTH_MAX).refine(isB64, "must be base64u
 /** A public key in any tolerated form; its content is checked by the crypto layer (BAD_KEY). */
 const key = z.string().min(1).max(B64_LENGTH_MAX);
 const int = z.int().min(0);
+const hex = z.string().min(1).max(1024).regex(/^[0-9a-f]+$/, "must be lower-case hex");
 const meta = z.looseObject({
   display_name: z.string().max(DISPLAY_NAME_LENGTH_MAX).optional(),
 });
@@ -107,6 +108,22 @@ export const PAYLOADS = {
   CTRL_CLOSE: z.looseObject({}),
   LIST_REQUEST: z.looseObject({}),
   LIST_RESPONSE: z.looseObject({ users: z.array(listEntry).max(100_000) }),
+  // Directory (spec §13, our extension): a user's key, vouched for by the server's signature.
+  PUBKEY_REQUEST: z.looseObject({ user_id: id }),
+  PUBKEY_RESPONSE: z.looseObject({ user_id: id, pubkey: key, server_id: id }),
+  // Password login (spec §13 recommended model, our extension; SRP-6a, the password never
+  // leaves the client). Only our own clients send these.
+  LOGIN_REGISTER: z.looseObject({
+    privkey_store: z.string().min(1).max(B64_LENGTH_MAX * 2),
+    pake_password: z.string().min(1).max(4096),
+  }),
+  LOGIN_START: z.looseObject({ user_id: id, A: hex }),
+  LOGIN_CHALLENGE: z.looseObject({ user_id: id, srp_salt: hex, B: hex, kdf: z.looseObject({}) }),
+  LOGIN_PROOF: z.looseObject({ user_id: id, M1: hex }),
+  LOGIN_OK: z.looseObject({ user_id: id, M2: hex, privkey_store: z.string() }),
+  // Proof of key possession on hello for users with a password login (§15 P15).
+  AUTH_CHALLENGE: z.looseObject({ nonce: id }),
+  AUTH_RESPONSE: z.looseObject({ nonce: id, signature: b64 }),
 } as const;
 
 /** A frame type we understand. */

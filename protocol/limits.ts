@@ -88,3 +88,5 @@ export const FILE_WINDOW_CHUNKS = 64;
 export const OUTBOX_HIGH_WATER = 200;
 /** Longest a user's content waits for congestion to clear before it is routed anyway. */
 export const CONGESTION_WAIT_MS_MAX = 30_000;
+/** Wrong passwords one connection may try before it is closed (no account is ever locked). */
+export const LOGIN_ATTEMPTS_PER_LINK_MAX = 3;

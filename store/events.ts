@@ -17,6 +17,18 @@ export type RouterEvent =
   | { type: "ServerStarted"; server_id: string; server_pub: string; at_ms: number; build: string }
   /** A user id was bound to its key on first `USER_HELLO` (§15 P15). */
   | { type: "UserRegistered"; user_id: string; pubkey: string; meta: UserMeta; at_ms: number }
+  /**
+   * A user registered a password login (spec §13): the private key encrypted under a key derived
+   * from the password (`privkey_store`) and an SRP verifier (`pake_password`). Neither reveals
+   * the password or the key.
+   */
+  | {
+    type: "UserLoginRegistered";
+    user_id: string;
+    privkey_store: string;
+    pake_password: string;
+    at_ms: number;
+  }
   /** A user attached to this server over a link. */
   | { type: "UserArrived"; user_id: string; link: string; meta: UserMeta; at_ms: number }
   /** A local user's link closed. */

@@ -15,6 +15,12 @@ export function applyProjection(db: DatabaseSync, event: RouterEvent): void {
         "INSERT INTO users (user_id, pubkey, privkey_store, pake_password, meta, version) VALUES (?, ?, '', '', ?, 1) ON CONFLICT(user_id) DO NOTHING",
       ).run(event.user_id, event.pubkey, JSON.stringify(event.meta));
       break;
+    case "UserLoginRegistered":
+      db.prepare(
+        "UPDATE users SET privkey_store = ?, pake_password = ?, version = version + 1 WHERE user_id = ?",
+      )
+        .run(event.privkey_store, event.pake_password, event.user_id);
+      break;
     case "UserArrived":
       db.prepare(
         "UPDATE users SET meta = ?, version = version + 1 WHERE user_id = ? AND meta IS NOT ?",

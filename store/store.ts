@@ -20,8 +20,11 @@ export interface JournalRow {
   at_ms: number;
   /** Link id, e.g. `conn:3` or `peer:1`; "" for inputs of no link. */
   link: string;
-  /** `frame` (raw text received), `close`, `dial`, `welcome` (raw welcome) or `rekey`. */
-  kind: "frame" | "close" | "dial" | "welcome" | "rekey";
+  /**
+   * `frame` (raw text received), `close`, `dial`, `welcome` (raw welcome), `rekey`, or `note`: a
+   * frame a link handled on its own (password login), shown by replay but not re-run.
+   */
+  kind: "frame" | "close" | "dial" | "welcome" | "rekey" | "note";
   raw: string;
   /** JSON of whatever else the input carried that the raw text cannot give (ids drawn, ...). */
   input: string;

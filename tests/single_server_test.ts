@@ -121,13 +121,11 @@ Deno.test({
         }),
         (e: unknown) => e instanceof RefClientError && e.code === "BAD_KEY",
       );
-      // With her own key Alice gets back in.
-      const back = await RefClient.connect({
-        url: server.url,
-        userId: alice.user_id,
-        privateKeyPem: fixtureKeyPem("alice"),
-      });
-      await back.close();
+      // With her own key (and, since her client registered a password login, a nonce signed
+      // with it) Alice gets back in.
+      const back = await startClientProcess(server.url, "alice", clients);
+      assert.equal(back.user_id, alice.user_id);
+      assert.equal(await back.quit(), 0);
     } finally {
       await server.stop();
     }
