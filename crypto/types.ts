@@ -1,7 +1,8 @@
 /**
  * The one small crypto interface the server and clients use. Every RSA key is RSA-4096 with
- * e = 65537 (SOCP-1.3.md §15 P1). Backends: WebCrypto now (`webcrypto.ts`); an OpenSSL backend
- * through FFI can be added behind the same interface.
+ * e = 65537 (SOCP-1.3.md §15 P1). Backends: OpenSSL libcrypto through FFI (`openssl.ts`, the
+ * default when it loads) and WebCrypto (`webcrypto.ts`, the reference and fallback); both pass
+ * one contract suite (`backend_contract.ts`).
  * @module
  */
 

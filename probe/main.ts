@@ -91,7 +91,7 @@ export async function runProbe(args: string[]): Promise<number> {
   }
 
   const say = (line: string) => console.error(line);
-  const backend = defaultBackend();
+  const backend = defaultBackend(say);
   let keys;
   try {
     keys = await loadKeys(backend, values.keys, say);
