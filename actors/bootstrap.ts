@@ -15,6 +15,8 @@ import type { PinnedServer } from "./config.ts";
 import { openSocket, type WebSocket } from "./dial.ts";
 import type { FrameSigner } from "./frame_signer.ts";
 import type { PeerEntry } from "./router_messages.ts";
+import { OUR_SERVER_FEATURES } from "./router_delivery.ts";
+import { featuresOf } from "./router_federation.ts";
 
 /** A successful join. */
 export interface Joined {
@@ -84,7 +86,12 @@ async function joinOne(entry: PinnedServer, me: Joiner): Promise<Joined> {
       from: me.server_id,
       to: `${entry.host}:${entry.port}`,
       ts: me.clock.now(),
-      payload: { host: me.advertise.host, port: me.advertise.port, pubkey: me.pubkey },
+      payload: {
+        host: me.advertise.host,
+        port: me.advertise.port,
+        pubkey: me.pubkey,
+        features: OUR_SERVER_FEATURES,
+      },
     }),
   );
   let raw: string;
@@ -123,7 +130,13 @@ async function joinOne(entry: PinnedServer, me: Joiner): Promise<Joined> {
     const id = e.server_id ?? e.user_id;
     const key = parsePublicKey(e.pubkey);
     if (id !== undefined && key.ok) {
-      servers.push({ server_id: id, host: e.host, port: e.port, pubkey: key.value.spki });
+      servers.push({
+        server_id: id,
+        host: e.host,
+        port: e.port,
+        pubkey: key.value.spki,
+        features: featuresOf(e),
+      });
     }
   }
   return {
@@ -136,6 +149,7 @@ async function joinOne(entry: PinnedServer, me: Joiner): Promise<Joined> {
       host: entry.host,
       port: entry.port,
       pubkey: pinned.key.spki,
+      features: featuresOf(frame.payload),
     },
     servers,
   };

@@ -1,2 +1,2 @@
 /** The build this code is, recorded in every event log so replay can tell logs apart. */
-export const BUILD = "socp-deno 0.1.0";
+export const BUILD = "socp-deno 0.2.0";

@@ -12,11 +12,12 @@ import {
   type Decision,
   dropped,
   type Effect,
-  errorFrame,
   type RouterInput,
   type UnsignedFrame,
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
+import { routeMessage } from "./router_route.ts";
+import { answerSender } from "./router_decide.ts";
 
 type Input<T extends RouterInput["type"]> = Extract<RouterInput, { type: T }>;
 
@@ -31,49 +32,32 @@ export const CONTENT_TYPES: ReadonlySet<FrameType> = new Set([
 /** `to` values that mean "every member of the public channel" (§3.7.4 DF). */
 const PUBLIC_TARGETS = new Set(["public", "*", "g-public"]);
 
-/** Who a content frame goes to: one user, or every user but the sender for the public channel. */
-function recipients(state: RouterState, frame: Frame): string[] | undefined {
-  if (state.user_locations.has(frame.to) && frame.to !== frame.from) return [frame.to];
-  if (PUBLIC_TARGETS.has(frame.to)) {
-    return [...state.user_locations.keys()].filter((u) => u !== frame.from);
-  }
-  return undefined;
-}
-
 /** A content frame from a local user: relayed unchanged to local recipients, wrapped to remote ones. */
 export function onUserContent(state: RouterState, input: Input<"FromUser">): Decision {
   const { frame } = input;
-  const targets = recipients(state, frame);
-  if (targets === undefined) {
-    const detail = `user ${frame.to} is not online`;
-    return dropped(`USER_NOT_FOUND: ${detail}`, [
-      {
-        type: "Send",
-        link: input.link,
-        frame: errorFrame(state.server_id, frame.from, input.at_ms, "USER_NOT_FOUND", detail),
-      },
-    ]);
-  }
-  const effects: Effect[] = [];
-  for (const user of targets) {
-    const local = state.local_users.get(user);
-    if (local !== undefined) {
-      effects.push({ type: "Relay", link: local, text: input.raw });
-      continue;
-    }
-    const server = state.servers.get(state.user_locations.get(user)!);
-    if (server === undefined) continue;
-    // Non-DM content crosses servers inside SERVER_DELIVER with inner_type (§15 P6).
-    const wrapped: UnsignedFrame<"SERVER_DELIVER"> = {
-      type: "SERVER_DELIVER",
-      from: state.server_id,
-      to: state.user_locations.get(user)!,
+  // Non-DM content crosses servers inside SERVER_DELIVER with inner_type (§15 P6).
+  const remote = { ...frame.payload, sender: frame.from, inner_type: frame.type };
+  const toOne = (user: string) =>
+    routeMessage(state, {
+      recipient: user,
+      sender: frame.from,
       ts: frame.ts,
-      payload: { ...frame.payload, user_id: user, sender: frame.from, inner_type: frame.type },
-    };
-    effects.push({ type: "Send", link: server.link, frame: wrapped });
+      local: { relay: input.raw },
+      remote,
+    }, input.at_ms);
+  if (!PUBLIC_TARGETS.has(frame.to)) {
+    // One recipient: delivered, forwarded, queued while offline, or USER_NOT_FOUND.
+    return answerSender(state, input, frame, toOne(frame.to));
   }
-  return accepted([], effects, `${frame.type} routed to ${targets.length} user(s)`);
+  const events: RouterEvent[] = [];
+  const effects: Effect[] = [];
+  const targets = [...state.user_locations.keys()].filter((u) => u !== frame.from);
+  for (const user of targets) {
+    const routed = toOne(user);
+    events.push(...routed.events);
+    effects.push(...routed.effects);
+  }
+  return accepted(events, effects, `${frame.type} routed to ${targets.length} user(s)`);
 }
 
 /** A SERVER_DELIVER carrying `inner_type` content, for a local user: rebuilt as the original frame. */
@@ -102,7 +86,10 @@ export function onServerContent(
   input: Input<"FromServer">,
   seen: RouterEvent,
 ): Decision {
-  const targets = recipients(state, input.frame) ?? [];
+  const { frame } = input;
+  const targets = PUBLIC_TARGETS.has(frame.to)
+    ? [...state.local_users.keys()].filter((u) => u !== frame.from)
+    : [frame.to];
   const effects: Effect[] = [];
   for (const user of targets) {
     const link = state.local_users.get(user);

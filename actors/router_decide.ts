@@ -21,6 +21,14 @@ import {
   type UnsignedFrame,
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
+import { queuedAck, routeMessage } from "./router_route.ts";
+import {
+  acknowledged,
+  FEATURE_RECEIPTS,
+  flushUserQueue,
+  parseMessageRef,
+  receiptEffects,
+} from "./router_delivery.ts";
 import {
   onFromServer,
   onServerDialed,
@@ -107,7 +115,10 @@ function onUserHello(
   const meta = helloMeta(frame);
   const events: RouterEvent[] = [];
   if (!known) events.push({ type: "UserRegistered", user_id: user, pubkey, meta, at_ms });
-  events.push({ type: "UserArrived", user_id: user, link, meta, at_ms });
+  const features = (Array.isArray(frame.payload.features) ? frame.payload.features : []).filter((
+    f,
+  ): f is string => typeof f === "string").slice(0, 16);
+  events.push({ type: "UserArrived", user_id: user, link, meta, at_ms, features });
 
   const effects: Effect[] = [{
     type: "Send",
@@ -147,10 +158,20 @@ function onUserHello(
   effects.push({ type: "Send", link, frame: newcomer });
   effects.push(...toServers(state, newcomer));
   const joined = joinPublicChannel(state, user, at_ms);
+  // Then what waited for the user, in order (our reliable-delivery extension).
+  const queue = flushUserQueue(
+    state.delivery,
+    user,
+    link,
+    features.includes(FEATURE_RECEIPTS),
+    at_ms,
+  );
   return accepted(
-    [...events, ...joined.events],
-    [...effects, ...joined.effects],
-    `user ${user} connected`,
+    [...events, ...joined.events, ...queue.events],
+    [...effects, ...joined.effects, ...queue.effects],
+    `user ${user} connected${
+      queue.effects.length > 0 ? `; ${queue.effects.length} queued message(s) handed over` : ""
+    }`,
   );
 }
 
@@ -203,6 +224,12 @@ function onFromUser(
         "closed by user",
       );
     case "ACK":
+      return onUserAck(
+        state,
+        input,
+        String(frame.payload.msg_ref),
+        String(frame.payload.type ?? "USER_DELIVER"),
+      );
     case "ERROR":
     case "HEARTBEAT":
       return accepted([], [], `${frame.type} noted`);
@@ -232,48 +259,52 @@ function onMsgDirect(
     sender_pub: state.users.get(frame.from)!.pubkey,
     content_sig: frame.payload.content_sig,
   };
-  const localLink = state.local_users.get(frame.to);
-  if (localLink !== undefined) {
-    // The original ts and the sender survive, so the recipient can check content_sig (§15 P6).
-    const deliver: UnsignedFrame<"USER_DELIVER"> = {
-      type: "USER_DELIVER",
-      from: me,
-      to: frame.to,
-      ts: frame.ts,
-      payload,
-    };
-    return accepted(
-      [],
-      [{ type: "Send", link: localLink, frame: deliver }],
-      `delivered to local user ${frame.to}`,
-    );
+  // The original ts and the sender survive every hop, so content_sig can be checked (§15 P6).
+  const deliver: UnsignedFrame<"USER_DELIVER"> = {
+    type: "USER_DELIVER",
+    from: me,
+    to: frame.to,
+    ts: frame.ts,
+    payload,
+  };
+  const routed = routeMessage(state, {
+    recipient: frame.to,
+    sender: frame.from,
+    ts: frame.ts,
+    local: { send: deliver },
+    remote: payload,
+  }, input.at_ms);
+  return answerSender(state, input, frame, routed);
+}
+
+/** The sender hears USER_NOT_FOUND, or (our extension) an ACK saying the message was queued. */
+export function answerSender(
+  state: RouterState,
+  input: Extract<RouterInput, { type: "FromUser" }>,
+  frame: { from: string; to: string; ts: number },
+  routed: ReturnType<typeof routeMessage>,
+): Decision {
+  const { outcome } = routed;
+  const me = state.server_id;
+  if (outcome.kind === "not_found") {
+    return dropped(`USER_NOT_FOUND: ${outcome.detail}`, [
+      ...routed.effects,
+      {
+        type: "Send",
+        link: input.link,
+        frame: errorFrame(me, frame.from, input.at_ms, "USER_NOT_FOUND", outcome.detail),
+      },
+    ]);
   }
-  const where = state.user_locations.get(frame.to);
-  const server = where === undefined ? undefined : state.servers.get(where);
-  if (where !== undefined && server !== undefined) {
-    const forward: UnsignedFrame<"SERVER_DELIVER"> = {
-      type: "SERVER_DELIVER",
-      from: me,
-      to: where,
-      ts: frame.ts,
-      payload: { user_id: frame.to, ...payload },
-    };
-    return accepted(
-      [],
-      [{ type: "Send", link: server.link, frame: forward }],
-      `forwarded to server ${where}`,
-    );
-  }
-  const detail = where === undefined
-    ? `user ${frame.to} is not online`
-    : `user ${frame.to} is on server ${where}, which is unreachable`;
-  return dropped(`USER_NOT_FOUND: ${detail}`, [
-    {
+  const effects = [...routed.effects];
+  if (outcome.kind === "queued") {
+    effects.push({
       type: "Send",
       link: input.link,
-      frame: errorFrame(me, frame.from, input.at_ms, "USER_NOT_FOUND", detail),
-    },
-  ]);
+      frame: queuedAck(me, frame.from, frame.to, frame.ts, input.at_ms, outcome.detail),
+    });
+  }
+  return accepted(routed.events, effects, outcome.detail);
 }
 
 function onLinkClosed(
@@ -298,6 +329,24 @@ function onLinkClosed(
     if (entry.link === input.link) return onServerLinkClosed(state, server, input);
   }
   return accepted([], [], "link closed before it was accepted");
+}
+
+/** A client confirms a delivery: its queue entry goes, and the sender gets a receipt. */
+function onUserAck(
+  state: RouterState,
+  input: Extract<RouterInput, { type: "FromUser" }>,
+  ref: string,
+  type: string,
+): Decision {
+  const parsed = parseMessageRef(ref);
+  if (!parsed || parsed.recipient !== input.frame.from) return accepted([], [], "ACK noted");
+  const events = acknowledged(state.delivery, "user", input.frame.from, ref, input.at_ms);
+  // Receipts are for messages; file chunks are confirmed (to retire queued copies), not told.
+  const told = type === "USER_DELIVER" || type === "MSG_PUBLIC_CHANNEL";
+  const effects = told
+    ? receiptEffects(state, parsed.sender, input.frame.from, ref, "delivered", input.at_ms)
+    : [];
+  return accepted(events, effects, `delivery of ${ref} confirmed`);
 }
 
 /** The directory (spec §13): a user's key, signed by this server through the frame's `sig`. */

@@ -22,6 +22,16 @@ import {
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
 import { onPublicChannelFrame, onServerContent, unwrapContent } from "./router_content.ts";
+import {
+  acknowledged,
+  FEATURE_DELIVERY_ACKS,
+  FEATURE_RECEIPTS,
+  flushServerOutbox,
+  has,
+  messageRef,
+  OUR_SERVER_FEATURES,
+  queueForUser,
+} from "./router_delivery.ts";
 
 type Input<T extends RouterInput["type"]> = Extract<RouterInput, { type: T }>;
 
@@ -71,7 +81,12 @@ function announceFrame(
     from: state.server_id,
     to: "*",
     ts: at_ms,
-    payload: { host: config.advertise.host, port: config.advertise.port, pubkey: state.server_pub },
+    payload: {
+      host: config.advertise.host,
+      port: config.advertise.port,
+      pubkey: state.server_pub,
+      features: OUR_SERVER_FEATURES,
+    },
   };
 }
 
@@ -105,6 +120,7 @@ function adopt(
   link: string,
   outbound: boolean,
   at_ms: number,
+  announced?: readonly string[],
 ): { events: RouterEvent[]; effects: Effect[] } | undefined {
   const existing = state.servers.get(server);
   const events: RouterEvent[] = [];
@@ -129,15 +145,63 @@ function adopt(
       reason: "replaced by a newer link",
     });
   }
-  events.push({ type: "ServerLinked", server_id: server, link, outbound, at_ms });
+  const features = [...(announced ?? state.delivery.features.get(server) ?? [])];
+  events.push({ type: "ServerLinked", server_id: server, link, outbound, at_ms, features });
+  // What waited for this server goes first, in order (reliable delivery).
+  const outbox = flushServerOutbox(
+    state.delivery,
+    server,
+    link,
+    features.includes(FEATURE_DELIVERY_ACKS),
+    at_ms,
+  );
+  events.push(...outbox.events);
+  effects.push(...outbox.effects);
+  // What we heard of its users came through other servers or an older link and may be stale;
+  // its greeting on this link says who is there now, and its later words arrive in order.
+  const forgotten = forgetUsersOf(state, server, at_ms);
+  return { events: [...events, ...forgotten.events], effects: [...effects, ...forgotten.effects] };
+}
+
+/** Drops every claim of `server` to host a user, telling local users what changes. */
+function forgetUsersOf(
+  state: RouterState,
+  server: string,
+  at_ms: number,
+): { events: RouterEvent[]; effects: Effect[] } {
+  const events: RouterEvent[] = [];
+  const effects: Effect[] = [];
+  for (const [user, claims] of state.user_claims) {
+    if (!claims.has(server)) continue;
+    events.push({ type: "UserUnlocated", user_id: user, server_id: server, at_ms });
+    if (state.user_locations.get(user) !== server) continue;
+    const remove: UnsignedFrame<"USER_REMOVE"> = {
+      ...removeFrame(state.server_id, at_ms, user),
+      payload: { user_id: user, server_id: server },
+    };
+    for (const userLink of state.local_users.values()) {
+      effects.push({ type: "Send", link: userLink, frame: remove });
+    }
+    effects.push(...toLocalUsersNextClaim(state, user, server));
+  }
   return { events, effects };
+}
+
+/** After `server`'s claim on `user` goes: the advertise of the claim that takes over, to local users. */
+function toLocalUsersNextClaim(state: RouterState, user: string, server: string): Effect[] {
+  let next: string | undefined;
+  for (const [other, record] of state.user_claims.get(user) ?? []) {
+    if (other !== server) next = record.advertise;
+  }
+  return next === undefined ? [] : toLocalUsers(state, next);
 }
 
 function pinIfChanged(state: RouterState, entry: PeerEntry, at_ms: number): RouterEvent[] {
   const addr = state.server_addrs.get(entry.server_id);
+  const known = [...(state.delivery.features.get(entry.server_id) ?? [])].join();
   if (
     state.server_keys.get(entry.server_id) === entry.pubkey && addr?.host === entry.host &&
-    addr?.port === entry.port
+    addr?.port === entry.port && (entry.features === undefined || entry.features.join() === known)
   ) return [];
   return [{ type: "ServerPinned", ...entry, at_ms }];
 }
@@ -170,10 +234,16 @@ export function onServerHello(
     host: frame.payload.host,
     port: frame.payload.port,
     pubkey,
+    features: featuresOf(frame.payload),
   };
-  const linked = adopt(state, id, link, false, at_ms);
+  const linked = adopt(state, id, link, false, at_ms, featuresOf(frame.payload));
   if (!linked) {
-    return dropped(`duplicate link from ${id}: keeping the one it dialled`, [{
+    // A joiner we are already linked to (it gave up waiting for our welcome and we dialled
+    // it) still needs the welcome: its list is how it learns the other servers.
+    const welcome = frame.type === "SERVER_HELLO_JOIN"
+      ? [welcomeSend(state, config, id, link, at_ms)]
+      : [];
+    return dropped(`duplicate link from ${id}: keeping the one it dialled`, [...welcome, {
       type: "Close",
       link,
       code: 1000,
@@ -182,40 +252,66 @@ export function onServerHello(
   }
   const events = [...pinIfChanged(state, peer, at_ms), ...linked.events];
   const effects: Effect[] = [...linked.effects];
-  if (frame.type === "SERVER_HELLO_JOIN") {
-    const entries = [...state.server_keys].filter(([s]) => s !== id).flatMap(([s, key]) => {
-      const addr = s === me ? config.advertise : state.server_addrs.get(s);
-      return addr
-        ? [{ server_id: s, user_id: s, host: addr.host, port: addr.port, pubkey: key }]
-        : [];
-    });
-    if (!state.server_keys.has(me)) {
-      entries.unshift({
-        server_id: me,
-        user_id: me,
-        ...config.advertise,
-        pubkey: state.server_pub,
-      });
-    }
-    // Both list keys, entries with both id keys (§15 P9).
-    effects.push({
-      type: "Send",
-      link,
-      frame: {
-        type: "SERVER_WELCOME",
-        from: me,
-        to: id,
-        ts: at_ms,
-        payload: { assigned_id: id, servers: entries, clients: entries },
-      },
-    });
-  }
+  if (frame.type === "SERVER_HELLO_JOIN") effects.push(welcomeSend(state, config, id, link, at_ms));
   effects.push(...greet(state, link, at_ms));
   return accepted(
     events,
     effects,
     `${frame.type} from ${id}${id !== frame.from ? ` (assigned instead of ${frame.from})` : ""}`,
   );
+}
+
+/** The feature list a peer's payload announces (ours: delivery ACKs); [] for other servers. */
+export function featuresOf(payload: Record<string, unknown>): string[] {
+  const list = payload.features;
+  return Array.isArray(list)
+    ? list.filter((f): f is string => typeof f === "string").slice(0, 16)
+    : [];
+}
+
+/** SERVER_WELCOME for joiner `id`: every server we know but it, ourselves included (§3.1.2). */
+function welcomeSend(
+  state: RouterState,
+  config: RouterConfig,
+  id: string,
+  link: string,
+  at_ms: number,
+): Effect {
+  const me = state.server_id;
+  const entries = [...state.server_keys].filter(([s]) => s !== id).flatMap(([s, key]) => {
+    const addr = s === me ? config.advertise : state.server_addrs.get(s);
+    return addr
+      ? [{ server_id: s, user_id: s, host: addr.host, port: addr.port, pubkey: key }]
+      : [];
+  });
+  if (!state.server_keys.has(me)) {
+    entries.unshift(
+      {
+        server_id: me,
+        user_id: me,
+        ...config.advertise,
+        pubkey: state.server_pub,
+        features: OUR_SERVER_FEATURES,
+      } as typeof entries[number],
+    );
+  }
+  // Both list keys, entries with both id keys (§15 P9).
+  return {
+    type: "Send",
+    link,
+    frame: {
+      type: "SERVER_WELCOME",
+      from: me,
+      to: id,
+      ts: at_ms,
+      payload: {
+        assigned_id: id,
+        servers: entries,
+        clients: entries,
+        features: OUR_SERVER_FEATURES,
+      },
+    },
+  };
 }
 
 /** We dialled a pinned server and said SERVER_HELLO_LINK. */
@@ -258,21 +354,20 @@ export function onWelcomed(
 ): Decision {
   const { link, introducer, at_ms } = input;
   const events: RouterEvent[] = [...pinIfChanged(state, introducer, at_ms)];
-  const linked = adopt(state, introducer.server_id, link, true, at_ms);
-  if (!linked) {
-    return dropped(`duplicate link to introducer ${introducer.server_id}`, [{
-      type: "Close",
+  const linked = adopt(state, introducer.server_id, link, true, at_ms, introducer.features);
+  const effects: Effect[] = [];
+  if (linked) {
+    events.push(...linked.events);
+    effects.push(...linked.effects, {
+      type: "Send",
       link,
-      code: 1000,
-      reason: "duplicate link",
-    }]);
+      frame: announceFrame(state, config, at_ms),
+    }, ...greet(state, link, at_ms));
+  } else {
+    // The introducer dialled us meanwhile and that link wins; its list still tells us whom to
+    // link to (and they hear of us when we do).
+    effects.push({ type: "Close", link, code: 1000, reason: "duplicate link" });
   }
-  events.push(...linked.events);
-  const effects: Effect[] = [...linked.effects, {
-    type: "Send",
-    link,
-    frame: announceFrame(state, config, at_ms),
-  }, ...greet(state, link, at_ms)];
   for (const entry of input.servers) {
     if (entry.server_id === state.server_id || entry.server_id === introducer.server_id) continue;
     if (distrust(state, config, entry.server_id, entry.pubkey) !== undefined) continue;
@@ -281,7 +376,11 @@ export function onWelcomed(
       effects.push({ type: "Dial", server_id: entry.server_id });
     }
   }
-  return accepted(events, effects, `joined through ${introducer.server_id}`);
+  return accepted(
+    events,
+    effects,
+    `joined through ${introducer.server_id}${linked ? "" : " (over a duplicate link, closed)"}`,
+  );
 }
 
 /** A server link closed: forget the users we only knew through it and try to link again. */
@@ -297,21 +396,11 @@ export function onServerLinkClosed(
     at_ms: input.at_ms,
     reason: input.reason,
   }];
-  const effects: Effect[] = [];
   // Users of a dead server are removed at once (not kept stale): delivery to them would fail,
   // and the server re-advertises them when the link comes back (§3.1.3 greeting).
-  for (const [user, where] of state.user_locations) {
-    if (where !== server) continue;
-    events.push({ type: "UserUnlocated", user_id: user, server_id: server, at_ms: input.at_ms });
-    const remove: UnsignedFrame<"USER_REMOVE"> = {
-      ...removeFrame(state.server_id, input.at_ms, user),
-      payload: { user_id: user, server_id: server },
-    };
-    for (const userLink of state.local_users.values()) {
-      effects.push({ type: "Send", link: userLink, frame: remove });
-    }
-  }
-  effects.push({ type: "Dial", server_id: server });
+  const forgotten = forgetUsersOf(state, server, input.at_ms);
+  events.push(...forgotten.events);
+  const effects: Effect[] = [...forgotten.effects, { type: "Dial", server_id: server }];
   return accepted(events, effects, `server ${server} unlinked: ${input.reason}`);
 }
 
@@ -332,9 +421,32 @@ export function onFromServer(
       })`,
     );
   }
+  // Presence of a server we are linked to counts only as it says it on that link, where its
+  // frames arrive in order: a relayed copy may be older than what the link already said, so
+  // it is ignored (neither seen nor relayed), and the copy on the link is handled even when a
+  // relayed one came first (what relays told us was forgotten when the link came up).
+  const presence = frame.type === "USER_ADVERTISE" || frame.type === "USER_REMOVE";
+  if (presence && via !== frame.from && state.servers.has(frame.from)) {
+    return dropped(`relayed ${frame.type} of ${frame.from} ignored: we hear it on its own link`);
+  }
   const key = seenKey(frame);
-  if (state.seen_ids.has(key)) {
-    return dropped(`duplicate: seen id ${key.slice(0, 80)}... already handled`);
+  if (state.seen_ids.has(key) && !(presence && via === frame.from)) {
+    // A re-sent delivery (its first ACK was lost): harmless, and ACKed again so it is retired.
+    const reAck: Effect[] =
+      frame.type === "SERVER_DELIVER" && has(state.delivery, frame.from, FEATURE_DELIVERY_ACKS)
+        ? [{
+          type: "Send",
+          link: input.link,
+          frame: {
+            type: "ACK",
+            from: state.server_id,
+            to: frame.from,
+            ts: at_ms,
+            payload: { msg_ref: key, status: "duplicate" },
+          },
+        }]
+        : [];
+    return dropped(`duplicate: seen id ${key.slice(0, 80)}... already handled`, reAck);
   }
   const seen: RouterEvent = { type: "FrameSeen", key, ts: frame.ts, at_ms };
   switch (frame.type) {
@@ -355,8 +467,23 @@ export function onFromServer(
     case "FILE_CHUNK":
     case "FILE_END":
       return onServerContent(state, input, seen);
+    case "ACK": {
+      const retired = acknowledged(
+        state.delivery,
+        "server",
+        frame.from,
+        String(frame.payload.msg_ref),
+        at_ms,
+      );
+      return accepted(
+        [seen, ...retired],
+        [],
+        retired.length > 0
+          ? `delivery acknowledged by ${frame.from}`
+          : `ACK from ${frame.from} noted`,
+      );
+    }
     case "ERROR":
-    case "ACK":
     case "SERVER_HELLO_LINK":
     case "SERVER_HELLO_JOIN":
     case "SERVER_WELCOME":
@@ -395,13 +522,6 @@ function onAdvertise(
       `USER_ADVERTISE from ${frame.from} names server ${server_id}: a server may advertise only its own users`,
     );
   }
-  if (state.local_users.has(user_id)) {
-    return accepted(
-      [seen],
-      gossip(state, input, via),
-      `advertise of ${user_id} ignored: connected here`,
-    );
-  }
   const meta = { ...(frame.payload.meta ?? {}) };
   delete (meta as Record<string, unknown>).pubkey;
   const located: RouterEvent = {
@@ -413,6 +533,15 @@ function onAdvertise(
     advertise: input.raw,
     at_ms: input.at_ms,
   };
+  if (state.local_users.has(user_id)) {
+    // Connected here too (or still, over a link not yet known dead): the claim is kept for
+    // when the user's link here closes.
+    return accepted(
+      [seen, located],
+      gossip(state, input, via),
+      `advertise of ${user_id} noted: connected here`,
+    );
+  }
   return accepted([seen, located], [
     ...gossip(state, input, via),
     ...toLocalUsers(state, input.raw),
@@ -432,12 +561,12 @@ function onRemove(
       `USER_REMOVE from ${frame.from} names server ${server_id}: a server may remove only its own users`,
     );
   }
-  // Only if the mapping still points there: a later advertise from elsewhere wins (§3.2.2).
-  if (state.user_locations.get(user_id) !== server_id) {
+  // It takes back only its own claim: a later advertise from elsewhere wins (§3.2.2).
+  if (!state.user_claims.get(user_id)?.has(server_id)) {
     return accepted(
       [seen],
       gossip(state, input, via),
-      `remove of ${user_id} ignored: not located on ${server_id}`,
+      `remove of ${user_id} ignored: not claimed by ${server_id}`,
     );
   }
   const events: RouterEvent[] = [seen, {
@@ -446,10 +575,16 @@ function onRemove(
     server_id,
     at_ms: input.at_ms,
   }];
+  const located = state.user_locations.get(user_id) === server_id;
   return accepted(
     events,
-    [...gossip(state, input, via), ...toLocalUsers(state, input.raw)],
-    `user ${user_id} left ${server_id}`,
+    [
+      ...gossip(state, input, via),
+      ...(located
+        ? [...toLocalUsers(state, input.raw), ...toLocalUsersNextClaim(state, user_id, server_id)]
+        : []),
+    ],
+    located ? `user ${user_id} left ${server_id}` : `claim of ${server_id} on ${user_id} dropped`,
   );
 }
 
@@ -473,6 +608,7 @@ function onAnnounce(
       host: frame.payload.host,
       port: frame.payload.port,
       pubkey: input.pubkey,
+      features: featuresOf(frame.payload),
     }, input.at_ms),
   ];
   const effects = gossip(state, input, via);
@@ -500,24 +636,50 @@ function onServerDeliver(
   via: string,
   seen: RouterEvent,
 ): Decision {
-  const { user_id, ciphertext, sender, sender_pub, content_sig } = frame.payload;
+  const { user_id, ciphertext, sender, sender_pub, content_sig, inner_type } = frame.payload;
   const me = state.server_id;
-  const localLink = state.local_users.get(user_id);
-  if (
-    localLink !== undefined && frame.payload.inner_type !== undefined &&
-    frame.payload.inner_type !== "MSG_DIRECT"
-  ) {
+  // Our peers learn that we took the frame, so they can retire it from their outbox.
+  const ack = (status: string): Effect[] =>
+    has(state.delivery, frame.from, FEATURE_DELIVERY_ACKS)
+      ? [{
+        type: "Send",
+        link: input.link,
+        frame: {
+          type: "ACK",
+          from: me,
+          to: frame.from,
+          ts: input.at_ms,
+          payload: { msg_ref: seenKey(frame), status },
+        },
+      }]
+      : [];
+  if (inner_type === "MSG_RECEIPT") {
+    const link = state.local_users.get(user_id);
+    const receipt: UnsignedFrame<"MSG_RECEIPT"> = {
+      type: "MSG_RECEIPT",
+      from: me,
+      to: user_id,
+      ts: input.at_ms,
+      payload: {
+        msg_ref: String(frame.payload.msg_ref),
+        status: String(frame.payload.status),
+        recipient: sender,
+      },
+    };
+    const effects: Effect[] = link !== undefined && has(state.delivery, user_id, FEATURE_RECEIPTS)
+      ? [{ type: "Send", link, frame: receipt }]
+      : [];
+    return accepted([seen], effects, `receipt for ${user_id}`);
+  }
+  // What the user gets: the rebuilt original frame, or a USER_DELIVER for a DM.
+  let local: { send: UnsignedFrame } | { relay: string };
+  if (inner_type !== undefined && inner_type !== "MSG_DIRECT") {
     const text = unwrapContent(frame, originalTs(frame));
     if (text === undefined) {
-      return dropped(`SERVER_DELIVER with unsupported inner_type ${frame.payload.inner_type}`);
+      return dropped(`SERVER_DELIVER with unsupported inner_type ${inner_type}`);
     }
-    return accepted(
-      [seen],
-      [{ type: "Relay", link: localLink, text }],
-      `${frame.payload.inner_type} delivered to local user ${user_id}`,
-    );
-  }
-  if (localLink !== undefined) {
+    local = { relay: text };
+  } else {
     if (!ciphertext || !sender || !sender_pub || !content_sig) {
       return dropped("SERVER_DELIVER lacks ciphertext, sender, sender_pub or content_sig");
     }
@@ -528,20 +690,44 @@ function onServerDeliver(
       ts: originalTs(frame),
       payload: { ciphertext, sender, sender_pub, content_sig },
     };
-    return accepted(
-      [seen],
-      [{ type: "Send", link: localLink, frame: deliver }],
-      `delivered to local user ${user_id}`,
-    );
+    local = { send: deliver };
+  }
+  const localLink = state.local_users.get(user_id);
+  if (localLink !== undefined) {
+    const effect: Effect = "send" in local
+      ? { type: "Send", link: localLink, frame: local.send }
+      : { type: "Relay", link: localLink, text: local.relay };
+    return accepted([seen], [effect, ...ack("delivered")], `delivered to local user ${user_id}`);
   }
   const where = state.user_locations.get(user_id);
   const next = where === undefined ? undefined : state.servers.get(where);
   if (where !== undefined && next !== undefined && where !== via && where !== frame.from) {
-    return accepted(
-      [seen],
-      [{ type: "Relay", link: next.link, text: input.raw }],
-      `forwarded unchanged to ${where}`,
-    );
+    return accepted([seen], [
+      { type: "Relay", link: next.link, text: input.raw },
+      ...ack("forwarded"),
+    ], `forwarded unchanged to ${where}`);
+  }
+  if (state.users.has(user_id)) {
+    // Registered here but offline: it waits for the user's next hello (reliable delivery).
+    const item = {
+      ref: messageRef(sender ?? "", user_id, originalTs(frame)),
+      sender: sender ?? "",
+      bytes: input.raw.length,
+      ...local,
+    };
+    const queued = queueForUser(state.delivery, user_id, item, input.at_ms);
+    if (queued.refusal === undefined) {
+      return accepted(
+        [seen, ...queued.events],
+        ack("queued"),
+        `user ${user_id} is offline: queued`,
+      );
+    }
+    return accepted([seen, ...queued.events], [{
+      type: "Send",
+      link: input.link,
+      frame: errorFrame(me, frame.from, input.at_ms, "USER_NOT_FOUND", queued.refusal),
+    }], `USER_NOT_FOUND: ${queued.refusal}`);
   }
   const detail = `user ${user_id} is not on this server and has no known route`;
   return accepted([seen], [{

@@ -169,8 +169,9 @@ Deno.test("gossip: an advertise is applied once, relayed to users and forwarded 
     "Relay",
     "LB",
   ], ["Relay", "LU"]]);
+  // s-a is linked, so only its own link counts for its users; a relayed copy is ignored.
   const again = w.when(fromServer("LB", frame, "K-alice"));
-  assert.match(again.verdict.reason, /duplicate/);
+  assert.match(again.verdict.reason, /its own link/);
   assert.deepEqual(again.effects, []);
 });
 
@@ -191,7 +192,7 @@ Deno.test("gossip scope: a server may advertise or remove only its own users; re
   });
   assert.match(
     w.when(fromServer("LA", remove("s-a", NOW + 1))).verdict.reason,
-    /not located on s-a/,
+    /not claimed by s-a/,
   );
   assert.equal(w.state.user_locations.get("bob"), "s-b");
   w.when(fromServer("LB", remove("s-b", NOW + 2)));
@@ -255,4 +256,90 @@ Deno.test("SERVER_DELIVER for a local user becomes USER_DELIVER with the origina
     lost.effects[0]?.type === "Send" &&
       (lost.effects[0].frame.payload as { code: string }).code === "USER_NOT_FOUND",
   );
+});
+
+// Regressions found by the seeded simulation (tests/sim): presence that never converged after
+// the network healed, and a joiner that could never join.
+
+const removeOf = (from: string, user: string, ts = NOW): Frame => ({
+  type: "USER_REMOVE",
+  from,
+  to: "*",
+  ts,
+  payload: { user_id: user, server_id: from },
+  sig: "s",
+});
+const localUser = (user: string, link: string): RouterEvent[] => [
+  { type: "UserRegistered", user_id: user, pubkey: `K-${user}`, meta: {}, at_ms: 1 },
+  { type: "UserArrived", user_id: user, link, meta: {}, at_ms: 1 },
+];
+
+Deno.test("an old advertise of a server the user left is undone by its remove, not the newer location", () => {
+  // bob moved from s-a to s-b; s-b's advertise arrived first, s-a's delayed words after it.
+  const w = given([pinned("s-a"), pinned("s-b"), linked("s-a", "LA"), linked("s-b", "LB")]);
+  w.when(fromServer("LB", advertise("s-b", "bob", "s-b", NOW + 2), "K-bob"));
+  w.when(fromServer("LA", advertise("s-a", "bob", "s-a", NOW), "K-bob"));
+  w.when(fromServer("LA", removeOf("s-a", "bob", NOW + 1)));
+  assert.equal(w.state.user_locations.get("bob"), "s-b");
+});
+
+Deno.test("an advertise for a user still connected here counts once its link closes", () => {
+  // alice's link here is dead but not yet known to be; she reconnected to s-a.
+  const w = given([pinned("s-a"), linked("s-a", "LA"), ...localUser("alice", "LU")]);
+  w.when(fromServer("LA", advertise("s-a", "alice"), "K-alice"));
+  assert.equal(w.state.user_locations.get("alice"), "local");
+  w.when({ type: "LinkClosed", link: "LU", reason: "gone", at_ms: NOW });
+  assert.equal(w.state.user_locations.get("alice"), "s-a");
+});
+
+Deno.test("a new link forgets what relays said of that server; its own link is heard even after a relayed copy", () => {
+  const w = given([pinned("s-a"), pinned("s-b"), linked("s-b", "LB")]);
+  // Not linked to s-a: a relayed advertise counts (it may be stale).
+  w.when(fromServer("LB", advertise("s-a", "carol", "s-a", NOW - 10), "K-carol"));
+  w.when(fromServer("LB", advertise("s-a", "dave", "s-a", NOW - 5), "K-dave"));
+  assert.equal(w.state.user_locations.get("carol"), "s-a");
+  const up = w.when({ type: "ServerDialed", link: "LA", server_id: "s-a", at_ms: NOW });
+  assert.deepEqual(up.events.map((e) => e.type), [
+    "ServerLinked",
+    "UserUnlocated",
+    "UserUnlocated",
+  ]);
+  // s-a's own words: dave (already heard through s-b) is still there, carol is not.
+  w.when(fromServer("LA", advertise("s-a", "dave", "s-a", NOW - 5), "K-dave"));
+  assert.equal(w.state.user_locations.get("dave"), "s-a");
+  assert.equal(w.state.user_locations.has("carol"), false);
+  // Linked now: relayed words about s-a's users are ignored, and not even marked seen.
+  const relayed = w.when(fromServer("LB", removeOf("s-a", "dave", NOW + 1)));
+  assert.match(relayed.verdict.reason, /its own link/);
+  assert.deepEqual(relayed.events, []);
+  assert.equal(w.state.user_locations.get("dave"), "s-a");
+});
+
+Deno.test("a join over a link that loses the tie-break still gets the welcome, and the list is used", () => {
+  // The joiner gave up waiting for our welcome; we dialled it (we have the smaller id) and it
+  // now asks to join again over a second link.
+  const introducer = given([pinned("s-z"), pinned("s-q"), linked("s-z", "OUT", true)]);
+  const d = introducer.when(hello("SERVER_HELLO_JOIN", "s-z", "IN"));
+  assert.equal(d.verdict.accepted, false);
+  assert.deepEqual(
+    d.effects.map((e) => e.type === "Send" ? e.frame.type : e.type),
+    ["SERVER_WELCOME", "Close"],
+  );
+  // The joiner's side: linked to the introducer by the link the introducer dialled.
+  const joiner = fold("s-z", [
+    { ...started, server_id: "s-z" },
+    { type: "ServerPinned", server_id: "s-a", pubkey: "K-s-a", host: "h", port: 1, at_ms: 1 },
+    { type: "ServerLinked", server_id: "s-a", link: "IN", outbound: false, at_ms: 1 },
+  ]);
+  const w = decide(joiner, {
+    type: "Welcomed",
+    link: "JOIN",
+    introducer: { server_id: "s-a", host: "h", port: 1, pubkey: "K-s-a" },
+    servers: [{ server_id: "s-q", host: "hq", port: 2, pubkey: "K-s-q" }],
+    raw: "{}",
+    at_ms: NOW,
+  });
+  assert.ok(w.effects.some((e) => e.type === "Close" && e.link === "JOIN"));
+  assert.ok(w.effects.some((e) => e.type === "Dial" && e.server_id === "s-q"));
+  assert.ok(w.events.some((e) => e.type === "ServerPinned" && e.server_id === "s-q"));
 });

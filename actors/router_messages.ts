@@ -89,6 +89,7 @@ export interface PeerEntry {
   host: string;
   port: number;
   pubkey: string;
+  features?: string[];
 }
 
 /** What the Router asks its shell to do. */

@@ -8,6 +8,7 @@
 import { assert, assertNever } from "../lib/assert.ts";
 import { SEEN_IDS_MAX, SEEN_WINDOW_MS } from "../protocol/limits.ts";
 import type { RouterEvent, UserMeta } from "../store/events.ts";
+import { type DeliveryState, evolveDelivery, initialDeliveryState } from "./router_delivery.ts";
 
 /** A user's key and public metadata. */
 export interface UserRecord {
@@ -39,6 +40,14 @@ export interface RouterState {
   local_users: Map<string, string>;
   /** user_id -> "local" or the id of the server hosting the user. */
   user_locations: Map<string, string>;
+  /**
+   * user_id -> server_id -> what that server advertised: every server whose latest word is that
+   * it hosts the user (almost always one). Each server's word arrives in order on its own link,
+   * but words of different servers do not, so the location is derived from all of them: a stale
+   * advertise from a server the user left is undone by that server's remove, whatever came
+   * between from others.
+   */
+  user_claims: Map<string, Map<string, UserRecord>>;
   /** server_id -> its live link. */
   servers: Map<string, ServerLink>;
   /** server_id -> where it listens. */
@@ -51,6 +60,8 @@ export interface RouterState {
   seen_floor_ms: number;
   /** The public channel (§6.3): its version and members (every user ever seen, never removed). */
   public_channel: { version: number; members: Set<string> };
+  /** Offline queues, server outboxes, users' last homes and announced features. */
+  delivery: DeliveryState;
 }
 
 /** The state before any event. */
@@ -62,17 +73,20 @@ export function initialRouterState(server_id: string): RouterState {
     remote_users: new Map(),
     local_users: new Map(),
     user_locations: new Map(),
+    user_claims: new Map(),
     servers: new Map(),
     server_addrs: new Map(),
     server_keys: new Map(),
     seen_ids: new Map(),
     seen_floor_ms: 0,
     public_channel: { version: 0, members: new Set() },
+    delivery: initialDeliveryState(),
   };
 }
 
 /** Folds one event into the state (in place: the Router owns it alone) and returns it. */
 export function evolve(state: RouterState, event: RouterEvent): RouterState {
+  evolveDelivery(state.delivery, event);
   switch (event.type) {
     case "ServerStarted":
       // Links do not survive a restart: nobody is local, no server is linked, and remote
@@ -81,6 +95,7 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
       state.server_pub = event.server_pub;
       state.local_users.clear();
       state.user_locations.clear();
+      state.user_claims.clear();
       state.remote_users.clear();
       state.servers.clear();
       break;
@@ -106,6 +121,7 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
       state.local_users.delete(event.user_id);
       if (state.user_locations.get(event.user_id) === "local") {
         state.user_locations.delete(event.user_id);
+        locateByClaims(state, event.user_id);
       }
       break;
     case "ServerPinned":
@@ -120,20 +136,33 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
         state.servers.delete(event.server_id);
       }
       break;
-    case "UserLocated":
-      state.user_locations.set(event.user_id, event.server_id);
-      state.remote_users.set(event.user_id, {
+    case "UserLocated": {
+      let claims = state.user_claims.get(event.user_id);
+      if (claims === undefined) state.user_claims.set(event.user_id, claims = new Map());
+      // Re-inserted, so the newest claim is last.
+      claims.delete(event.server_id);
+      claims.set(event.server_id, {
         pubkey: event.pubkey,
         meta: event.meta,
         advertise: event.advertise,
       });
+      // A user connected here stays local; the claim counts once it leaves.
+      if (state.user_locations.get(event.user_id) !== "local") {
+        locateByClaims(state, event.user_id);
+      }
       break;
-    case "UserUnlocated":
+    }
+    case "UserUnlocated": {
+      const claims = state.user_claims.get(event.user_id);
+      claims?.delete(event.server_id);
+      if (claims?.size === 0) state.user_claims.delete(event.user_id);
       if (state.user_locations.get(event.user_id) === event.server_id) {
         state.user_locations.delete(event.user_id);
         state.remote_users.delete(event.user_id);
+        locateByClaims(state, event.user_id);
       }
       break;
+    }
     case "FrameSeen":
       rememberSeen(state, event.key, event.ts, event.at_ms);
       break;
@@ -144,10 +173,27 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
       state.public_channel.version = Math.max(state.public_channel.version, event.version);
       for (const wrap of event.wraps) state.public_channel.members.add(wrap.member_id);
       break;
+    case "MessageQueued":
+    case "MessageDequeued":
+      break;
     default:
       assertNever(event);
   }
   return state;
+}
+
+/** Locates a user who is not local by the newest claim, or nowhere. */
+function locateByClaims(state: RouterState, user: string): void {
+  const claims = state.user_claims.get(user);
+  let newest: [string, UserRecord] | undefined;
+  for (const entry of claims ?? []) newest = entry;
+  if (newest === undefined) {
+    state.user_locations.delete(user);
+    state.remote_users.delete(user);
+    return;
+  }
+  state.user_locations.set(user, newest[0]);
+  state.remote_users.set(user, newest[1]);
 }
 
 /** Adds a seen id, evicting by age and then by count; eviction raises the floor. */
@@ -174,7 +220,14 @@ export function checkInvariants(state: RouterState): void {
   for (const [user, where] of state.user_locations) {
     if (where === "local") {
       assert(state.local_users.has(user), `user ${user} is "local" without a link`);
-    } else assert(state.remote_users.has(user), `remote user ${user} has no record`);
+    } else {
+      assert(state.remote_users.has(user), `remote user ${user} has no record`);
+      assert(state.user_claims.get(user)?.has(where), `remote user ${user} on ${where} unclaimed`);
+    }
+  }
+  for (const [user, claims] of state.user_claims) {
+    assert(claims.size > 0, `user ${user} has an empty claim set`);
+    assert(state.user_locations.has(user), `user ${user} is claimed but located nowhere`);
   }
   for (const server of state.servers.keys()) {
     assert(state.server_keys.has(server), `linked server ${server} has no pinned key`);

@@ -14,6 +14,7 @@ import type { FrameHandler, Link } from "./link.ts";
 import { UserLinkHandler } from "./user_link.ts";
 import type { ServerHelloFrame } from "./router_messages.ts";
 import { CONTENT_TYPES } from "./router_content.ts";
+import { OUR_SERVER_FEATURES } from "./router_delivery.ts";
 
 const HELLO_TYPES = new Set(["SERVER_HELLO_LINK", "SERVER_HELLO_JOIN", "SERVER_ANNOUNCE"]);
 
@@ -41,7 +42,12 @@ export class ServerLinkHandler implements FrameHandler {
       from: state.server_id,
       to: this.peer ?? "*",
       ts: ctx.clock.now(),
-      payload: { host: ctx.advertise.host, port: ctx.advertise.port, pubkey: state.server_pub },
+      payload: {
+        host: ctx.advertise.host,
+        port: ctx.advertise.port,
+        pubkey: state.server_pub,
+        features: OUR_SERVER_FEATURES,
+      },
     });
   }
 

@@ -162,12 +162,13 @@ async function command(
         const [target, ...text] = words;
         if (!target || text.length === 0) throw new Error("Usage: /tell <user> <text>");
         const message = line.replace(/^\/tell\s+\S+\s/, "");
-        const parts = await session.tell(target, message);
+        const sent = await session.tell(target, message);
         out({
           event: "sent",
-          to: session.resolve(target).user_id,
-          label: session.label(session.resolve(target).user_id),
-          parts,
+          to: sent.to.user_id,
+          label: session.label(sent.to.user_id),
+          parts: sent.refs.length,
+          msg_refs: sent.refs,
         });
         return false;
       }

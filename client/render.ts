@@ -76,6 +76,10 @@ export function render(event: ClientEvent): string {
           : "  ! DIFFERS from the key it advertised",
         event.matches_pin ? "" : "  ! DIFFERS from the key you saw before",
       ].filter(Boolean).join("\n");
+    case "delivery":
+      return event.status === "delivered"
+        ? `(delivered: ${event.msg_ref.split("|")[2] ?? event.msg_ref})`
+        : `(${event.status}${event.detail ? `: ${event.detail}` : ""})`;
     case "login_registered":
       return "(your encrypted key is stored on the server: log in elsewhere with --login YOUR_ID)";
   }

@@ -29,6 +29,7 @@ import { readOutgoing, sendFile } from "./file_sender.ts";
 import { fingerprint, KnownKeys } from "./known_keys.ts";
 import type { LoginRegistration } from "./login.ts";
 import { authMessage } from "../actors/user_login.ts";
+import { messageRef } from "../actors/router_delivery.ts";
 
 /** Something the user should see. */
 export type ClientEvent =
@@ -48,12 +49,13 @@ export type ClientEvent =
     matches_pin: boolean;
   }
   | { event: "login_registered" }
+  | { event: "delivery"; msg_ref: string; status: string; detail: string }
   | { event: "file_sent"; file_id: string; name: string; to: string; recipients: number }
   | FileEvent
   | { event: "list"; users: { user_id: string; label: string; server_id: string }[] }
   | { event: "online"; user_id: string; label: string }
   | { event: "offline"; user_id: string; label: string }
-  | { event: "sent"; to: string; label: string; parts: number }
+  | { event: "sent"; to: string; label: string; parts: number; msg_refs?: string[] }
   | { event: "error"; code: string; detail: string }
   | { event: "warning"; message: string }
   | { event: "closed"; code: number; reason: string };
@@ -96,6 +98,7 @@ export class ChatSession {
   #listWaiters: ((users: string[]) => void)[] = [];
   #whoisWaiters = new Map<string, (payload: Record<string, unknown> | undefined) => void>();
   #known!: KnownKeys;
+  #seenRefs = new Set<string>();
   #inbox: Promise<void> = Promise.resolve();
   #files: FileReceiver;
 
@@ -151,6 +154,8 @@ export class ChatSession {
       client: "socp-deno-cli/0.1",
       pubkey: options.key.publicKey.spki,
       enc_pubkey: options.key.publicKey.spki,
+      // We confirm what we receive and understand receipts (reliable delivery, our extension).
+      features: ["receipts"],
     };
     if (options.display_name) payload.meta = { display_name: options.display_name };
     await session.#send("USER_HELLO", "server", payload);
@@ -194,11 +199,13 @@ export class ChatSession {
   }
 
   /** Sends `text` to `target` as one or more DMs, in order. Returns the number of parts. */
-  async tell(target: string, text: string): Promise<number> {
-    const contact = this.resolve(target);
+  async tell(target: string, text: string): Promise<{ to: Contact; refs: string[] }> {
+    const contact = await this.lookup(target);
     const pieces = splitUtf8(text);
+    const refs: string[] = [];
     for (const piece of pieces) {
       const ts = this.#nextTs();
+      refs.push(messageRef(this.options.user_id, contact.user_id, ts));
       const ciphertext = b64uEncode(await this.options.backend.encrypt(contact.key, piece));
       const content_sig = await signDm(this.options.backend, this.options.key, {
         ciphertext,
@@ -212,7 +219,36 @@ export class ChatSession {
         content_sig,
       }, ts);
     }
-    return pieces.length;
+    return { to: contact, refs };
+  }
+
+  /**
+   * A user to write to: someone online (by id or display name), or, by id, someone offline the
+   * server's directory knows (their messages wait on their server).
+   */
+  async lookup(target: string): Promise<Contact> {
+    try {
+      return this.resolve(target);
+    } catch (e) {
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(target)) throw e;
+      const answer = new Promise<Record<string, unknown> | undefined>((resolve) =>
+        this.#whoisWaiters.set(target, resolve)
+      );
+      await this.#send("PUBKEY_REQUEST", this.server_id, { user_id: target });
+      const payload = await answer;
+      this.#whoisWaiters.delete(target);
+      const imported = payload && (await this.options.backend.importPublic(String(payload.pubkey)));
+      if (!imported?.ok) {
+        throw new Error(`Unknown user "${target}": not online and not in the directory`);
+      }
+      const contact: Contact = {
+        user_id: target,
+        key: imported.key,
+        server_id: String(payload!.server_id),
+      };
+      if (typeof payload!.display_name === "string") contact.display_name = payload!.display_name;
+      return contact;
+    }
   }
 
   /** Asks the server's directory for a user's key and compares it with what we know. */
@@ -420,6 +456,22 @@ export class ChatSession {
             await this.#send("LOGIN_REGISTER", this.server_id, { ...registration });
           }
         } else if (frame.payload.msg_ref === "LOGIN_REGISTER") emit({ event: "login_registered" });
+        else if (typeof frame.payload.status === "string") {
+          emit({
+            event: "delivery",
+            msg_ref: frame.payload.msg_ref,
+            status: frame.payload.status,
+            detail: String(frame.payload.detail ?? ""),
+          });
+        }
+        return;
+      case "MSG_RECEIPT":
+        emit({
+          event: "delivery",
+          msg_ref: frame.payload.msg_ref,
+          status: frame.payload.status,
+          detail: "",
+        });
         return;
       case "AUTH_CHALLENGE": {
         // Prove we hold our key, bound to this server and this nonce (§15 P15).
@@ -484,10 +536,13 @@ export class ChatSession {
       case "PUBLIC_CHANNEL_KEY_SHARE":
         return await this.#onKeyShare(frame);
       case "FILE_START":
+        this.#ack(frame.from, frame.ts, frame.type);
         return await this.#files.start(frame);
       case "FILE_CHUNK":
+        this.#ack(frame.from, frame.ts, frame.type);
         return this.#files.chunk(frame);
       case "FILE_END":
+        this.#ack(frame.from, frame.ts, frame.type);
         return await this.#files.end(frame);
       default:
         return;
@@ -536,6 +591,7 @@ export class ChatSession {
     const bytes = b64uDecode(ciphertext);
     const plain = bytes && (await this.options.backend.decrypt(this.options.key, bytes));
     if (!plain) return; // Not encrypted for us: another member's copy.
+    if (this.#confirm(sender, ts, frame.type)) return; // Seen before: a re-send.
     const known = this.contacts.get(sender);
     const claimed = frame.payload.sender_pub
       ? await this.options.backend.importPublic(frame.payload.sender_pub)
@@ -580,6 +636,25 @@ export class ChatSession {
     this.options.onEvent({ event: "channel_key", creator: frame.from, verified });
   }
 
+  /**
+   * Confirms a received message to the server (so a queued copy is retired and the sender gets a
+   * receipt). Returns true when we had it already, so it is not shown twice.
+   */
+  #confirm(sender: string, ts: number, type: string): boolean {
+    const ref = this.#ack(sender, ts, type);
+    if (this.#seenRefs.has(ref)) return true;
+    this.#seenRefs.add(ref);
+    if (this.#seenRefs.size > 10_000) this.#seenRefs.delete(this.#seenRefs.values().next().value!);
+    return false;
+  }
+
+  /** Tells the server we received a frame (our extension; harmless elsewhere). */
+  #ack(sender: string, ts: number, type: string): string {
+    const ref = messageRef(sender, this.options.user_id, ts);
+    void this.#send("ACK", this.server_id, { msg_ref: ref, type }, undefined, false);
+    return ref;
+  }
+
   async #onDeliver(frame: Extract<Frame, { type: "USER_DELIVER" }>): Promise<void> {
     const { ciphertext, sender, sender_pub, content_sig } = frame.payload;
     const bytes = b64uDecode(ciphertext);
@@ -591,6 +666,7 @@ export class ChatSession {
       });
     }
     const ts = frame.ts;
+    if (this.#confirm(sender, ts, frame.type)) return; // Seen before: a re-send.
     const senderKey = await this.options.backend.importPublic(sender_pub);
     const known = this.contacts.get(sender);
     // The signature only means something if sender_pub is the key we know for that sender.

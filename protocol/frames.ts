@@ -121,6 +121,8 @@ export const PAYLOADS = {
   LOGIN_CHALLENGE: z.looseObject({ user_id: id, srp_salt: hex, B: hex, kdf: z.looseObject({}) }),
   LOGIN_PROOF: z.looseObject({ user_id: id, M1: hex }),
   LOGIN_OK: z.looseObject({ user_id: id, M2: hex, privkey_store: z.string() }),
+  // Delivery receipts (reliable delivery, our extension; only to clients that announced them).
+  MSG_RECEIPT: z.looseObject({ msg_ref: z.string().max(1024), status: z.string().max(32) }),
   // Proof of key possession on hello for users with a password login (§15 P15).
   AUTH_CHALLENGE: z.looseObject({ nonce: id }),
   AUTH_RESPONSE: z.looseObject({ nonce: id, signature: b64 }),

@@ -32,8 +32,13 @@ export const PSS_SALT_MAX_BYTES = 478;
 
 /** Frames a Router mailbox may hold before new input is refused. */
 export const ROUTER_MAILBOX_MAX = 10_000;
-/** Frames a link outbox may hold before the link is cut off as a slow consumer. */
-export const LINK_OUTBOX_MAX = 1_000;
+/**
+ * Frames a link outbox may hold before the link is cut off as a slow consumer. Legitimate
+ * bursts are large (a hello in a big network gets one USER_ADVERTISE per user; a returning user
+ * gets up to OFFLINE_QUEUE_MESSAGES_MAX queued messages), so the count is generous and the
+ * socket's unsent bytes are bounded separately (see outbox.ts).
+ */
+export const LINK_OUTBOX_MAX = 20_000;
 /** Users one server hosts at once. */
 export const LOCAL_USERS_MAX = 10_000;
 /** Users the whole directory may know. */
@@ -90,3 +95,13 @@ export const OUTBOX_HIGH_WATER = 200;
 export const CONGESTION_WAIT_MS_MAX = 30_000;
 /** Wrong passwords one connection may try before it is closed (no account is ever locked). */
 export const LOGIN_ATTEMPTS_PER_LINK_MAX = 3;
+
+// --- Reliable delivery ---
+/** Messages kept for one offline user. */
+export const OFFLINE_QUEUE_MESSAGES_MAX = 1_000;
+/** Bytes kept for one offline user. */
+export const OFFLINE_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
+/** How long a message waits for an offline user before it expires. */
+export const OFFLINE_QUEUE_AGE_MS_MAX = 7 * 24 * 3_600_000;
+/** Frames kept for one unreachable (or not yet acknowledging) server. */
+export const SERVER_OUTBOX_MESSAGES_MAX = 10_000;

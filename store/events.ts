@@ -30,7 +30,14 @@ export type RouterEvent =
     at_ms: number;
   }
   /** A user attached to this server over a link. */
-  | { type: "UserArrived"; user_id: string; link: string; meta: UserMeta; at_ms: number }
+  | {
+    type: "UserArrived";
+    user_id: string;
+    link: string;
+    meta: UserMeta;
+    at_ms: number;
+    features?: string[];
+  }
   /** A local user's link closed. */
   | { type: "UserLeft"; user_id: string; at_ms: number; reason: string }
   /** A server's key and address were pinned (bootstrap, welcome, announce, link or join). */
@@ -41,9 +48,18 @@ export type RouterEvent =
     host: string;
     port: number;
     at_ms: number;
+    /** What the server announced it supports (ours: delivery ACKs). */
+    features?: string[];
   }
   /** A server link was established; `outbound` when we dialled it. */
-  | { type: "ServerLinked"; server_id: string; link: string; outbound: boolean; at_ms: number }
+  | {
+    type: "ServerLinked";
+    server_id: string;
+    link: string;
+    outbound: boolean;
+    at_ms: number;
+    features?: string[];
+  }
   /** A server link closed (or was replaced by a better one). */
   | { type: "ServerUnlinked"; server_id: string; link: string; at_ms: number; reason: string }
   /** A remote server advertised a user it hosts (§3.2.1). */
@@ -70,8 +86,38 @@ export type RouterEvent =
     wraps: { member_id: string; wrapped_key: string }[];
     at_ms: number;
   }
+  /** A message was queued for an offline user or an unreachable (or acknowledging) server. */
+  | {
+    type: "MessageQueued";
+    queue: "user" | "server";
+    owner: string;
+    item: QueuedDelivery;
+    at_ms: number;
+  }
+  /** Queued messages left: sent (to a peer that does not acknowledge), acknowledged, or expired. */
+  | {
+    type: "MessageDequeued";
+    queue: "user" | "server";
+    owner: string;
+    ids: number[];
+    reason: "sent" | "acknowledged" | "expired";
+    at_ms: number;
+  }
   /** A server-link frame was accepted; its seen id suppresses replays and loops (§15 P13). */
   | { type: "FrameSeen"; key: string; ts: number; at_ms: number };
+
+/**
+ * A message waiting in a queue: the frame to send (signed when it leaves) or to relay unchanged,
+ * and the reference that acknowledges it (a message ref for users, a seen id for servers).
+ */
+export interface QueuedDelivery {
+  ref: string;
+  /** The sender's user id, told when the message is delivered or expires. */
+  sender: string;
+  bytes: number;
+  send?: { type: string; from: string; to: string; ts: number; payload: Record<string, unknown> };
+  relay?: string;
+}
 
 /** An event as stored: with its position in the log. */
 export type StoredEvent = RouterEvent & { seq: number };

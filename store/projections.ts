@@ -53,6 +53,8 @@ export function applyProjection(db: DatabaseSync, event: RouterEvent): void {
     case "UserLocated":
     case "UserUnlocated":
     case "FrameSeen":
+    case "MessageQueued":
+    case "MessageDequeued":
       break;
   }
 }

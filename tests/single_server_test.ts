@@ -77,7 +77,7 @@ Deno.test({
 
       await alice.command("/tell 00000000-0000-4000-8000-000000000000 anyone?");
       const unknown = await alice.next((e) => e.event === "error", 15_000, "error");
-      assert.equal(unknown.code, "CLIENT", "the client refuses an id it has never seen");
+      assert.equal(unknown.code, "USER_NOT_FOUND", "the server's directory knows no such id");
 
       const ref = await RefClient.connect({
         url: server.url,

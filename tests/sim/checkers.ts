@@ -1,0 +1,174 @@
+/**
+ * The simulation's checkers (TigerBeetle's `cluster/*_checker.zig`). `checkStep` runs after
+ * every scheduler step and must hold at every instant, whatever the network does; the others
+ * run once the network has healed and the world has run dry. Each failure names what broke
+ * and where; the world adds the seed and step.
+ *
+ * 1. Location: a user is local on a server exactly while that server holds an open link on
+ *    which it accepted the user's hello; at most one live session per user; a remote location
+ *    points at a pinned server other than this one that did accept that user at some point;
+ *    every linked server's link really leads to that server.
+ * 2. Delivery: a DM reaches only its recipient, with its sender, key and original `ts`, and
+ *    never twice.
+ * 3. Convergence: after healing, links form a full mesh and every server's `user_locations`
+ *    and `local_users` match who is really connected where; DMs sent after healing between
+ *    any two connected users arrive exactly once.
+ * 4. The Router's own `checkInvariants` after every input, `decide`/`evolve` never throwing
+ *    (checked in `SimServer.post`), and folding each server's event log giving its live state.
+ * @module
+ */
+import { isDeepStrictEqual } from "node:util";
+import { fold } from "../../actors/router_state.ts";
+import type { FrameOf } from "../../protocol/mod.ts";
+import { tokenText } from "./sim_server.ts";
+import type { SimUser, World } from "./sim_world.ts";
+
+/** Checker 1, after every step. */
+export function checkStep(world: World): void {
+  for (const server of world.servers) {
+    const { state } = server;
+    for (const [user, link] of state.local_users) {
+      const end = server.links.get(link);
+      if (end === undefined) {
+        world.fail(`${server.id}: local user ${user} is on ${link}, which is not one of its links`);
+      }
+      if (end.role !== "user" || end.user !== user || !end.hello_accepted) {
+        world.fail(
+          `${server.id}: local user ${user} is on ${link}, a ${end.role} link of ${end.user} (hello accepted: ${end.hello_accepted})`,
+        );
+      }
+    }
+    for (const [link, end] of server.links) {
+      if (end.role !== "user" || !end.hello_accepted) continue;
+      if (state.local_users.get(end.user!) !== link) {
+        world.fail(
+          `${server.id}: accepted the hello of ${end.user} on ${link}, still open, but local_users has ${
+            state.local_users.get(end.user!)
+          }`,
+        );
+      }
+    }
+    for (const [user, where] of state.user_locations) {
+      if (where === "local") continue;
+      if (where === server.id) world.fail(`${server.id}: locates ${user} on itself, not "local"`);
+      if (!state.server_keys.has(where)) {
+        world.fail(`${server.id}: locates ${user} on ${where}, which is not pinned`);
+      }
+      if (!world.user_servers.get(user)?.has(where)) {
+        world.fail(`${server.id}: locates ${user} on ${where}, which never accepted that user`);
+      }
+    }
+    for (const [peer, { link }] of state.servers) {
+      const end = server.links.get(link);
+      if (end === undefined || end.role !== "server") {
+        world.fail(`${server.id}: linked to ${peer} by ${link}, which is not an open server link`);
+      }
+      const other = end.conn.ends[end.end === 0 ? 1 : 0].node;
+      if (other !== peer) world.fail(`${server.id}: link ${link} to ${peer} leads to ${other}`);
+    }
+  }
+  for (const user of world.users) {
+    const live: string[] = [];
+    for (const server of world.servers) {
+      const link = server.state.local_users.get(user.id);
+      const end = link === undefined ? undefined : server.links.get(link);
+      if (end !== undefined && end.conn.ends[0].state === "open") live.push(server.id);
+    }
+    if (live.length > 1) {
+      world.fail(`${user.id} has live sessions on ${live.length} servers: ${live.join(", ")}`);
+    }
+  }
+}
+
+/** Checker 2, on every USER_DELIVER a user receives. */
+export function checkDelivery(world: World, user: SimUser, frame: FrameOf<"USER_DELIVER">): void {
+  const { ciphertext, sender, sender_pub } = frame.payload;
+  const m = world.messages.get(ciphertext);
+  if (m === undefined) {
+    return world.fail(`${user.id} got a DM nobody sent: ${tokenText(ciphertext)}`);
+  }
+  const what = `${tokenText(ciphertext)} (${m.from} -> ${m.to})`;
+  if (m.to !== user.id || frame.to !== user.id) {
+    world.fail(`${what} was delivered to ${user.id} (envelope to ${frame.to})`);
+  }
+  if (sender !== m.from || sender_pub !== world.user(m.from)?.key) {
+    world.fail(`${what} arrived with sender ${sender} and key ${sender_pub}`);
+  }
+  if (frame.ts !== m.ts) {
+    world.fail(`${what} arrived with ts ${frame.ts}, not the MSG_DIRECT's ${m.ts} (§15 P6)`);
+  }
+  m.deliveries++;
+  if (m.deliveries > 1) {
+    world.fail(`${what} was delivered ${m.deliveries} times, via ${frame.from}`);
+  }
+}
+
+/** Checker 3a, once the world has run dry after healing: full mesh and converged presence. */
+export function checkConverged(world: World): void {
+  const truth = new Map<string, { server: string; link: string }>();
+  for (const user of world.users) {
+    if (user.connected) truth.set(user.id, { server: user.server!.id, link: user.conn!.id });
+  }
+  for (const server of world.servers) {
+    const { state } = server;
+    if (!server.joined) world.fail(`${server.id} never joined`);
+    for (const peer of world.servers) {
+      if (peer === server) continue;
+      const entry = state.servers.get(peer.id);
+      if (entry === undefined) {
+        world.fail(`${server.id} is not linked to ${peer.id} after healing (full mesh expected)`);
+      }
+      const back = peer.state.servers.get(server.id);
+      if (back?.link !== entry.link) {
+        world.fail(
+          `${server.id} links to ${peer.id} by ${entry.link}, but ${peer.id} uses ${back?.link}`,
+        );
+      }
+    }
+    for (const [user, where] of truth) {
+      const expected = where.server === server.id ? "local" : where.server;
+      const actual = state.user_locations.get(user);
+      if (actual !== expected) {
+        world.fail(
+          `presence did not converge: ${server.id} has ${user} at ${actual}, but ${user} is connected to ${where.server}`,
+        );
+      }
+      if (expected === "local" && state.local_users.get(user) !== where.link) {
+        world.fail(`${server.id} has ${user} on ${state.local_users.get(user)}, not ${where.link}`);
+      }
+    }
+    for (const [user, where] of state.user_locations) {
+      if (!truth.has(user)) {
+        world.fail(
+          `presence did not converge: ${server.id} still has ${user} at ${where}, but ${user} is offline`,
+        );
+      }
+    }
+  }
+}
+
+/** Checker 3b: every DM sent after healing, in this round, arrived exactly once. */
+export function checkProbes(world: World): void {
+  for (const m of world.messages.values()) {
+    if (m.phase !== "probe" || m.round !== world.round || m.deliveries === 1) continue;
+    const to = world.user(m.to)!;
+    const from = world.user(m.from)!;
+    world.fail(
+      `${
+        tokenText(m.token)
+      } from ${m.from} (on ${from.server?.id}) to ${m.to} (on ${to.server?.id}), sent after healing, arrived ${m.deliveries} times`,
+    );
+  }
+}
+
+/** Checker 4b: folding each server's event log gives exactly its live state. */
+export function checkReplay(world: World): void {
+  for (const server of world.servers) {
+    const folded = fold(server.id, server.log);
+    if (isDeepStrictEqual(folded, server.state)) continue;
+    const live = server.state as unknown as Record<string, unknown>;
+    const again = folded as unknown as Record<string, unknown>;
+    const fields = Object.keys(live).filter((k) => !isDeepStrictEqual(live[k], again[k]));
+    world.fail(`${server.id}: folding its event log differs from its live state in ${fields}`);
+  }
+}
