@@ -166,9 +166,13 @@ function onUserHello(
     features.includes(FEATURE_RECEIPTS),
     at_ms,
   );
+  // Senders of messages that waited too long hear so (if their clients take receipts).
+  const expired = queue.expired.flatMap((item) =>
+    receiptEffects(state, item.sender, user, item.ref, "expired", at_ms)
+  );
   return accepted(
     [...events, ...joined.events, ...queue.events],
-    [...effects, ...joined.effects, ...queue.effects],
+    [...effects, ...joined.effects, ...queue.effects, ...expired],
     `user ${user} connected${
       queue.effects.length > 0 ? `; ${queue.effects.length} queued message(s) handed over` : ""
     }`,

@@ -185,7 +185,7 @@ export function flushUserQueue(
   link: string,
   receipts: boolean,
   at_ms: number,
-): { events: RouterEvent[]; effects: Effect[] } {
+): { events: RouterEvent[]; effects: Effect[]; expired: QueuedItem[] } {
   const list = delivery.user_queues.get(user) ?? [];
   const expired = list.filter((i) => at_ms - i.at_ms > OFFLINE_QUEUE_AGE_MS_MAX);
   const live = list.filter((i) => at_ms - i.at_ms <= OFFLINE_QUEUE_AGE_MS_MAX);
@@ -210,7 +210,7 @@ export function flushUserQueue(
       at_ms,
     });
   }
-  return { events, effects: live.map((item) => sendItem(link, item)) };
+  return { events, effects: live.map((item) => sendItem(link, item)), expired };
 }
 
 /** A linked server: send its outbox in order; entries for servers that never ACK go at once. */
