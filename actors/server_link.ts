@@ -15,6 +15,7 @@ import { UserLinkHandler } from "./user_link.ts";
 import type { ServerHelloFrame } from "./router_messages.ts";
 import { CONTENT_TYPES } from "./router_content.ts";
 import { OUR_SERVER_FEATURES } from "./router_delivery.ts";
+import { verifyPayloadCached } from "./verify_cache.ts";
 
 const HELLO_TYPES = new Set(["SERVER_HELLO_LINK", "SERVER_HELLO_JOIN", "SERVER_ANNOUNCE"]);
 
@@ -96,7 +97,7 @@ export class ServerLinkHandler implements FrameHandler {
         answer,
       );
     }
-    if (!(await verifyPayload(backend, key, frame.payload, frame.sig))) {
+    if (!(await verifyPayloadCached(backend, key, frame.payload, frame.sig))) {
       const whose = pinned !== undefined
         ? `the pinned key of server ${frame.from}`
         : "the key it carries";

@@ -95,6 +95,34 @@ export const OUTBOX_HIGH_WATER = 200;
 export const CONGESTION_WAIT_MS_MAX = 30_000;
 /** Wrong passwords one connection may try before it is closed (no account is ever locked). */
 export const LOGIN_ATTEMPTS_PER_LINK_MAX = 3;
+/** Largest encrypted key blob a user may store for password login, in characters. */
+export const PRIVKEY_STORE_LENGTH_MAX = 16 * 1024;
+
+// --- Hardening: rate and connection limits (configurable under `limits:` in the YAML file) ---
+/**
+ * Frames per second a user link may send, sustained. A file transfer sends 64-chunk windows of
+ * ~900-byte frames and waits for a round trip after each; with RSA-4096 it reaches 100-300
+ * chunks/s, so this leaves room above it.
+ */
+export const USER_FRAMES_PER_S = 400;
+/** Bytes per second a user link may send, sustained (measured as UTF-16 code units of the text). */
+export const USER_BYTES_PER_S = 1024 * 1024;
+/** Frames per second a server link may send, sustained (it carries all of a peer's users). */
+export const SERVER_FRAMES_PER_S = 2_000;
+/** Bytes per second a server link may send, sustained. */
+export const SERVER_BYTES_PER_S = 8 * 1024 * 1024;
+/**
+ * Seconds of the sustained rate a link may send at once: the token buckets hold this many
+ * seconds' worth, so a 64-chunk window (or a hello's burst of advertises) always passes.
+ */
+export const RATE_BURST_S = 2;
+/**
+ * Frames a link may have waiting (for its rate, or for verification) before further frames are
+ * refused with ERROR TIMEOUT; a file transfer's window (64 chunks) and its sync fit with room.
+ */
+export const LINK_WAITING_FRAMES_MAX = 128;
+/** Open WebSocket connections from one remote address; more are answered HTTP 429. */
+export const CONNECTIONS_PER_IP_MAX = 128;
 
 // --- Reliable delivery ---
 /** Messages kept for one offline user. */
@@ -105,3 +133,5 @@ export const OFFLINE_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
 export const OFFLINE_QUEUE_AGE_MS_MAX = 7 * 24 * 3_600_000;
 /** Frames kept for one unreachable (or not yet acknowledging) server. */
 export const SERVER_OUTBOX_MESSAGES_MAX = 10_000;
+/** Successful transport-signature checks remembered (gossip arrives over several links). */
+export const VERIFY_CACHE_MAX = 4_096;
