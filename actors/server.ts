@@ -31,6 +31,7 @@ import { Router } from "./router.ts";
 import type { RouterConfig } from "./router_decide.ts";
 import { FirstFrameHandler, ServerLinkHandler } from "./server_link.ts";
 import { UserLinkHandler } from "./user_link.ts";
+import { webRoute } from "../web/serve.ts"; // Browser client (issue 8).
 import type { FrameSocket } from "./outbox.ts";
 
 /** How to run a server: a configuration plus the world it runs in. */
@@ -92,6 +93,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     onListen: ({ port }) => listening.resolve(port),
   }, (request) => {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      // --- Browser client (issue 8): GET /, /app.js, /app.css; see web/serve.ts ---
+      const web = webRoute(request, (message) => log.error(message));
+      if (web) return web;
+      // --- end browser client ---
       return httpRoute(request, late.router);
     }
     const accept = late.accept;
