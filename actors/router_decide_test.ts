@@ -3,30 +3,14 @@
 import assert from "node:assert/strict";
 import type { FrameOf } from "../protocol/mod.ts";
 import type { RouterEvent } from "../store/events.ts";
-import { decide } from "./router_decide.ts";
-import type { Decision, Effect, RouterInput } from "./router_messages.ts";
-import { checkInvariants, evolve, fold } from "./router_state.ts";
+import type { Effect, RouterInput } from "./router_messages.ts";
+import { fold } from "./router_state.ts";
+import { given as givenRouter } from "./_router_spec.ts";
 
 const S = "server-1";
-const started: RouterEvent = {
-  type: "ServerStarted",
-  server_id: S,
-  server_pub: "SPUB",
-  at_ms: 0,
-  build: "test",
-};
 
 function given(events: RouterEvent[]) {
-  const state = fold(S, [started, ...events]);
-  return {
-    state,
-    when(input: RouterInput): Decision {
-      const d = decide(state, input);
-      for (const e of d.events) evolve(state, e);
-      checkInvariants(state);
-      return d;
-    },
-  };
+  return givenRouter(S, events, { server_pub: "SPUB" });
 }
 
 function hello(user: string, pubkey: string, link: string, name?: string): RouterInput {
@@ -187,6 +171,13 @@ Deno.test("decide() removes a user whose link closed and tells the others", () =
 });
 
 Deno.test("fold() after ServerStarted forgets local presence but keeps bound keys", () => {
+  const started: RouterEvent = {
+    type: "ServerStarted",
+    server_id: S,
+    server_pub: "SPUB",
+    at_ms: 0,
+    build: "test",
+  };
   const state = fold(S, [started, ...arrived("alice", "KA", "L1"), { ...started, at_ms: 50 }]);
   assert.equal(state.local_users.size, 0);
   assert.equal(state.user_locations.size, 0);

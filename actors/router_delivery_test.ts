@@ -5,19 +5,11 @@ import assert from "node:assert/strict";
 import type { Frame, FrameOf } from "../protocol/mod.ts";
 import { OFFLINE_QUEUE_AGE_MS_MAX, OFFLINE_QUEUE_MESSAGES_MAX } from "../protocol/limits.ts";
 import type { RouterEvent } from "../store/events.ts";
-import { decide } from "./router_decide.ts";
 import type { Decision, RouterInput } from "./router_messages.ts";
-import { checkInvariants, evolve, fold } from "./router_state.ts";
+import { given as givenRouter } from "./_router_spec.ts";
 
 const S = "s-me";
 const T0 = 1_000_000_000;
-const started: RouterEvent = {
-  type: "ServerStarted",
-  server_id: S,
-  server_pub: "SP",
-  at_ms: 0,
-  build: "t",
-};
 const registered = (u: string): RouterEvent => ({
   type: "UserRegistered",
   user_id: u,
@@ -35,16 +27,7 @@ const arrived = (u: string, link: string, features: string[] = []): RouterEvent 
 });
 
 function given(events: RouterEvent[]) {
-  const state = fold(S, [started, ...events]);
-  return {
-    state,
-    when(input: RouterInput): Decision {
-      const d = decide(state, input);
-      for (const e of d.events) evolve(state, e);
-      checkInvariants(state);
-      return d;
-    },
-  };
+  return givenRouter(S, events, { server_pub: "SP" });
 }
 const dm = (from: string, to: string, ts: number): RouterInput => ({
   type: "FromUser",

@@ -4,31 +4,16 @@
 import assert from "node:assert/strict";
 import type { Frame } from "../protocol/mod.ts";
 import type { RouterEvent } from "../store/events.ts";
-import { decide, DEFAULT_ROUTER_CONFIG, type RouterConfig } from "./router_decide.ts";
-import type { Decision, RouterInput } from "./router_messages.ts";
-import { checkInvariants, evolve, fold } from "./router_state.ts";
+import { DEFAULT_ROUTER_CONFIG, type RouterConfig } from "./router_decide.ts";
+import type { RouterInput } from "./router_messages.ts";
+import { given as givenRouter } from "./_router_spec.ts";
 
 const ME = "s-m";
-const started: RouterEvent = {
-  type: "ServerStarted",
-  server_id: ME,
-  server_pub: "KM",
-  at_ms: 0,
-  build: "t",
-};
+
 const NOW = 1_000_000;
 
 function given(events: RouterEvent[], config: RouterConfig = DEFAULT_ROUTER_CONFIG) {
-  const state = fold(ME, [started, ...events]);
-  return {
-    state,
-    when(input: RouterInput): Decision {
-      const d = decide(state, input, config);
-      for (const e of d.events) evolve(state, e);
-      checkInvariants(state);
-      return d;
-    },
-  };
+  return givenRouter(ME, events, { server_pub: "KM", config });
 }
 const pinned = (id: string, key = `K-${id}`): RouterEvent => ({
   type: "ServerPinned",
@@ -326,12 +311,11 @@ Deno.test("a join over a link that loses the tie-break still gets the welcome, a
     ["SERVER_WELCOME", "Close"],
   );
   // The joiner's side: linked to the introducer by the link the introducer dialled.
-  const joiner = fold("s-z", [
-    { ...started, server_id: "s-z" },
+  const joiner = givenRouter("s-z", [
     { type: "ServerPinned", server_id: "s-a", pubkey: "K-s-a", host: "h", port: 1, at_ms: 1 },
     { type: "ServerLinked", server_id: "s-a", link: "IN", outbound: false, at_ms: 1 },
   ]);
-  const w = decide(joiner, {
+  const w = joiner.when({
     type: "Welcomed",
     link: "JOIN",
     introducer: { server_id: "s-a", host: "h", port: 1, pubkey: "K-s-a" },
