@@ -114,6 +114,7 @@ export class ChatSession {
   #socket?: WebSocket;
   #generation = 0;
   #serverId = "";
+  #seenRefs = new Set<string>();
   #serverKey?: PublicKey;
   #ready = false;
   #stopped = false;
@@ -331,6 +332,8 @@ export class ChatSession {
         client: "socp-web/0.1",
         pubkey: this.options.pair.publicKey.spki,
         enc_pubkey: this.options.pair.publicKey.spki,
+        // We confirm what we receive and understand receipts (reliable delivery, our extension).
+        features: ["receipts"],
       };
       if (this.options.display_name) payload.meta = { display_name: this.options.display_name };
       try {
@@ -543,10 +546,13 @@ export class ChatSession {
       case "MSG_PUBLIC_CHANNEL":
         return await this.#onPublic(frame);
       case "FILE_START":
+        this.#ack(frame.from, frame.ts, frame.type);
         return await this.#files.start(frame);
       case "FILE_CHUNK":
+        this.#ack(frame.from, frame.ts, frame.type);
         return this.#files.chunk(frame);
       case "FILE_END":
+        this.#ack(frame.from, frame.ts, frame.type);
         return await this.#files.end(frame);
       case "CTRL_CLOSE":
         if (generation === this.#generation) this.#socket?.close(1000);
@@ -682,6 +688,24 @@ export class ChatSession {
       : { verified: false, note: "the signature does not match the message" };
   }
 
+  /** Tells the server we received a frame, so a queued copy is retired and the sender told. */
+  #ack(sender: string, ts: number, type: string): string {
+    const ref = `${sender}|${this.options.user_id}|${ts}`;
+    try {
+      this.#sendRaw("ACK", this.#serverId || "server", { msg_ref: ref, type }, this.#nextTs(), "");
+    } catch { /* offline: the server re-sends what was queued, and we confirm it then */ }
+    return ref;
+  }
+
+  /** Confirms a message; true when it was shown before (de-duplication by reference). */
+  #confirm(sender: string, ts: number, type: string): boolean {
+    const ref = this.#ack(sender, ts, type);
+    if (this.#seenRefs.has(ref)) return true;
+    this.#seenRefs.add(ref);
+    if (this.#seenRefs.size > 10_000) this.#seenRefs.delete(this.#seenRefs.values().next().value!);
+    return false;
+  }
+
   async #onDeliver(frame: Frame): Promise<void> {
     const p = frame.payload;
     const ciphertext = str(p, "ciphertext", 2048) ?? "";
@@ -696,6 +720,7 @@ export class ChatSession {
     }
     // The original ts is in the envelope (§15 P6); some servers put it in the payload.
     const ts = frame.ts;
+    if (this.#confirm(sender, ts, frame.type)) return; // A re-send we already showed.
     const { key, note } = await this.#senderKey(sender, str(p, "sender_pub"));
     const good = key !== undefined && await verifyDm(key, {
           ciphertext,
@@ -722,6 +747,7 @@ export class ChatSession {
     const bytes = b64uDecode(ciphertext);
     const plain = bytes && await decrypt(this.options.pair, bytes);
     if (!plain) return; // Another member's copy.
+    if (this.#confirm(sender, ts, frame.type)) return; // A re-send we already showed.
     const { key, note } = await this.#senderKey(sender, str(p, "sender_pub"));
     const good = key !== undefined &&
       await verifyPublic(key, { ciphertext, from: sender, ts }, p.content_sig) !== undefined;
