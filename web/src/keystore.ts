@@ -1,103 +1,37 @@
 /**
- * The encrypted keystore, in exactly the format of client/keystore.ts ("socp-keystore-v1":
- * PKCS#8 under AES-256-GCM, key from PBKDF2-SHA256 600 000 iterations, user id as associated
- * data), so one file works in the terminal and the browser client. Re-implemented rather than
- * imported because client/keystore.ts also does file I/O with Deno APIs; a test seals with each
- * and opens with the other.
+ * The browser's keystore: the shared "socp-keystore-v1" format (crypto/keystore_format.ts), so
+ * one file works in the terminal and the browser client, over this page's own key type.
  * @module
  */
-import { b64uDecode, b64uEncode } from "../../protocol/base64url.ts";
+import { openPkcs8, sealPkcs8 } from "../../crypto/keystore_format.ts";
+import type { KeystoreFile } from "../../crypto/keystore_format.ts";
 import { exportPkcs8, importPkcs8, type KeyPair } from "./rsa.ts";
 
-/** PBKDF2 iterations for new keystores (client/keystore.ts KDF_ITERATIONS). */
-export const KDF_ITERATIONS = 600_000;
-/** Most iterations a keystore may ask for (a hostile file must not freeze the page for hours). */
-const KDF_ITERATIONS_MAX = 10_000_000;
-
-/** The stored form. */
-export interface KeystoreFile {
-  format: "socp-keystore-v1";
-  user_id: string;
-  pubkey: string;
-  kdf: { name: "PBKDF2-SHA256"; iterations: number; salt: string };
-  cipher: { name: "AES-256-GCM"; iv: string; ciphertext: string };
-}
-
-/** The passphrase does not open the keystore. */
-export class WrongPassphraseError extends Error {
-  override name = "WrongPassphraseError";
-}
-
-/** Checks that untrusted JSON text is a keystore; throws a `TypeError` that says what is wrong. */
-export function parseKeystore(text: string): KeystoreFile {
-  let v: Record<string, unknown>;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    throw new TypeError("This file is not JSON, so it is not a SOCP keystore.");
-  }
-  const kdf = v?.kdf as Record<string, unknown> | undefined;
-  const cipher = v?.cipher as Record<string, unknown> | undefined;
-  if (v?.format !== "socp-keystore-v1") {
-    throw new TypeError('This file is not a SOCP keystore (format "socp-keystore-v1" expected).');
-  }
-  const ok = typeof v.user_id === "string" && v.user_id.length > 0 && v.user_id.length <= 256 &&
-    typeof v.pubkey === "string" && kdf?.name === "PBKDF2-SHA256" &&
-    Number.isInteger(kdf.iterations) && (kdf.iterations as number) >= 1 &&
-    (kdf.iterations as number) <= KDF_ITERATIONS_MAX && typeof kdf.salt === "string" &&
-    cipher?.name === "AES-256-GCM" && typeof cipher.iv === "string" &&
-    typeof cipher.ciphertext === "string";
-  if (!ok) throw new TypeError("This keystore is damaged: a field is missing or invalid.");
-  return v as unknown as KeystoreFile;
-}
+export {
+  KDF_ITERATIONS,
+  type KeystoreFile,
+  parseKeystore,
+  WrongPassphraseError,
+} from "../../crypto/keystore_format.ts";
 
 /** Encrypts `pair` for `user_id` under `passphrase`. */
 export async function sealKeystore(
   pair: KeyPair,
   user_id: string,
   passphrase: string,
-  iterations = KDF_ITERATIONS,
+  iterations?: number,
 ): Promise<KeystoreFile> {
-  const salt = crypto.getRandomValues(new Uint8Array(16));
-  const iv = crypto.getRandomValues(new Uint8Array(12));
-  const aes = await deriveKey(passphrase, salt, iterations);
   const pkcs8 = await exportPkcs8(pair);
-  const ct = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(user_id) },
-    aes,
-    pkcs8,
-  );
-  pkcs8.fill(0);
-  return {
-    format: "socp-keystore-v1",
-    user_id,
-    pubkey: pair.publicKey.spki,
-    kdf: { name: "PBKDF2-SHA256", iterations, salt: b64uEncode(salt) },
-    cipher: { name: "AES-256-GCM", iv: b64uEncode(iv), ciphertext: b64uEncode(new Uint8Array(ct)) },
-  };
+  try {
+    return await sealPkcs8(pkcs8, user_id, pair.publicKey.spki, passphrase, iterations);
+  } finally {
+    pkcs8.fill(0);
+  }
 }
 
-/** Decrypts a keystore; throws {@linkcode WrongPassphraseError} for a wrong passphrase. */
+/** Decrypts a keystore; throws `WrongPassphraseError` for a wrong passphrase. */
 export async function openKeystore(file: KeystoreFile, passphrase: string): Promise<KeyPair> {
-  const salt = b64uDecode(file.kdf.salt);
-  const iv = b64uDecode(file.cipher.iv);
-  const ct = b64uDecode(file.cipher.ciphertext);
-  if (!salt || !iv || !ct) throw new TypeError("This keystore is damaged: not base64.");
-  const aes = await deriveKey(passphrase, salt, file.kdf.iterations);
-  let pkcs8: Uint8Array<ArrayBuffer>;
-  try {
-    pkcs8 = new Uint8Array(
-      await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(file.user_id) },
-        aes,
-        ct,
-      ),
-    );
-  } catch {
-    throw new WrongPassphraseError(
-      "Wrong passphrase: the keystore could not be decrypted. Check it and try again.",
-    );
-  }
+  const pkcs8 = await openPkcs8(file, passphrase);
   try {
     return await importPkcs8(pkcs8);
   } catch (e) {
@@ -105,25 +39,4 @@ export async function openKeystore(file: KeystoreFile, passphrase: string): Prom
   } finally {
     pkcs8.fill(0);
   }
-}
-
-async function deriveKey(
-  passphrase: string,
-  salt: Uint8Array<ArrayBuffer>,
-  iterations: number,
-): Promise<CryptoKey> {
-  const base = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(passphrase),
-    "PBKDF2",
-    false,
-    ["deriveKey"],
-  );
-  return await crypto.subtle.deriveKey(
-    { name: "PBKDF2", hash: "SHA-256", salt, iterations },
-    base,
-    { name: "AES-GCM", length: 256 },
-    false,
-    ["encrypt", "decrypt"],
-  );
 }
