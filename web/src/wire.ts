@@ -84,22 +84,7 @@ export function isId(v: unknown): v is string {
   return typeof v === "string" && v.length <= ID_LENGTH_MAX;
 }
 
-/** Splits text into UTF-8 pieces of at most `max` bytes on code-point boundaries (client/text.ts). */
-export function splitUtf8(text: string, max: number): Uint8Array[] {
-  const encoder = new TextEncoder();
-  const pieces: Uint8Array[] = [];
-  let current: number[] = [];
-  for (const ch of text) {
-    const bytes = encoder.encode(ch);
-    if (current.length + bytes.length > max) {
-      pieces.push(Uint8Array.from(current));
-      current = [];
-    }
-    current.push(...bytes);
-  }
-  if (current.length > 0 || pieces.length === 0) pieces.push(Uint8Array.from(current));
-  return pieces;
-}
+export { splitUtf8 } from "../../client/text.ts";
 
 /** The six standard error codes (§3.9) in plain words; anything else is a generic error. */
 export function errorSentence(code: string): string {
