@@ -1,5 +1,5 @@
 /**
- * Command-line entry point: `serve`, `client`, `identity`, `replay`, `probe`. Builds the real world
+ * Command-line entry point: `serve`, `client`, `identity`, `replay`, `probe`, `status`. Builds the real world
  * (clock, randomness, SQLite, sockets) and hands it to the actors.
  * @module
  */
@@ -13,6 +13,7 @@ import { loadOrCreateIdentity } from "./store/identity.ts";
 import { runClient } from "./client/main.ts";
 import { runReplay } from "./actors/replay_cli.ts";
 import { runProbe } from "./probe/main.ts";
+import { runStatus } from "./actors/status.ts"; // observability (issue 7)
 
 const USAGE = `SOCP v1.3 server and client (Deno)
 
@@ -24,13 +25,14 @@ Commands:
   identity   Print the server id and public key of a data dir
   replay     Re-run a server's journal: what arrived, what was decided, and why
   probe      Check any SOCP v1.3 server for conformance and the spec's §16 weaknesses
+  status     Show a running server's peers, links, backoff and users per server
 
 Run "deno run -A main.ts <command> --help" for the options of a command.
 `;
 
 const SERVE_USAGE = `Usage: deno run -A main.ts serve [options]
 
-Runs a SOCP server: users and servers connect to ws://HOST:PORT.
+Runs a SOCP server: users and servers connect to ws://HOST:PORT (wss:// with --tls-cert).
 
 Options (flags override the bootstrap file):
   --host HOST            Address to listen on (default 127.0.0.1; 0.0.0.0 for all)
@@ -40,6 +42,8 @@ Options (flags override the bootstrap file):
                          network through, and optionally any setting below (see README)
   --advertise-host HOST  Address other servers use to reach us (default: --host, or 127.0.0.1)
   --advertise-port N     Port other servers use to reach us (default: the listening port)
+  --tls-cert FILE        Serve wss:// with this PEM certificate chain (with --tls-key)
+  --tls-key FILE         PEM private key of --tls-cert
   --log-level LEVEL      debug | info | warn | error (default info)
   -h, --help             Show this help
 
@@ -66,6 +70,8 @@ export async function main(args: string[]): Promise<number> {
       return await runReplay(rest);
     case "probe":
       return await runProbe(rest);
+    case "status": // observability (issue 7)
+      return await runStatus(rest);
     case undefined:
     case "-h":
     case "--help":
@@ -99,6 +105,8 @@ async function serve(args: string[]): Promise<number> {
         bootstrap: { type: "string" },
         "advertise-host": { type: "string" },
         "advertise-port": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h" },
       },
@@ -129,6 +137,8 @@ async function serve(args: string[]): Promise<number> {
     if (values["advertise-host"] !== undefined) overrides.advertise_host = values["advertise-host"];
     const ap = port("advertise-port", values["advertise-port"], 1);
     if (ap !== undefined) overrides.advertise_port = ap;
+    if (values["tls-cert"] !== undefined) overrides.tls_cert = values["tls-cert"];
+    if (values["tls-key"] !== undefined) overrides.tls_key = values["tls-key"];
     let yamlText: string | undefined;
     if (values.bootstrap !== undefined) {
       try {
@@ -146,12 +156,20 @@ async function serve(args: string[]): Promise<number> {
     );
     config = built.config;
     for (const warning of built.warnings) log.warn(warning);
+    for (const note of built.notes) log.info(note);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     console.error(e.message);
     return 2;
   }
-  const server = await startServer({ config, log });
+  let server;
+  try {
+    server = await startServer({ config, log });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(e.message); // e.g. a TLS file that cannot be read
+    return 2;
+  }
   const stop = Promise.withResolvers<void>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => stop.resolve());

@@ -12,7 +12,7 @@ import type { Logger } from "../lib/log.ts";
 import { parseFrame } from "../protocol/mod.ts";
 import { DIAL_TIMEOUT_MS, SERVER_FRAME_BYTES_MAX } from "../protocol/limits.ts";
 import type { PinnedServer } from "./config.ts";
-import { openSocket, type WebSocket } from "./dial.ts";
+import { type DialOptions, openSocket, peerUrl, type WebSocket } from "./dial.ts";
 import type { FrameSigner } from "./frame_signer.ts";
 import type { PeerEntry } from "./router_messages.ts";
 import { OUR_SERVER_FEATURES } from "./router_delivery.ts";
@@ -38,6 +38,8 @@ export interface Joiner {
   backend: RsaBackend;
   clock: Clock;
   log: Logger;
+  /** Hardening: TLS for the dial (entries with `tls: true` use wss://). */
+  dial?: DialOptions;
 }
 
 /** Tries each introducer in order; undefined when none answered with a valid welcome. */
@@ -60,8 +62,12 @@ export async function join(
 }
 
 async function joinOne(entry: PinnedServer, me: Joiner): Promise<Joined> {
-  const url = `ws://${entry.host}:${entry.port}`;
-  const socket = await openSocket(url, DIAL_TIMEOUT_MS);
+  const dial: DialOptions = {
+    ...me.dial,
+    tlsPeers: entry.tls ? new Set([`${entry.host}:${entry.port}`]) : undefined,
+  };
+  const url = peerUrl(entry.host, entry.port, dial);
+  const socket = await openSocket(url, DIAL_TIMEOUT_MS, dial);
   const backlog: string[] = [];
   const welcome = Promise.withResolvers<string>();
   const timer = me.clock.setTimeout(

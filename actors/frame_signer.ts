@@ -4,7 +4,7 @@
  * (an advertise to every user) is signed once and the signature reused from a bounded cache.
  * @module
  */
-import { canonicalBytes, canonicalJson } from "../protocol/canonical.ts";
+import { canonicalJson } from "../protocol/canonical.ts";
 import { b64uEncode } from "../protocol/base64url.ts";
 import { SIGNATURE_CACHE_MAX } from "../protocol/limits.ts";
 import type { PrivateKey, RsaBackend } from "../crypto/types.ts";
@@ -39,7 +39,7 @@ export class FrameSigner {
       this.#cache.set(text, hit);
       return hit;
     }
-    const signing = this.backend.sign(this.key, canonicalBytes(payload)).then(b64uEncode);
+    const signing = this.backend.sign(this.key, new TextEncoder().encode(text)).then(b64uEncode);
     signing.catch(() => this.#cache.delete(text));
     this.#cache.set(text, signing);
     if (this.#cache.size > SIGNATURE_CACHE_MAX) {

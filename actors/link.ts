@@ -12,6 +12,7 @@ import type { Clock, Random } from "../lib/world.ts";
 import type { Logger } from "../lib/log.ts";
 import { type ErrorCode, type Frame, parseFrame } from "../protocol/mod.ts";
 import { LINK_BAD_FRAMES_MAX, LINK_INBOX_MAX } from "../protocol/limits.ts";
+import { LINK_WAITING_FRAMES_MAX } from "../protocol/limits.ts"; // hardening
 import type { Store } from "../store/store.ts";
 import { Mailbox } from "./mailbox.ts";
 import { type FrameSocket, Outbox } from "./outbox.ts";
@@ -19,6 +20,12 @@ import type { FrameSigner } from "./frame_signer.ts";
 import type { RouterInput, UnsignedFrame } from "./router_messages.ts";
 import { errorFrame } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
+// --- Hardening: per-link rate limits and configurable frame sizes ---
+import type { Limits } from "./config.ts";
+import { LinkRateLimiter, RATE_LIMIT_DETAIL } from "./token_bucket.ts";
+import { ServerLinkHandler } from "./server_link.ts";
+import { UserLinkHandler } from "./user_link.ts";
+// --- end hardening ---
 
 /** What every link needs from the server around it. */
 export interface LinkContext {
@@ -44,6 +51,16 @@ export interface LinkContext {
   serverKeys: Map<string, Promise<PublicKey | undefined>>;
   /** Where other servers reach us (for our SERVER_HELLO_LINK). */
   advertise: { host: string; port: number };
+  /**
+   * Hardening: rate limits and frame sizes per link kind. Absent (replay, simulation): no rate
+   * limits, and the frame sizes of protocol/limits.ts.
+   */
+  limits?: Limits;
+  /**
+   * Hardening: waits while the seals charged to `user` back up (see `fair_signer.ts`), so a
+   * user who sends faster than the server can sign for it is slowed; undefined: go ahead.
+   */
+  fairTurn?: (user: string) => Promise<void> | undefined;
 }
 
 /** How a link interprets the frames it receives. */
@@ -61,6 +78,10 @@ export class Link {
   #outbox: Outbox;
   #strikes = 0;
   #closing = false;
+  /** Hardening: token buckets, one pair per link kind (a link's kind is known after its hello). */
+  #limiters: { user?: LinkRateLimiter; server?: LinkRateLimiter } = {};
+  /** Hardening: frames received and not yet handled, and their length. */
+  #waiting = { frames: 0, bytes: 0 };
   /** Time the last frame arrived (heartbeat timeout). */
   lastReceivedMs: number;
 
@@ -74,7 +95,14 @@ export class Link {
     this.#inbox = new Mailbox(LINK_INBOX_MAX, async (batch) => {
       for (const item of batch) {
         if (this.#closing || !this.handler) return;
+        // Hardening: wait for the link's rate, and (user links) for its signatures to drain.
+        await this.#paced(item.raw.length);
+        const user = this.handler instanceof UserLinkHandler ? this.handler.userId : undefined;
+        if (user !== undefined) await this.ctx.fairTurn?.(user);
+        if (this.#closing || !this.handler) return;
         await this.handler.handle(item.raw, item.at_ms);
+        this.#waiting.frames--;
+        this.#waiting.bytes -= item.raw.length;
       }
     });
   }
@@ -83,6 +111,14 @@ export class Link {
   receive(raw: string): void {
     if (this.#closing) return;
     this.lastReceivedMs = this.ctx.clock.now();
+    // Hardening: a sender that keeps sending while its frames wait is refused, not queued.
+    const over = this.#policed(raw.length);
+    if (over !== undefined) {
+      const to = this.handler instanceof UserLinkHandler ? this.handler.userId : undefined;
+      return this.refuse(raw, this.lastReceivedMs, "TIMEOUT", RATE_LIMIT_DETAIL + over, to);
+    }
+    this.#waiting.frames++;
+    this.#waiting.bytes += raw.length;
     if (!this.#inbox.post({ raw, at_ms: this.lastReceivedMs })) {
       this.close(1008, "too many frames waiting: slow down");
     }
@@ -137,9 +173,66 @@ export class Link {
     if (!this.ctx.post(input)) this.close(1013, "server busy, try again later");
   }
 
+  // --- Hardening ---
+  /** The buckets that apply: a server link's once it is one, a user's before (the tighter). */
+  #limiter(): LinkRateLimiter | undefined {
+    const limits = this.ctx.limits;
+    if (limits === undefined) return undefined;
+    const limiters = this.#limiters;
+    return this.handler instanceof ServerLinkHandler
+      ? limiters.server ??= new LinkRateLimiter("server", {
+        framesPerS: limits.server_frames_per_s,
+        bytesPerS: limits.server_bytes_per_s,
+        burstS: limits.burst_s,
+      }, this.ctx.clock)
+      : limiters.user ??= new LinkRateLimiter("user", {
+        framesPerS: limits.user_frames_per_s,
+        bytesPerS: limits.user_bytes_per_s,
+        burstS: limits.burst_s,
+      }, this.ctx.clock);
+  }
+
+  /** Why a frame arriving now is refused: too much already waits (undefined: queue it). */
+  #policed(length: number): string | undefined {
+    const limiter = this.#limiter();
+    if (limiter === undefined) return undefined;
+    const { frames, bytes } = this.#waiting;
+    // A peer server's greeting (one advertise per user) may be as large as its burst allowance.
+    const framesMax = limiter.kind === "server"
+      ? Math.max(LINK_WAITING_FRAMES_MAX, limiter.framesBurst)
+      : LINK_WAITING_FRAMES_MAX;
+    if (frames >= framesMax || (frames > 0 && bytes + length > limiter.bytesBurst)) {
+      return limiter.refusal(frames, bytes);
+    }
+    return undefined;
+  }
+
+  /** Waits until the link's buckets can pay for a frame of `length`, then pays. */
+  async #paced(length: number): Promise<void> {
+    const limiter = this.#limiter();
+    if (limiter === undefined) return;
+    const { clock } = this.ctx;
+    for (let wait = limiter.waitMs(length); wait > 0; wait = limiter.waitMs(length)) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, wait));
+      if (this.#closing) return;
+    }
+    limiter.take(length);
+  }
+
+  /** The configured frame size for this link's kind; `fallback` is the handler's default. */
+  #frameBytesMax(fallback: number): number {
+    const limits = this.ctx.limits;
+    if (limits === undefined) return fallback;
+    if (this.handler instanceof UserLinkHandler) return limits.user_frame_bytes_max;
+    if (this.handler instanceof ServerLinkHandler) return limits.server_frame_bytes_max;
+    // The first frame decides the kind, so it may be as large as either kind allows.
+    return Math.max(limits.user_frame_bytes_max, limits.server_frame_bytes_max);
+  }
+  // --- end hardening ---
+
   /** Parses untrusted text; a refused frame is answered and journaled, and `undefined` returned. */
   parse(raw: string, at_ms: number, maxBytes: number, to?: string): Frame | undefined {
-    const parsed = parseFrame(raw, maxBytes);
+    const parsed = parseFrame(raw, this.#frameBytesMax(maxBytes));
     if (parsed.ok) return parsed.frame;
     // Never answer an ERROR with an ERROR: two servers could echo each other forever.
     this.refuse(raw, at_ms, parsed.code, parsed.detail, to, parsed.type !== "ERROR");

@@ -7,7 +7,7 @@
 import type { Clock, Random, TimerId } from "../lib/world.ts";
 import type { Logger } from "../lib/log.ts";
 import { DIAL_TIMEOUT_MS } from "../protocol/limits.ts";
-import { openSocket, type WebSocket } from "./dial.ts";
+import { type DialOptions, openSocket, peerUrl, type WebSocket } from "./dial.ts";
 import type { RouterState } from "./router_state.ts";
 
 /** What the peer manager needs. */
@@ -20,6 +20,8 @@ export interface PeersContext {
   backoffMaxMs: number;
   /** Turns an open socket into an outbound server link and tells the Router. */
   adopt: (socket: WebSocket, server_id: string) => void;
+  /** Hardening: which peers take wss:// and which CAs to trust. */
+  dial?: DialOptions;
 }
 
 interface Attempt {
@@ -87,7 +89,11 @@ export class Peers {
     if (!addr) return;
     attempt.dialling = true;
     try {
-      const socket = await openSocket(`ws://${addr.host}:${addr.port}`, DIAL_TIMEOUT_MS);
+      const socket = await openSocket(
+        peerUrl(addr.host, addr.port, this.ctx.dial),
+        DIAL_TIMEOUT_MS,
+        this.ctx.dial,
+      );
       attempt.dialling = false;
       if (this.#stopped || this.ctx.state().servers.has(server_id)) {
         socket.close(1000, "already linked");

@@ -19,6 +19,9 @@ import type { Effect, RouterInput, UnsignedFrame } from "./router_messages.ts";
 import { evolve, initialRouterState, type RouterState } from "./router_state.ts";
 import { FirstFrameHandler, ServerLinkHandler } from "./server_link.ts";
 import { UserLinkHandler } from "./user_link.ts";
+// Hardening: recorded limits, and limit refusals kept as recorded.
+import { DEFAULT_LIMITS, type Limits } from "./config.ts";
+import { isLimitRefusal } from "./token_bucket.ts";
 
 /** One re-run input. */
 export interface ReplayStep {
@@ -51,7 +54,14 @@ export function recordedConfig(store: Store): RouterConfig {
     join_policy: raw.join_policy === "pinned" ? "pinned" : "open",
     pinned_keys: new Set(pins),
     advertise: raw.advertise ?? { host: raw.host ?? "127.0.0.1", port: raw.port ?? 0 },
+    ...(typeof raw.limits?.users_max === "number" ? { users_max: raw.limits.users_max } : {}),
   };
+}
+
+/** The limits a log was made with (hardening); undefined for logs from before they existed. */
+function recordedLimits(store: Store): Limits | undefined {
+  const raw = JSON.parse(store.getMeta("config") ?? "{}");
+  return raw.limits ? { ...DEFAULT_LIMITS, ...raw.limits } : undefined;
 }
 
 /** Re-runs a store's journal. */
@@ -61,7 +71,7 @@ export async function* replay(store: Store, options: ReplayOptions): AsyncGenera
   const rows = [...store.readJournal()];
   let state: RouterState = initialRouterState("");
   let applied = 0;
-  const world = new ReplayWorld(options.backend, () => state);
+  const world = new ReplayWorld(options.backend, () => state, recordedLimits(store));
   // State follows the recorded events, so one divergence does not derail the rest of the run.
   const applyUntil = (seq: number) => {
     for (; applied < events.length && events[applied]!.seq <= seq; applied++) {
@@ -122,7 +132,7 @@ class ReplayWorld {
   #freshId = "";
   #ctx: LinkContext;
 
-  constructor(backend: RsaBackend, state: () => RouterState) {
+  constructor(backend: RsaBackend, state: () => RouterState, limits?: Limits) {
     const clock: Clock = { now: () => this.#now, setTimeout: () => 0, clearTimeout: () => {} };
     const random: Random = {
       uuid: () => this.#freshId,
@@ -146,6 +156,8 @@ class ReplayWorld {
       linkTimeoutMs: 1e9,
       serverKeys: new Map<string, Promise<PublicKey | undefined>>(),
       advertise: { host: "", port: 0 },
+      // Frame sizes as configured; rate limits never run here (replay calls handlers directly).
+      limits,
     };
   }
 
@@ -168,6 +180,17 @@ class ReplayWorld {
     this.#posted = [];
     const extra = row.input ? JSON.parse(row.input) : {};
     this.#freshId = extra.fresh_id ?? extra.auth_nonce ?? "";
+    let frame: ReplayStep["frame"];
+    if (isLimitRefusal(row.reason)) {
+      // A rate or connection limit depends on arrival times, not on the frame: kept as recorded.
+      return {
+        row,
+        frame: summary(row.raw),
+        verdict: { accepted: false, reason: row.reason },
+        events: [],
+        sent: [`ERROR TIMEOUT → ${row.link}`],
+      };
+    }
     if (row.kind === "note") {
       // Handled by the link alone (password login): shown as recorded, not re-run.
       return {
@@ -178,7 +201,6 @@ class ReplayWorld {
         sent: [],
       };
     }
-    let frame: ReplayStep["frame"];
     const direct = inputOfRow(row);
     if (direct) {
       if (direct.type === "ServerDialed") {

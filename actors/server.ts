@@ -23,7 +23,7 @@ import { Store } from "../store/store.ts";
 import { join, type Joined } from "./bootstrap.ts";
 import { BUILD } from "./build.ts";
 import { buildConfig, type ServerConfig } from "./config.ts";
-import type { WebSocket } from "./dial.ts";
+import type { DialOptions, WebSocket } from "./dial.ts";
 import { FrameSigner } from "./frame_signer.ts";
 import { Link, type LinkContext } from "./link.ts";
 import { Peers } from "./peers.ts";
@@ -31,8 +31,18 @@ import { Router } from "./router.ts";
 import type { RouterConfig } from "./router_decide.ts";
 import { FirstFrameHandler, ServerLinkHandler } from "./server_link.ts";
 import { UserLinkHandler } from "./user_link.ts";
-import { webRoute } from "../web/serve.ts"; // Browser client (issue 8).
 import type { FrameSocket } from "./outbox.ts";
+import { webRoute } from "../web/serve.ts"; // Browser client (issue 8).
+// --- Hardening: connection limits and TLS ---
+import { ConfigError } from "./config.ts";
+import { CONNECTION_LIMIT_DETAIL } from "./token_bucket.ts";
+import { FairSigner } from "./fair_signer.ts";
+import { CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX, ORIGIN_SEALS_MAX } from "../protocol/limits.ts";
+// --- end hardening ---
+// --- Observability (issue 7): GET /metrics, GET /status; see actors/metrics.ts, status.ts ---
+import { metered, Metrics } from "./metrics.ts";
+import { observeRoute } from "./status.ts";
+// --- end observability ---
 
 /** How to run a server: a configuration plus the world it runs in. */
 export interface ServerOptions {
@@ -69,11 +79,15 @@ export function simpleConfig(data_dir: string, port = 0, host = "127.0.0.1"): Se
 /** Starts a server and resolves once it listens and has tried to join its network. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config } = options;
-  const backend = options.backend ?? defaultBackend();
+  // Observability: every RSA operation is counted and timed for /metrics.
+  const metrics = new Metrics();
+  const backend = metered(options.backend ?? defaultBackend(), metrics);
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
   const log = options.log ?? createLogger("info");
   const identity = await loadOrCreateIdentity(config.data_dir, backend, random, (m) => log.info(m));
+  // Hardening: TLS files are read before anything listens, so a bad path refuses to start.
+  const { serve: tls, dial } = await readTls(config);
   const signer = new FrameSigner(backend, identity.key);
 
   // Listen first: the port must be known before we tell an introducer where we are.
@@ -85,23 +99,59 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     router?: Router;
     peers?: Peers;
     keys?: PublicChannelKeys;
+    observe?: (request: Request) => Response | undefined; // observability
   } = {};
+  // Hardening: open WebSockets per remote address.
+  const perIp = new Map<string, number>();
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
     signal: abort.signal,
     onListen: ({ port }) => listening.resolve(port),
-  }, (request) => {
+    ...(tls ? { cert: tls.cert, key: tls.key } : {}),
+  }, (request, info) => {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       // --- Browser client (issue 8): GET /, /app.js, /app.css; see web/serve.ts ---
       const web = webRoute(request, (message) => log.error(message));
       if (web) return web;
       // --- end browser client ---
+      const observed = late.observe?.(request); // observability: /metrics, /status
+      if (observed) return observed;
       return httpRoute(request, late.router);
     }
     const accept = late.accept;
     if (!accept) return new Response("starting up, try again shortly\n", { status: 503 });
+    // --- Hardening: connections per IP ---
+    const ip = info.remoteAddr.hostname;
+    const open = perIp.get(ip) ?? 0;
+    const max = config.limits.connections_per_ip;
+    if (open >= max) {
+      const detail =
+        `${CONNECTION_LIMIT_DETAIL}${open} connections from ${ip} are open (limit ${max})`;
+      late.router?.post({
+        type: "Refused",
+        link: `ip:${ip}`,
+        raw: "",
+        reason: `TIMEOUT: ${detail}`,
+        at_ms: clock.now(),
+      });
+      return new Response(`TIMEOUT: ${detail}; close one and try again\n`, {
+        status: 429,
+        headers: { "retry-after": "5" },
+      });
+    }
+    perIp.set(ip, open + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) perIp.delete(ip);
+      else perIp.set(ip, n);
+    };
+    // --- end hardening ---
     const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 60 });
+    socket.addEventListener("close", release);
     accept(socket);
     return response;
   });
@@ -117,6 +167,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       backend,
       clock,
       log,
+      dial,
     })
     : undefined;
   if (joined && joined.assigned_id !== identity.server_id) {
@@ -132,6 +183,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   const store = Store.open(joinPath(config.data_dir, DATABASE_FILE));
+  // --- Observability: every journaled input counts (inputs by verdict, drops by reason) ---
+  const journal = store.journal.bind(store);
+  store.journal = (row) => {
+    metrics.journaled(row);
+    journal(row);
+  };
+  // --- end observability ---
   store.setMeta("build", BUILD);
   store.setMeta("config", JSON.stringify({ ...config, advertise }));
   const links = new Map<string, Link>();
@@ -141,6 +199,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       [...config.bootstrap_servers, ...config.pinned_servers].map((s) => s.pubkey),
     ),
     advertise,
+    users_max: config.limits.users_max,
   };
   const router = new Router(identity.server_id, {
     store,
@@ -171,9 +230,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     post: (i) => r.post(i),
     delayMs: PUBLIC_CHANNEL_REKEY_DELAY_MS,
   });
+  // Hardening: seals take turns across origins (fair shares of the signing CPU).
+  // One seal per core at once: more only makes each one slower (measured in bench/flood.ts).
+  const fair = new FairSigner(
+    (frame) => signer.seal(frame),
+    Math.max(1, Math.min(CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX, navigator.hardwareConcurrency || 1)),
+  );
   const ctx: LinkContext = {
     backend,
-    signer,
+    signer: { seal: (frame) => fair.sign(frame) },
+    fairTurn: (user) => fair.whenBelow(user, ORIGIN_SEALS_MAX),
     store,
     clock,
     random,
@@ -195,11 +261,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     linkTimeoutMs: config.link_timeout_ms,
     serverKeys: new Map<string, Promise<PublicKey | undefined>>(),
     advertise,
+    limits: config.limits,
   };
   let nextLink = 1;
   const supervise = (socket: FrameSocket, kind: "in" | "out"): Link => {
     const id = `${kind === "in" ? "conn" : "peer"}:${nextLink++}`;
-    const link = new Link(id, socket, ctx);
+    // --- Observability: frames in and out by type ---
+    const link = new Link(id, metrics.countSent(socket), ctx);
+    const receive = link.receive.bind(link);
+    link.receive = (raw) => {
+      metrics.frameReceived(raw);
+      receive(raw);
+    };
+    // --- end observability ---
     link.onDown = (reason) => down(link, reason);
     links.set(id, link);
     return link;
@@ -246,6 +320,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return link;
   };
   const peers = new Peers({
+    dial,
     clock,
     random,
     log,
@@ -273,9 +348,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   if (joined) welcomed(joined);
   late.peers = peers;
+  late.observe = (request) =>
+    // observability
+    observeRoute(request, {
+      router: r,
+      links,
+      peers,
+      metrics,
+      build: BUILD,
+      now: () => clock.now(),
+    });
   for (const server_id of r.state.server_keys.keys()) peers.dial(server_id);
   const rejoin = config.bootstrap_servers.length > 0 && !joined
-    ? retryJoin(config, identity, { signer, backend, clock, log, advertise, random }, (j) => {
+    ? retryJoin(config, identity, { signer, backend, clock, log, advertise, random, dial }, (j) => {
       if (j.assigned_id !== identity.server_id) {
         log.error("introducer assigned a different id to a running server; restart to adopt it", {
           assigned: j.assigned_id,
@@ -286,7 +371,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     : undefined;
 
   log.info("listening", {
-    url: `ws://${config.host}:${port}`,
+    url: `${tls ? "wss" : "ws"}://${config.host}:${port}`,
     server_id: identity.server_id,
     advertise: `${advertise.host}:${advertise.port}`,
   });
@@ -324,6 +409,7 @@ function retryJoin(
     log: Logger;
     advertise: { host: string; port: number };
     random: Random;
+    dial: DialOptions;
   },
   done: (j: Joined) => void,
 ): { stop(): void } {
@@ -357,6 +443,35 @@ function retryJoin(
     },
   };
 }
+
+// --- Hardening: TLS ---
+/** PEM texts for Deno.serve (undefined: plain ws://), and how outgoing dials use TLS. */
+async function readTls(
+  config: ServerConfig,
+): Promise<{ serve?: { cert: string; key: string }; dial: DialOptions }> {
+  const { cert_file, key_file, ca_file } = config.tls;
+  const read = async (what: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (e) {
+      throw new ConfigError(`Cannot read TLS ${what} "${path}": ${(e as Error).message}`);
+    }
+  };
+  const dial: DialOptions = {
+    tlsPeers: new Set(
+      [...config.bootstrap_servers, ...config.pinned_servers].filter((s) => s.tls).map((s) =>
+        `${s.host}:${s.port}`
+      ),
+    ),
+  };
+  if (ca_file !== undefined) dial.ca = await read("CA file", ca_file);
+  if (cert_file === undefined || key_file === undefined) return { dial };
+  return {
+    serve: { cert: await read("certificate", cert_file), key: await read("key", key_file) },
+    dial,
+  };
+}
+// --- end hardening ---
 
 function httpRoute(request: Request, router: Router | undefined): Response {
   const url = new URL(request.url);

@@ -13,6 +13,7 @@ import { constants, sign as nodeSign } from "node:crypto";
 import { createOpenSslBackend } from "../crypto/openssl.ts";
 import type { PrivateKey, RsaBackend } from "../crypto/types.ts";
 import { webCrypto } from "../crypto/webcrypto.ts";
+import { parseOpensslSpeed } from "./ceiling.ts";
 
 const KEY_PEM = Deno.readTextFileSync(new URL("../tests/fixtures/keys/alice.pem", import.meta.url));
 /** 1 KiB message, 190-byte OAEP plaintext, as in PLATFORM.md. */
@@ -101,11 +102,9 @@ async function opensslSpeed(): Promise<string> {
   } catch (e) {
     return `not run (${e instanceof Error ? e.message : e})`;
   }
-  const text = new TextDecoder().decode(output.stdout);
-  // e.g. "rsa 4096 bits 0.002491s 0.000028s    401.5  35458.5"
-  const match = /^rsa\s+4096 bits\s+([\d.]+)s\s+([\d.]+)s\s+([\d.]+)\s+([\d.]+)/m.exec(text);
-  if (match === null) return "output not understood";
-  return `${Number(match[3]).toFixed(1)} signs/s (verify ${Number(match[4]).toFixed(0)}/s)`;
+  const speed = parseOpensslSpeed(new TextDecoder().decode(output.stdout));
+  if (speed === undefined) return "output not understood";
+  return `${speed.sign.toFixed(1)} signs/s (verify ${speed.verify.toFixed(0)}/s)`;
 }
 
 const fmt = (ms: number) => `${ms.toFixed(3)} ms`.padStart(10);

@@ -102,7 +102,11 @@ const ESCAPES: Record<string, string> = {
   "\t": "\\t",
 };
 
+/** Printable ASCII without `"` and `\`: written as is in both forms (the common case). */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 function string(s: string, form: CanonicalForm): string {
+  if (PLAIN.test(s)) return `"${s}"`;
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const ch = s[i]!;

@@ -121,6 +121,12 @@ export const RATE_BURST_S = 2;
  * refused with ERROR TIMEOUT; a file transfer's window (64 chunks) and its sync fit with room.
  */
 export const LINK_WAITING_FRAMES_MAX = 128;
+/**
+ * Signatures queued for one origin (a user's deliveries, or the answers to it) before that
+ * user's link waits to handle its next frame: enough to keep the signer busy for one sender,
+ * small enough that a flooder's backlog stays its own (`actors/fair_signer.ts`).
+ */
+export const ORIGIN_SEALS_MAX = 64;
 /** Open WebSocket connections from one remote address; more are answered HTTP 429. */
 export const CONNECTIONS_PER_IP_MAX = 128;
 

@@ -6,7 +6,7 @@
  */
 import type { z } from "zod";
 import { ENVELOPE, type ErrorCode, type Frame, isFrameType, PAYLOADS } from "./frames.ts";
-import { FRAME_DEPTH_MAX } from "./limits.ts";
+import { FRAME_DEPTH_MAX, ID_LENGTH_MAX } from "./limits.ts";
 
 /** Why a frame was refused. */
 export type ParseErrorKind =
@@ -69,9 +69,10 @@ export function parseObject(value: Record<string, unknown>): ParseResult {
       ok: true,
       frame: {
         type: "CTRL_CLOSE",
-        from: typeof value.from === "string" ? value.from : "",
-        to: typeof value.to === "string" ? value.to : "",
-        ts: typeof value.ts === "number" ? value.ts : 0,
+        from: idOrEmpty(value.from),
+        to: idOrEmpty(value.to),
+        // The envelope's bounds hold here too (found by tests/fuzz: `"ts": 1e400` is Infinity).
+        ts: typeof value.ts === "number" && value.ts >= 0 && value.ts <= 1e16 ? value.ts : 0,
         payload: {},
         sig: "",
       },
@@ -93,6 +94,11 @@ export function parseObject(value: Record<string, unknown>): ParseResult {
   const body = PAYLOADS[type].safeParse(payload);
   if (!body.success) return fromZod(body.error, "payload.", type);
   return { ok: true, frame: { type, from, to, ts, payload: body.data, sig: sig ?? "" } as Frame };
+}
+
+/** A string id within the envelope's bound, else "" (a bare CTRL_CLOSE's optional fields). */
+function idOrEmpty(value: unknown): string {
+  return typeof value === "string" && value.length <= ID_LENGTH_MAX ? value : "";
 }
 
 function fail(kind: ParseErrorKind, detail: string): ParseError {

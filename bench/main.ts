@@ -1,0 +1,151 @@
+/**
+ * `deno task bench`: the server's benchmarks over real processes and sockets on loopback
+ * (issue 7). Each scenario prints its throughput, p50/p99 latency and its ratio to the RSA-4096
+ * sign ceiling measured at the start of the same run (`openssl speed -multi <cores> rsa4096`,
+ * else the server backend's own rate), and where the CPU went. Results go to
+ * `bench/results.json` (not kept in git; BENCHMARKS.md holds the figures of record).
+ *
+ *   deno task bench                     all scenarios, full size (about 10-20 minutes)
+ *   deno task bench --smoke             small counts, about a minute: checks every scenario runs
+ *   deno task bench --only a,f          some scenarios (a includes a')
+ *   deno task bench --profile DIR       servers run with --cpu-prof; top functions are printed
+ *   deno task bench --out FILE          write the results elsewhere
+ *   deno task bench --users N           scenario e with N idle users instead of 5 000
+ *
+ * Timings are never asserted: the smoke test only checks that every scenario produced an entry.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { BUILD } from "../actors/build.ts";
+import { type Ceiling, measureCeiling } from "./ceiling.ts";
+import { machineInfo, round } from "./proc.ts";
+import { replayBench } from "./replay_bench.ts";
+import {
+  type BenchContext,
+  crossServerDm,
+  fileTransfer,
+  idleMemory,
+  joinPropagation,
+  localDm,
+  publicChannel,
+  type Result,
+} from "./scenarios.ts";
+
+/** Scenario letters in run order. */
+export const SCENARIOS = ["a", "b", "c", "d", "e", "f", "g"] as const;
+
+async function replay(ctx: BenchContext): Promise<Result[]> {
+  const count = ctx.smoke ? 20_000 : 1_000_000;
+  ctx.log(`  (f) writing ${count} events, then folding them`);
+  const r = await replayBench(count);
+  return [{
+    name: "f: replay (readEvents + evolve)",
+    unit: "events folded/s",
+    throughput_per_s: r.fold_per_s,
+    p50_ms: null,
+    p99_ms: null,
+    limit_per_s: null,
+    ratio_to_limit: null,
+    target: "≥ 200 000 events/s",
+    met: r.fold_per_s >= 200_000,
+    details: { ...r },
+  }];
+}
+
+function line(r: Result): string {
+  const n = (v: number | null, d = 1) => (v === null ? "-" : String(round(v, d)));
+  const met = r.met === null || r.met === undefined
+    ? ""
+    : r.met
+    ? "  [target met]"
+    : "  [target MISSED]";
+  return `${r.name}: ${n(r.throughput_per_s)}/s, p50 ${n(r.p50_ms, 2)} ms, p99 ${
+    n(r.p99_ms, 2)
+  } ms, ` +
+    `limit ${n(r.limit_per_s)}/s, ratio ${n(r.ratio_to_limit, 3)}${met}`;
+}
+
+export async function runBench(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      smoke: { type: "boolean" },
+      only: { type: "string" },
+      profile: { type: "string" },
+      out: { type: "string" },
+      users: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(
+      "Usage: deno task bench [--smoke] [--only a,b,...] [--profile DIR] [--out FILE] [--users N]",
+    );
+    return 0;
+  }
+  const only = new Set((values.only ?? SCENARIOS.join(",")).split(",").map((s) => s.trim()));
+  const smoke = values.smoke ?? false;
+  const out = values.out ?? new URL("./results.json", import.meta.url).pathname;
+  const log = (l: string) => console.log(l);
+  const started = new Date();
+  const machine = machineInfo();
+  log(`SOCP benchmarks${smoke ? " (smoke: small counts, figures not meaningful)" : ""}`);
+  log(
+    `machine: ${machine.nproc} cores, ${machine.cpu_model}, ${machine.ram_gib} GiB; Deno ${Deno.version.deno}`,
+  );
+  const ceiling: Ceiling = await measureCeiling(smoke ? 1 : 3, machine.nproc);
+  log(`ceiling: ${round(ceiling.signs_per_s, 1)} RSA-4096 signs/s (${ceiling.source})`);
+  const ctx: BenchContext = { smoke, ceiling, profileDir: values.profile, log };
+  if (values.profile) await Deno.mkdir(values.profile, { recursive: true });
+  const runs: Record<string, (ctx: BenchContext) => Promise<Result[]>> = {
+    a: localDm,
+    b: crossServerDm,
+    c: publicChannel,
+    d: fileTransfer,
+    e: (c) => idleMemory(c, values.users ? Number(values.users) : undefined),
+    f: replay,
+    g: joinPropagation,
+  };
+  const results: Result[] = [];
+  const failures: string[] = [];
+  for (const letter of SCENARIOS) {
+    if (!only.has(letter)) continue;
+    log(`\n[${letter}]`);
+    const t0 = performance.now();
+    try {
+      for (const r of await runs[letter]!(ctx)) {
+        results.push(r);
+        log(line(r));
+        if (r.cpu) {
+          log(
+            `  cpu over ${r.cpu.window_s} s: servers ${r.cpu.servers_s} s ` +
+              `${JSON.stringify(r.cpu.server_threads)}, load generator ${r.cpu.loadgen_s} s, ` +
+              `other processes ${r.cpu.other_s} s (${r.cpu.busy_cores} cores busy)`,
+          );
+        }
+        if (r.details) log(`  ${JSON.stringify(r.details)}`);
+      }
+    } catch (e) {
+      failures.push(letter);
+      log(`  scenario ${letter} FAILED: ${e instanceof Error ? e.stack ?? e.message : e}`);
+    }
+    log(`  (${round((performance.now() - t0) / 1000, 1)} s)`);
+  }
+  const after = await measureCeiling(smoke ? 1 : 3, machine.nproc);
+  log(`\nceiling again at the end: ${round(after.signs_per_s, 1)} signs/s`);
+  const document = {
+    date: started.toISOString(),
+    build: BUILD,
+    deno: Deno.version.deno,
+    smoke,
+    machine,
+    ceiling: { ...ceiling, at_end_signs_per_s: after.signs_per_s },
+    results,
+    failed: failures,
+  };
+  await Deno.writeTextFile(out, JSON.stringify(document, null, 2) + "\n");
+  log(`results: ${out}${failures.length ? `; FAILED: ${failures.join(", ")}` : ""}`);
+  return failures.length ? 1 : 0;
+}
+
+if (import.meta.main) Deno.exit(await runBench(Deno.args));

@@ -1,0 +1,137 @@
+/**
+ * CPU and memory accounting from /proc (Linux), so every benchmark can say where the two cores
+ * went: the server processes (split by thread: the JS main thread vs. the blocking pool that
+ * runs the RSA private-key operations), the load generator, and anything else on the machine.
+ * Everything returns zeros where /proc is missing.
+ * @module
+ */
+
+const TICKS_PER_S = 100; // getconf CLK_TCK on Linux
+
+function read(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** utime + stime of a /proc/.../stat line, in seconds. */
+function statCpu(text: string | undefined): number {
+  if (text === undefined) return 0;
+  // The command name may contain spaces; fields resume after the last ')'.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+}
+
+/** CPU seconds (user + system) a process has used, all threads. */
+export function processCpu(pid: number): number {
+  return statCpu(read(`/proc/${pid}/stat`));
+}
+
+/** CPU seconds per thread name (`comm`) of a process: e.g. the main thread vs. worker pools. */
+export function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tasks: Deno.DirEntry[];
+  try {
+    tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
+  } catch {
+    return out;
+  }
+  for (const task of tasks) {
+    const comm = read(`/proc/${pid}/task/${task.name}/comm`)?.trim() ?? "?";
+    const name = task.name === String(pid) ? `main (${comm})` : comm;
+    out.set(name, (out.get(name) ?? 0) + statCpu(read(`/proc/${pid}/task/${task.name}/stat`)));
+  }
+  return out;
+}
+
+/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
+export function machineBusyCpu(): number {
+  const line = read("/proc/stat")?.split("\n")[0];
+  if (line === undefined) return 0;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal ...
+  const busy = v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + (v[7] ?? 0);
+  return busy / TICKS_PER_S;
+}
+
+/** Resident set size of a process in bytes (VmRSS). */
+export function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(read(`/proc/${pid}/status`) ?? "");
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+/** Where the CPU went during a window. */
+export interface CpuReport {
+  window_s: number;
+  /** CPU seconds of the server processes, total. */
+  servers_s: number;
+  /** Of which: per thread name, summed over the servers. */
+  server_threads: Record<string, number>;
+  /** The benchmark process itself (load generator). */
+  loadgen_s: number;
+  /** Everything else on the machine (other tests, the OS). */
+  other_s: number;
+  /** Cores busy on average, all processes. */
+  busy_cores: number;
+}
+
+/** Snapshots CPU use of `pids`, this process and the machine; `end()` reports the difference. */
+export function cpuWindow(pids: () => number[]): { end(): CpuReport } {
+  const t0 = performance.now();
+  const list0 = pids();
+  const threads0 = list0.map(threadCpu);
+  const servers0 = list0.reduce((s, p) => s + processCpu(p), 0);
+  const self0 = processCpu(Deno.pid);
+  const machine0 = machineBusyCpu();
+  return {
+    end(): CpuReport {
+      const window_s = (performance.now() - t0) / 1000;
+      const servers_s = list0.reduce((s, p) => s + processCpu(p), 0) - servers0;
+      const loadgen_s = processCpu(Deno.pid) - self0;
+      const machine = machineBusyCpu() - machine0;
+      const server_threads: Record<string, number> = {};
+      list0.forEach((pid, i) => {
+        for (const [name, s] of threadCpu(pid)) {
+          const key = name.startsWith("main") ? "main" : name;
+          const before = threads0[i]!.get(name) ?? 0;
+          server_threads[key] = round((server_threads[key] ?? 0) + s - before, 2);
+        }
+      });
+      return {
+        window_s: round(window_s, 2),
+        servers_s: round(servers_s, 2),
+        server_threads,
+        loadgen_s: round(loadgen_s, 2),
+        other_s: round(Math.max(0, machine - servers_s - loadgen_s), 2),
+        busy_cores: round(machine / window_s, 2),
+      };
+    },
+  };
+}
+
+export function round(n: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+/** The p-th percentile (0-100) of `values` (nearest rank); NaN when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** What the machine is: for BENCHMARKS.md and results.json. */
+export function machineInfo(): { nproc: number; cpu_model: string; ram_gib: number } {
+  const cpuinfo = read("/proc/cpuinfo") ?? "";
+  const models = [...cpuinfo.matchAll(/^model name\s*:\s*(.+)$/gm)].map((m) => m[1]!);
+  const mem = /MemTotal:\s+(\d+) kB/.exec(read("/proc/meminfo") ?? "");
+  return {
+    nproc: navigator.hardwareConcurrency,
+    cpu_model: models[0] ?? "unknown",
+    ram_gib: mem ? round(Number(mem[1]) / 1024 / 1024, 1) : 0,
+  };
+}
