@@ -162,13 +162,14 @@ Deno.test({
       assert.match(text, /1\/1 known servers linked/);
       assert.match(text, new RegExp(`${b.server_id}\\s+127\\.0\\.0\\.1:${b.port}\\s+up \\(`));
 
-      // B's metrics count the server frames it received from A, and its server link.
+      // B's metrics count what it receives from A over their link: a user joining A makes A
+      // send B a USER_ADVERTISE at once (nothing here waits for a heartbeat).
+      clients.push(
+        await RefClient.connect({ url: a.url, privateKeyPem: fixtureKeyPem("dave"), name: "d" }),
+      );
       await eventually("B counted frames from A", async () => {
         const m = await scrape(b.port);
-        const fromServers = [...m].filter(([k]) =>
-          k.startsWith('socp_frames_received_total{type="SERVER_')
-        );
-        return fromServers.reduce((sum, [, n]) => sum + n, 0) >= 1 &&
+        return (m.get('socp_frames_received_total{type="USER_ADVERTISE"}') ?? 0) >= 1 &&
           m.get("socp_servers_linked") === 1 && m.get('socp_links{kind="server"}') === 1 &&
           m.get("socp_users_online") === 1;
       });
