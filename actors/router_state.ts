@@ -58,6 +58,8 @@ export interface RouterState {
   seen_ids: Map<string, number>;
   /** Frames with a `ts` below this could no longer be de-duplicated, so they are dropped. */
   seen_floor_ms: number;
+  /** The keys of `seen_ids` oldest first, from `head` on (the eviction order). */
+  seen_order: { keys: string[]; head: number };
   /** The public channel (§6.3): its version and members (every user ever seen, never removed). */
   public_channel: { version: number; members: Set<string> };
   /** Offline queues, server outboxes, users' last homes and announced features. */
@@ -79,6 +81,7 @@ export function initialRouterState(server_id: string): RouterState {
     server_keys: new Map(),
     seen_ids: new Map(),
     seen_floor_ms: 0,
+    seen_order: { keys: [], head: 0 },
     public_channel: { version: 0, members: new Set() },
     delivery: initialDeliveryState(),
   };
@@ -199,12 +202,25 @@ function locateByClaims(state: RouterState, user: string): void {
 /** Adds a seen id, evicting by age and then by count; eviction raises the floor. */
 function rememberSeen(state: RouterState, key: string, ts: number, at_ms: number): void {
   state.seen_floor_ms = Math.max(state.seen_floor_ms, at_ms - SEEN_WINDOW_MS);
+  if (state.seen_ids.has(key)) return;
   state.seen_ids.set(key, ts);
-  for (const [oldest, oldestTs] of state.seen_ids) {
+  // Eviction walks a FIFO of keys rather than the Map itself: iterating a Map from the start
+  // after many deletions costs time proportional to the deleted entries, which made folding
+  // quadratic once the cache was full.
+  const order = state.seen_order;
+  order.keys.push(key);
+  while (order.head < order.keys.length) {
+    const oldest = order.keys[order.head]!;
+    const oldestTs = state.seen_ids.get(oldest)!;
     if (state.seen_ids.size <= SEEN_IDS_MAX && oldestTs >= state.seen_floor_ms) break;
+    order.head++;
     state.seen_ids.delete(oldest);
     // A frame as old as an evicted one could be a replay we can no longer recognise.
     state.seen_floor_ms = Math.max(state.seen_floor_ms, oldestTs + 1);
+  }
+  if (order.head > 4096 && order.head * 2 > order.keys.length) {
+    order.keys = order.keys.slice(order.head);
+    order.head = 0;
   }
 }
 
