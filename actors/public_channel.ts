@@ -12,7 +12,10 @@ import type { PrivateKey, PublicKey, RsaBackend } from "../crypto/types.ts";
 import type { Logger } from "../lib/log.ts";
 import type { Clock, Random, TimerId } from "../lib/world.ts";
 import { b64uEncode } from "../protocol/base64url.ts";
-import { PUBLIC_CHANNEL_SHARES_PER_FRAME } from "../protocol/limits.ts";
+import {
+  PUBLIC_CHANNEL_REKEY_DELAY_MS_PER_MEMBER,
+  PUBLIC_CHANNEL_SHARES_PER_FRAME,
+} from "../protocol/limits.ts";
 import type { RouterInput } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
 
@@ -48,7 +51,7 @@ export class PublicChannelKeys {
     this.#timer ??= this.ctx.clock.setTimeout(() => {
       this.#timer = undefined;
       void this.#rekey();
-    }, this.ctx.delayMs);
+    }, this.ctx.delayMs + this.ctx.state().users.size * PUBLIC_CHANNEL_REKEY_DELAY_MS_PER_MEMBER);
   }
 
   /** Cancels pending work. */

@@ -45,8 +45,12 @@ export const LOCAL_USERS_MAX = 10_000;
 export const KNOWN_USERS_MAX = 100_000;
 /** Private-key operations in flight at once (PLATFORM.md: 2-4 saturate two cores). */
 export const CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX = 4;
-/** Signatures kept for reuse when the same payload goes to many links. */
-export const SIGNATURE_CACHE_MAX = 1_024;
+/**
+ * Signatures kept for reuse when the same payload goes to many links. Large enough to hold one
+ * USER_ADVERTISE per user of a big server: every newcomer is sent all of them, and re-signing
+ * them per hello would make joins quadratic in RSA work.
+ */
+export const SIGNATURE_CACHE_MAX = 16_384;
 
 /** Milliseconds a new connection has to send its first frame. */
 export const HELLO_TIMEOUT_MS = 10_000;
@@ -81,6 +85,11 @@ export const PUBLIC_CHANNEL_WRAPS_PER_FRAME = 100;
 export const PUBLIC_CHANNEL_SHARES_PER_FRAME = 64;
 /** Milliseconds to gather joins into one public-channel rekey (each rekey wraps for every member). */
 export const PUBLIC_CHANNEL_REKEY_DELAY_MS = 250;
+/**
+ * Extra rekey delay per member, so the time spent wrapping keys (one RSA encryption per member)
+ * stays a small share of the time between rekeys as the channel grows.
+ */
+export const PUBLIC_CHANNEL_REKEY_DELAY_MS_PER_MEMBER = 0.5;
 /** Largest file a client accepts, in bytes. */
 export const FILE_BYTES_MAX = 64 * 1024 * 1024;
 /** Milliseconds without a chunk after which a transfer counts as stalled. */
