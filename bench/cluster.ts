@@ -78,6 +78,14 @@ export async function serverKeyPath(name: string): Promise<string> {
   return path;
 }
 
+/** Servers started and not yet stopped (stopped on SIGINT/SIGTERM by `stopEverything`). */
+const running = new Set<BenchServer>();
+
+/** Stops every server this process started (for signal handlers). */
+export async function stopEverything(): Promise<void> {
+  await Promise.all([...running].map((s) => s.stop()));
+}
+
 /** Starts `main.ts serve` and resolves once it listens (30 s at most). */
 export async function startBenchServer(o: BenchServerOptions): Promise<BenchServer> {
   const keyPath = await serverKeyPath(o.key);
@@ -158,7 +166,7 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
   }
   const port = Number(new URL(info.url).port);
   let stopped = false;
-  return {
+  const server: BenchServer = {
     name: o.name ?? o.key,
     url: info.url,
     port,
@@ -171,6 +179,7 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
     async stop() {
       if (stopped) return;
       stopped = true;
+      running.delete(server);
       try {
         child.kill("SIGTERM");
       } catch { /* gone */ }
@@ -184,6 +193,8 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
+  running.add(server);
+  return server;
 }
 
 /** Starts `n` servers: the first alone, the rest joining through it (at most 4 at a time). */
@@ -307,8 +318,7 @@ export async function collectGarbage(s: BenchServer): Promise<{ used: number; to
     });
     let id = 0;
     const call = (method: string) =>
-      // deno-lint-ignore no-explicit-any
-      new Promise<any>((resolve, reject) => {
+      new Promise<{ usedSize?: number; totalSize?: number }>((resolve, reject) => {
         const mine = ++id;
         const timer = setTimeout(
           () => reject(new Error(`inspector: no answer to ${method}`)),
@@ -319,14 +329,14 @@ export async function collectGarbage(s: BenchServer): Promise<{ used: number; to
           if (message.id !== mine) return;
           ws.off("message", on);
           clearTimeout(timer);
-          resolve(message.result);
+          resolve(message.result ?? {});
         };
         ws.on("message", on);
         ws.send(JSON.stringify({ id: mine, method }));
       });
     await call("HeapProfiler.collectGarbage");
     const heap = await call("Runtime.getHeapUsage");
-    return { used: heap.usedSize, total: heap.totalSize };
+    return { used: heap.usedSize ?? 0, total: heap.totalSize ?? 0 };
   } finally {
     ws.close();
   }

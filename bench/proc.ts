@@ -48,12 +48,21 @@ export function threadCpu(pid: number): Map<string, number> {
 
 /** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
 export function machineBusyCpu(): number {
+  return machineCpu().busy;
+}
+
+/** Busy, I/O-wait and stolen CPU seconds of the whole machine, from /proc/stat. */
+export function machineCpu(): { busy: number; iowait: number; steal: number } {
   const line = read("/proc/stat")?.split("\n")[0];
-  if (line === undefined) return 0;
+  if (line === undefined) return { busy: 0, iowait: 0, steal: 0 };
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal ...
   const busy = v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + (v[7] ?? 0);
-  return busy / TICKS_PER_S;
+  return {
+    busy: busy / TICKS_PER_S,
+    iowait: v[4]! / TICKS_PER_S,
+    steal: (v[7] ?? 0) / TICKS_PER_S,
+  };
 }
 
 /** Resident set size of a process in bytes (VmRSS). */
@@ -75,6 +84,9 @@ export interface CpuReport {
   other_s: number;
   /** Cores busy on average, all processes. */
   busy_cores: number;
+  /** Cores idle waiting for I/O, and taken by the hypervisor (steal), on average. */
+  iowait_cores: number;
+  steal_cores: number;
 }
 
 /** Snapshots CPU use of `pids`, this process and the machine; `end()` reports the difference. */
@@ -84,13 +96,14 @@ export function cpuWindow(pids: () => number[]): { end(): CpuReport } {
   const threads0 = list0.map(threadCpu);
   const servers0 = list0.reduce((s, p) => s + processCpu(p), 0);
   const self0 = processCpu(Deno.pid);
-  const machine0 = machineBusyCpu();
+  const machine0 = machineCpu();
   return {
     end(): CpuReport {
       const window_s = (performance.now() - t0) / 1000;
       const servers_s = list0.reduce((s, p) => s + processCpu(p), 0) - servers0;
       const loadgen_s = processCpu(Deno.pid) - self0;
-      const machine = machineBusyCpu() - machine0;
+      const m1 = machineCpu();
+      const machine = m1.busy - machine0.busy;
       const server_threads: Record<string, number> = {};
       list0.forEach((pid, i) => {
         for (const [name, s] of threadCpu(pid)) {
@@ -106,6 +119,8 @@ export function cpuWindow(pids: () => number[]): { end(): CpuReport } {
         loadgen_s: round(loadgen_s, 2),
         other_s: round(Math.max(0, machine - servers_s - loadgen_s), 2),
         busy_cores: round(machine / window_s, 2),
+        iowait_cores: round((m1.iowait - machine0.iowait) / window_s, 2),
+        steal_cores: round((m1.steal - machine0.steal) / window_s, 2),
       };
     },
   };

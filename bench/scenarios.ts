@@ -171,6 +171,11 @@ function typeDeltas(
   return Object.fromEntries(Object.entries(out).sort());
 }
 
+/** Adds the samples of `from` into `into`. */
+function mergeInto(into: Map<string, number>, from: Map<string, number>): void {
+  for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
+}
+
 function pickOther(users: LoadUser[], self: LoadUser): LoadUser {
   for (;;) {
     const other = users[Math.floor(Math.random() * users.length)]!;
@@ -417,6 +422,19 @@ export async function publicChannel(ctx: BenchContext): Promise<Result[]> {
       details: {
         users: n,
         posts_per_s: round(run.throughput / (n - 1), 2),
+        in_flight: n * (n - 1),
+        signs_per_delivery_measured: round(
+          (sum(
+            after.reduce((m, x) => (mergeInto(m, x), m), new Map()),
+            'socp_crypto_ops_total{op="sign"}',
+          ) -
+            sum(
+              before.reduce((m, x) => (mergeInto(m, x), m), new Map()),
+              'socp_crypto_ops_total{op="sign"}',
+            )) /
+            Math.max(1, deliveries.delivered),
+          3,
+        ),
         per_server: perServer,
         frames_sent: typeDeltas(before, after, "socp_frames_sent_total"),
         drops: typeDeltas(before, after, "socp_frames_dropped_total"),
@@ -516,6 +534,10 @@ export async function fileTransfer(ctx: BenchContext): Promise<Result[]> {
         seconds: round(seconds, 2),
         kib_per_s: round(bytes / 1024 / seconds, 1),
         signs_per_server: signs,
+        signs_per_chunk_measured: round(
+          signs.reduce((a, b) => a + b, 0) / Math.max(1, got.size),
+          3,
+        ),
         frames_sent: typeDeltas(before, after, "socp_frames_sent_total"),
         drops: typeDeltas(before, after, "socp_frames_dropped_total"),
       },
@@ -636,6 +658,10 @@ export async function idleMemory(
         kib_per_connection: round(perConnection / 1024, 1),
         kib_per_connection_before_gc: round((rssRaw - baselineUsers) / users.length / 1024, 1),
         js_heap_kib_per_connection: round((heap1.used - heap0.used) / users.length / 1024, 1),
+        js_heap_committed_kib_per_connection: round(
+          (heap1.total - heap0.total) / users.length / 1024,
+          1,
+        ),
         bare_socket_kib: round(bareBytes / 1024, 1),
         rss_baseline_mib: round(baselineUsers / 2 ** 20, 1),
         rss_after_mib: round(rss / 2 ** 20, 1),
