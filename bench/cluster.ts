@@ -187,7 +187,7 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
         try {
           child.kill("SIGKILL");
         } catch { /* gone */ }
-      }, 10_000);
+      }, 30_000); // a busy server under --cpu-prof needs time to write its profile
       await child.status;
       clearTimeout(killer);
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
