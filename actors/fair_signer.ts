@@ -8,33 +8,44 @@
  * user's DM waits for at most one signature of each busy origin. An origin's backlog is also
  * what its own link waits on before handling its next frame: a flooder is slowed to its share,
  * its surplus stays in its own inbox, where the rate limits refuse it.
+ *
+ * A frame whose signature is already known (the same payload sent to many links, such as an
+ * advertise replayed to every newcomer) costs no RSA, so it never waits for a turn: on a big
+ * server a join sends thousands of those, and queueing them behind real seals stalled it.
  * @module
  */
+import { Fifo } from "./fifo.ts";
 import type { UnsignedFrame } from "./router_messages.ts";
 
 interface Job {
   frame: UnsignedFrame;
+  onStart?: () => void;
   resolve: (text: string) => void;
   reject: (e: unknown) => void;
+}
+
+/** The signer a FairSigner shares out. */
+export interface Sealer {
+  /** Signs and serialises a frame. */
+  seal(frame: UnsignedFrame): Promise<string>;
+  /** The sealed frame when its payload's signature is already known or being computed. */
+  cachedSeal?(frame: UnsignedFrame): Promise<string> | undefined;
 }
 
 /** Round-robin seals across origins, at most `parallel` at once. */
 export class FairSigner {
   /** Waiting jobs per origin; Map order is the round-robin order. */
-  #queues = new Map<string, Job[]>();
+  #queues = new Map<string, Fifo<Job>>();
   /** Seals queued or running, per origin. */
   #backlog = new Map<string, number>();
   #running = 0;
   #waiters = new Map<string, { limit: number; resolve: () => void }[]>();
 
   /**
-   * @param seal the real signer (cached signatures come back at once)
-   * @param parallel seals started at once (the backend's own parallelism)
+   * @param sealer the real signer
+   * @param parallel seals started at once
    */
-  constructor(
-    private readonly seal: (frame: UnsignedFrame) => Promise<string>,
-    readonly parallel: number,
-  ) {}
+  constructor(private readonly sealer: Sealer, readonly parallel: number) {}
 
   /** Who a frame's signature is charged to: the sender of a delivery, else its recipient. */
   static origin(frame: UnsignedFrame): string {
@@ -47,13 +58,21 @@ export class FairSigner {
     return this.#backlog.get(origin) ?? 0;
   }
 
-  /** Seals `frame` in its origin's turn. */
-  sign(frame: UnsignedFrame): Promise<string> {
+  /**
+   * Seals `frame` in its origin's turn, or at once when its signature is known.
+   * @param onStart called when its payload is read for signing: until then it may still change
+   */
+  sign(frame: UnsignedFrame, onStart?: () => void): Promise<string> {
+    const known = this.sealer.cachedSeal?.(frame);
+    if (known) {
+      onStart?.();
+      return known;
+    }
     const origin = FairSigner.origin(frame);
     return new Promise<string>((resolve, reject) => {
       let queue = this.#queues.get(origin);
-      if (!queue) this.#queues.set(origin, queue = []);
-      queue.push({ frame, resolve, reject });
+      if (!queue) this.#queues.set(origin, queue = new Fifo());
+      queue.push({ frame, onStart, resolve, reject });
       this.#backlog.set(origin, this.backlog(origin) + 1);
       this.#pump();
     });
@@ -77,7 +96,8 @@ export class FairSigner {
       this.#queues.delete(origin);
       if (queue.length > 0) this.#queues.set(origin, queue);
       this.#running++;
-      this.seal(job.frame).then(job.resolve, job.reject).finally(() => {
+      job.onStart?.();
+      this.sealer.seal(job.frame).then(job.resolve, job.reject).finally(() => {
         this.#running--;
         this.#done(origin);
         this.#pump();

@@ -34,7 +34,7 @@ function manualSeal() {
 
 Deno.test("FairSigner: a quiet origin waits for a seal or two of the flooder, not its backlog", async () => {
   const m = manualSeal();
-  const fair = new FairSigner(m.seal, 1);
+  const fair = new FairSigner({ seal: m.seal }, 1);
   const flood = Array.from({ length: 50 }, (_, i) => fair.sign(deliver("flooder", i)));
   const quiet = fair.sign(deliver("alice", 1000));
   assert.equal(fair.backlog("flooder"), 50);
@@ -58,10 +58,11 @@ Deno.test("FairSigner charges a delivery to its sender, anything else to its rec
 
 Deno.test("FairSigner: waiting for an origin's backlog, and failed seals free their slot", async () => {
   let calls = 0;
-  const fair = new FairSigner(
-    (f) => (++calls % 2 === 0 ? Promise.reject(new Error("boom")) : Promise.resolve(String(f.ts))),
-    2,
-  );
+  const fair = new FairSigner({
+    seal: (
+      f,
+    ) => (++calls % 2 === 0 ? Promise.reject(new Error("boom")) : Promise.resolve(String(f.ts))),
+  }, 2);
   const results = await Promise.allSettled([1, 2, 3, 4].map((n) => fair.sign(deliver("u", n))));
   assert.deepEqual(results.map((r) => r.status), [
     "fulfilled",
@@ -73,7 +74,7 @@ Deno.test("FairSigner: waiting for an origin's backlog, and failed seals free th
   assert.equal(fair.whenBelow("u", 1), undefined, "nothing queued: no wait");
 
   const m = manualSeal();
-  const slow = new FairSigner(m.seal, 1);
+  const slow = new FairSigner({ seal: m.seal }, 1);
   for (let i = 0; i < 3; i++) void slow.sign(deliver("u", i));
   let below = false;
   void slow.whenBelow("u", 2)!.then(() => (below = true));
@@ -81,4 +82,26 @@ Deno.test("FairSigner: waiting for an origin's backlog, and failed seals free th
   assert.equal(below, false, "2 left");
   await m.finishOne();
   assert.equal(below, true, "1 left");
+});
+
+Deno.test("FairSigner: a seal whose signature is known takes no turn; onStart marks the start", async () => {
+  const m = manualSeal();
+  const known = new Set(["c7"]);
+  const fair = new FairSigner({
+    seal: m.seal,
+    cachedSeal: (frame) =>
+      known.has(String((frame.payload as { ciphertext: string }).ciphertext))
+        ? Promise.resolve("cached")
+        : undefined,
+  }, 1);
+  const starts: number[] = [];
+  const busy = [1, 2, 3].map((n) => fair.sign(deliver("flooder", n), () => starts.push(n)));
+  assert.deepEqual(starts, [1], "only the running seal has read its payload");
+  // The flooder holds the only slot, and two more wait; the known one does not wait.
+  assert.equal(await fair.sign(deliver("alice", 7), () => starts.push(7)), "cached");
+  assert.deepEqual(starts, [1, 7]);
+  assert.equal(fair.backlog("alice"), 0);
+  for (let i = 0; i < 3; i++) await m.finishOne();
+  assert.deepEqual(starts, [1, 7, 2, 3]);
+  assert.equal((await Promise.all(busy)).length, 3);
 });

@@ -16,7 +16,8 @@ import { LINK_WAITING_FRAMES_MAX } from "../protocol/limits.ts"; // hardening
 import type { Store } from "../store/store.ts";
 import { Mailbox } from "./mailbox.ts";
 import { type FrameSocket, Outbox } from "./outbox.ts";
-import type { FrameSigner } from "./frame_signer.ts";
+import { AckBatcher } from "./ack_batch.ts";
+import { FEATURE_ACK_BATCHES, has } from "./router_delivery.ts";
 import type { RouterInput, UnsignedFrame } from "./router_messages.ts";
 import { errorFrame } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
@@ -30,7 +31,11 @@ import { UserLinkHandler } from "./user_link.ts";
 /** What every link needs from the server around it. */
 export interface LinkContext {
   backend: RsaBackend;
-  signer: Pick<FrameSigner, "seal">;
+  /**
+   * Signs and serialises frames; `onStart` is called when the payload is read for signing
+   * (until then, a queued ACK batch may still grow).
+   */
+  signer: { seal(frame: UnsignedFrame, onStart?: () => void): Promise<string> };
   store: Store;
   clock: Clock;
   random: Random;
@@ -76,6 +81,8 @@ export class Link {
   handler: FrameHandler | undefined;
   #inbox: Mailbox<{ raw: string; at_ms: number }>;
   #outbox: Outbox;
+  /** Delivery ACKs to the peer server, coalesced while they wait for a signature. */
+  #acks = new AckBatcher();
   #strikes = 0;
   #closing = false;
   /** Hardening: token buckets, one pair per link kind (a link's kind is known after its hello). */
@@ -126,6 +133,12 @@ export class Link {
 
   /** Signs and sends a frame built by this server. */
   send(frame: UnsignedFrame): void {
+    if (frame.type === "ACK" && has(this.ctx.state().delivery, frame.to, FEATURE_ACK_BATCHES)) {
+      if (this.#acks.joined(frame)) return;
+      const batch = this.#acks.open(frame);
+      this.#outbox.push(this.ctx.signer.seal(batch.frame, batch.onStart));
+      return;
+    }
     this.#outbox.push(this.ctx.signer.seal(frame));
   }
 

@@ -4,6 +4,7 @@
  * a peer that does not read is cut off instead of being buffered forever.
  * @module
  */
+import { Fifo } from "./fifo.ts";
 
 /** The part of a WebSocket an outbox needs. */
 export interface FrameSocket {
@@ -17,7 +18,7 @@ const SOCKET_BUFFER_BYTES_MAX = 8 * 1024 * 1024;
 
 /** An ordered, bounded queue of sealed frames for one socket. */
 export class Outbox {
-  #queue: Promise<string | undefined>[] = [];
+  #queue = new Fifo<Promise<string | undefined>>();
   #draining: Promise<void> | undefined;
   #closed = false;
 
@@ -52,7 +53,7 @@ export class Outbox {
   /** Stops sending; queued frames are dropped. */
   close(): void {
     this.#closed = true;
-    this.#queue = [];
+    this.#queue.clear();
   }
 
   /** Resolves when everything queued so far has been handed to the socket. */
@@ -64,7 +65,7 @@ export class Outbox {
     while (this.#queue.length > 0 && !this.#closed) {
       let text: string | undefined;
       try {
-        text = await this.#queue[0];
+        text = await this.#queue.peek();
       } catch {
         text = undefined;
       }

@@ -142,7 +142,10 @@ class ReplayWorld {
     this.#ctx = {
       backend,
       signer: {
-        seal: (frame: UnsignedFrame) => Promise.resolve(JSON.stringify({ ...frame, sig: "" })),
+        seal: (frame: UnsignedFrame, onStart?: () => void) => {
+          onStart?.();
+          return Promise.resolve(JSON.stringify({ ...frame, sig: "" }));
+        },
       },
       store: { journal: () => {}, lastSeq: 0 } as unknown as Store,
       clock,

@@ -344,7 +344,7 @@ function onUserAck(
 ): Decision {
   const parsed = parseMessageRef(ref);
   if (!parsed || parsed.recipient !== input.frame.from) return accepted([], [], "ACK noted");
-  const events = acknowledged(state.delivery, "user", input.frame.from, ref, input.at_ms);
+  const events = acknowledged(state.delivery, "user", input.frame.from, [ref], input.at_ms);
   // Receipts are for messages; file chunks are confirmed (to retire queued copies), not told.
   const told = type === "USER_DELIVER" || type === "MSG_PUBLIC_CHANNEL";
   const effects = told

@@ -20,8 +20,10 @@ import type { Effect, UnsignedFrame } from "./router_messages.ts";
 /** Features our clients and servers announce (in USER_HELLO / SERVER_HELLO_* payloads). */
 export const FEATURE_RECEIPTS = "receipts";
 export const FEATURE_DELIVERY_ACKS = "delivery_acks";
+/** One ACK may acknowledge several deliveries (`msg_refs`, see `ack_batch.ts`). */
+export const FEATURE_ACK_BATCHES = "ack_batches";
 /** What our servers announce to peers. */
-export const OUR_SERVER_FEATURES: string[] = [FEATURE_DELIVERY_ACKS];
+export const OUR_SERVER_FEATURES: string[] = [FEATURE_DELIVERY_ACKS, FEATURE_ACK_BATCHES];
 
 /** A waiting message, as folded from the log. */
 export interface QueuedItem extends QueuedDelivery {
@@ -241,11 +243,12 @@ export function acknowledged(
   delivery: DeliveryState,
   queue: "user" | "server",
   owner: string,
-  ref: string,
+  refs: readonly string[],
   at_ms: number,
 ): RouterEvent[] {
   const table = queue === "user" ? delivery.user_queues : delivery.server_outboxes;
-  const ids = (table.get(owner) ?? []).filter((i) => i.ref === ref).map((i) => i.id);
+  const wanted = new Set(refs);
+  const ids = (table.get(owner) ?? []).filter((i) => wanted.has(i.ref)).map((i) => i.id);
   return ids.length === 0
     ? []
     : [{ type: "MessageDequeued", queue, owner, ids, reason: "acknowledged", at_ms }];

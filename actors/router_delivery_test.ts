@@ -58,6 +58,20 @@ const hello = (u: string, link: string, at_ms: number, features: string[] = []):
   raw: "{}",
   at_ms,
 });
+/** Server s-b, pinned and linked on LB with `features`, hosting bob. */
+const bobAtLinkedServer = (features: string[]): RouterEvent[] => [
+  { type: "ServerPinned", server_id: "s-b", pubkey: "KB", host: "h", port: 1, at_ms: 1, features },
+  { type: "ServerLinked", server_id: "s-b", link: "LB", outbound: true, at_ms: 1, features },
+  {
+    type: "UserLocated",
+    user_id: "bob",
+    server_id: "s-b",
+    pubkey: "K-bob",
+    meta: {},
+    advertise: "{}",
+    at_ms: 1,
+  },
+];
 const sentFrames = (d: Decision, link: string) =>
   d.effects.flatMap((e) => (e.type === "Send" && e.link === link ? [e.frame] : []));
 
@@ -166,32 +180,7 @@ Deno.test("a server that last hosted the user keeps an outbox while unreachable,
   const w = given([
     registered("alice"),
     arrived("alice", "L-alice"),
-    {
-      type: "ServerPinned",
-      server_id: "s-b",
-      pubkey: "KB",
-      host: "h",
-      port: 1,
-      at_ms: 1,
-      features: ["delivery_acks"],
-    },
-    {
-      type: "ServerLinked",
-      server_id: "s-b",
-      link: "LB",
-      outbound: true,
-      at_ms: 1,
-      features: ["delivery_acks"],
-    },
-    {
-      type: "UserLocated",
-      user_id: "bob",
-      server_id: "s-b",
-      pubkey: "K-bob",
-      meta: {},
-      advertise: "{}",
-      at_ms: 1,
-    },
+    ...bobAtLinkedServer(["delivery_acks"]),
     { type: "ServerUnlinked", server_id: "s-b", link: "LB", at_ms: 2, reason: "x" },
     { type: "UserUnlocated", user_id: "bob", server_id: "s-b", at_ms: 2 },
   ]);
@@ -203,4 +192,40 @@ Deno.test("a server that last hosted the user keeps an outbox while unreachable,
   assert.equal(flushed.length, 1);
   assert.equal(flushed[0]!.ts, T0, "the original ts survives the wait");
   assert.equal(w.state.delivery.server_outboxes.get("s-b")?.length, 1, "kept until the peer ACKs");
+});
+
+Deno.test("one ACK with msg_refs (ack_batches) retires every delivery it names, and nothing else", () => {
+  const w = given([
+    registered("alice"),
+    arrived("alice", "L-alice"),
+    ...bobAtLinkedServer(["delivery_acks", "ack_batches"]),
+  ]);
+  for (let i = 0; i < 4; i++) w.when(dm("alice", "bob", T0 + i));
+  const refs = w.state.delivery.server_outboxes.get("s-b")!.map((item) => item.ref);
+  assert.equal(refs.length, 4, "each DM waits for its ACK");
+  const ack: RouterInput = {
+    type: "FromServer",
+    link: "LB",
+    frame: {
+      type: "ACK",
+      from: "s-b",
+      to: S,
+      ts: T0 + 10,
+      payload: {
+        msg_ref: refs[0]!,
+        status: "delivered",
+        msg_refs: [refs[0]!, refs[2]!, "unknown"],
+      },
+      sig: "x",
+    } as Frame,
+    pubkey: "KB",
+    raw: "{}",
+    at_ms: T0 + 10,
+  };
+  const d = w.when(ack);
+  assert.equal(d.verdict.accepted, true, d.verdict.reason);
+  assert.deepEqual(
+    w.state.delivery.server_outboxes.get("s-b")!.map((item) => item.ref),
+    [refs[1], refs[3]],
+  );
 });

@@ -468,11 +468,12 @@ export function onFromServer(
     case "FILE_END":
       return onServerContent(state, input, seen);
     case "ACK": {
+      const { msg_ref, msg_refs } = frame.payload;
       const retired = acknowledged(
         state.delivery,
         "server",
         frame.from,
-        String(frame.payload.msg_ref),
+        [String(msg_ref), ...(msg_refs ?? [])],
         at_ms,
       );
       return accepted(

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { isB64 } from "./base64url.ts";
 import {
+  ACK_REFS_MAX,
   B64_LENGTH_MAX,
   DISPLAY_NAME_LENGTH_MAX,
   ERROR_DETAIL_LENGTH_MAX,
@@ -100,7 +101,11 @@ export const PAYLOADS = {
   FILE_CHUNK: z.looseObject({ file_id: id, index: int, ciphertext: b64 }),
   FILE_END: z.looseObject({ file_id: id }),
   // Control (§3.9-3.11).
-  ACK: z.looseObject({ msg_ref: z.string().max(ID_LENGTH_MAX) }),
+  ACK: z.looseObject({
+    msg_ref: z.string().max(ID_LENGTH_MAX),
+    // Our extension (ack_batches): the deliveries one ACK acknowledges.
+    msg_refs: z.array(z.string().max(ID_LENGTH_MAX)).max(ACK_REFS_MAX).optional(),
+  }),
   ERROR: z.looseObject({
     code: z.string().max(64),
     detail: z.string().max(ERROR_DETAIL_LENGTH_MAX * 4).optional(),

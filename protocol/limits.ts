@@ -43,6 +43,11 @@ export const LINK_OUTBOX_MAX = 20_000;
 export const LOCAL_USERS_MAX = 10_000;
 /** Users the whole directory may know. */
 export const KNOWN_USERS_MAX = 100_000;
+/**
+ * Deliveries one coalesced ACK between our servers acknowledges (`actors/ack_batch.ts`):
+ * 256 references of ~150 bytes stay far below SERVER_FRAME_BYTES_MAX.
+ */
+export const ACK_REFS_MAX = 256;
 /** Private-key operations in flight at once (PLATFORM.md: 2-4 saturate two cores). */
 export const CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX = 4;
 /**

@@ -7,6 +7,9 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { COMMIT_BATCH_MAX, JOURNAL_ROWS_MAX } from "../protocol/limits.ts";
+
+/** Events read per query when folding the log (a few MB of JSON text at most). */
+const READ_CHUNK_EVENTS = 2_000;
 import { EVENT_VERSION, type RouterEvent, type StoredEvent } from "./events.ts";
 import { MIGRATIONS } from "./schema.ts";
 import { applyProjection, clearProjections } from "./projections.ts";
@@ -134,20 +137,35 @@ export class Store {
     }
   }
 
-  /** Reads events in order, from `fromSeq` (inclusive), upcasting old versions. */
+  /** Reads events in order, from `fromSeq` (inclusive). */
   *readEvents(fromSeq = 1, untilSeq = Number.MAX_SAFE_INTEGER): Generator<StoredEvent> {
-    const rows = this.db.prepare(
-      "SELECT seq, type, version, at_ms, data FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq",
-    ).iterate(fromSeq, untilSeq) as Iterable<
-      { seq: number; type: string; version: number; at_ms: number; data: string }
-    >;
-    for (const row of rows) {
-      yield {
-        seq: row.seq,
-        type: row.type,
-        at_ms: row.at_ms,
-        ...JSON.parse(row.data),
-      } as StoredEvent;
+    // Events come in chunks, each one JSON array text built by SQLite: reading rows one by
+    // one (a JS value per column, a parse per row) made reading, not folding, the limit of a
+    // restart (BENCHMARKS.md, f). `data` is JSON.stringify output, so "{}" is its only form
+    // without fields. group_concat follows the subquery's primary-key order (an ORDER BY inside
+    // the aggregate would sort again and cost a third of the speed), and the order is checked.
+    const chunk = this.db.prepare(
+      `SELECT '[' || group_concat(
+           '{"seq":' || seq || ',"type":' || json_quote(type) || ',"at_ms":' || at_ms ||
+           CASE WHEN data = '{}' THEN '}' ELSE ',' || substr(data, 2) END,
+           ',') || ']' AS json, count(*) AS count, max(seq) AS last
+         FROM (SELECT seq, type, at_ms, data FROM events
+               WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ${READ_CHUNK_EVENTS})`,
+    );
+    let from = fromSeq;
+    for (;;) {
+      const { json, count, last } = chunk.get(from, untilSeq) as {
+        json: string | null;
+        count: number;
+        last: number;
+      };
+      if (count === 0 || json === null) return;
+      for (const event of JSON.parse(json) as StoredEvent[]) {
+        if (event.seq < from) throw new Error(`event log read out of order at seq ${event.seq}`);
+        from = event.seq + 1;
+        yield event;
+      }
+      if (from !== last + 1) throw new Error(`event log read out of order before seq ${last}`);
     }
   }
 

@@ -42,6 +42,33 @@ Deno.test("Store.append() buffers until commit, then reads back in order with se
   store.close();
 });
 
+Deno.test("Store.readEvents() reads across chunk boundaries, within bounds, with exact values", () => {
+  const store = Store.open(":memory:");
+  const odd = (i: number): RouterEvent => ({
+    type: "UserRegistered",
+    user_id: `u"${i}\\é\u2028`,
+    pubkey: `K${i}`,
+    meta: i % 2 ? {} : { display_name: `n${i}` },
+    at_ms: 1_700_000_000_000 + i,
+  });
+  const written = Array.from({ length: 4_500 }, (_, i) => odd(i));
+  store.append(written);
+  store.commit();
+  const all = [...store.readEvents()];
+  assert.equal(all.length, 4_500);
+  all.forEach((e, i) => assert.deepEqual(e, { seq: i + 1, ...written[i] }));
+  assert.deepEqual([...store.readEvents(1_999, 2_003)].map((e) => e.seq), [
+    1_999,
+    2_000,
+    2_001,
+    2_002,
+    2_003,
+  ]);
+  assert.deepEqual([...store.readEvents(4_500)].map((e) => e.seq), [4_500]);
+  assert.equal([...store.readEvents(4_501)].length, 0);
+  store.close();
+});
+
 Deno.test("Store keeps the users projection in step and rebuilds it from the log", () => {
   const store = Store.open(":memory:");
   store.append([registered("a", 1), {

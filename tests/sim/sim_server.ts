@@ -8,6 +8,7 @@
  * the same strike count, because that changes what the Router gets to see.
  * @module
  */
+import { serialise } from "../../actors/frame_signer.ts";
 import { decide, type RouterConfig } from "../../actors/router_decide.ts";
 import type {
   Decision,
@@ -500,14 +501,7 @@ export class SimServer {
 
 /** The wire text of a frame the server built (`FrameSigner.seal`, with a fake signature). */
 export function seal(frame: UnsignedFrame): string {
-  return JSON.stringify({
-    type: frame.type,
-    from: frame.from,
-    to: frame.to,
-    ts: frame.ts,
-    payload: frame.payload,
-    sig: "x",
-  });
+  return serialise(frame, "x");
 }
 
 /**
