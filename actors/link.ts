@@ -17,6 +17,7 @@ import type { Store } from "../store/store.ts";
 import { Mailbox } from "./mailbox.ts";
 import { type FrameSocket, Outbox } from "./outbox.ts";
 import { AckBatcher } from "./ack_batch.ts";
+import type { KeyCache } from "./key_cache.ts";
 import { FEATURE_ACK_BATCHES, has } from "./router_delivery.ts";
 import type { RouterInput, UnsignedFrame } from "./router_messages.ts";
 import { errorFrame } from "./router_messages.ts";
@@ -54,6 +55,8 @@ export interface LinkContext {
   linkTimeoutMs: number;
   /** Imported server keys by SPKI, shared by all links (bounded by the number of pinned servers). */
   serverKeys: Map<string, Promise<PublicKey | undefined>>;
+  /** Imported user keys, bounded (see `key_cache.ts`). */
+  userKeys: KeyCache;
   /** Where other servers reach us (for our SERVER_HELLO_LINK). */
   advertise: { host: string; port: number };
   /**
@@ -98,7 +101,12 @@ export class Link {
     readonly ctx: LinkContext,
   ) {
     this.lastReceivedMs = ctx.clock.now();
-    this.#outbox = new Outbox(socket, ctx.outboxMax, (reason) => this.close(1008, reason));
+    this.#outbox = new Outbox(
+      socket,
+      ctx.outboxMax,
+      (reason) => this.close(1008, reason),
+      (ms) => new Promise((resolve) => ctx.clock.setTimeout(() => resolve(), ms)),
+    );
     this.#inbox = new Mailbox(LINK_INBOX_MAX, async (batch) => {
       for (const item of batch) {
         if (this.#closing || !this.handler) return;

@@ -2,8 +2,15 @@
  * A link's outbox: frames are sealed (signed) as soon as they are queued, so several signatures
  * can be computed at once, but they leave in the order they were queued. The outbox is bounded:
  * a peer that does not read is cut off instead of being buffered forever.
+ *
+ * Frames are handed to the socket only while it holds less than OUTBOX_SOCKET_HIGH_WATER_BYTES
+ * unsent: a burst (a hello on a big server gets one USER_ADVERTISE per known user) then waits
+ * here, in order, for a reader that is merely slower than loopback, instead of filling the
+ * socket's buffer and getting the reader cut off. What waits (socket and outbox together) is
+ * bounded by OUTBOX_BYTES_MAX, and by the outbox's frame count.
  * @module
  */
+import { OUTBOX_BYTES_MAX, OUTBOX_SOCKET_HIGH_WATER_BYTES } from "../protocol/limits.ts";
 import { Fifo } from "./fifo.ts";
 
 /** The part of a WebSocket an outbox needs. */
@@ -13,19 +20,25 @@ export interface FrameSocket {
   readonly bufferedAmount: number;
 }
 
-/** Bytes the socket may hold unsent before the peer counts as a slow consumer. */
-const SOCKET_BUFFER_BYTES_MAX = 8 * 1024 * 1024;
+/** Milliseconds between looks at a full socket buffer (WebSocket has no drain event). */
+const DRAIN_POLL_MS = 5;
 
 /** An ordered, bounded queue of sealed frames for one socket. */
 export class Outbox {
   #queue = new Fifo<Promise<string | undefined>>();
+  /** Characters of sealed frames that wait here (≈ bytes: frames are JSON, mostly ASCII). */
+  #held = 0;
   #draining: Promise<void> | undefined;
   #closed = false;
 
+  /**
+   * @param sleep waits `ms` (the injected clock)
+   */
   constructor(
     private readonly socket: FrameSocket,
     private readonly capacity: number,
     private readonly onOverflow: (reason: string) => void,
+    private readonly sleep: (ms: number) => Promise<void>,
   ) {}
 
   /** Frames queued and not yet sent. */
@@ -36,14 +49,13 @@ export class Outbox {
   /** Queues the text a promise will resolve to (undefined: nothing to send). */
   push(text: Promise<string | undefined> | string): boolean {
     if (this.#closed) return false;
-    if (
-      this.#queue.length >= this.capacity || this.socket.bufferedAmount > SOCKET_BUFFER_BYTES_MAX
-    ) {
-      this.#closed = true;
-      this.onOverflow(`outbox full (${this.#queue.length} frames queued): slow consumer`);
-      return false;
+    if (this.#queue.length >= this.capacity) {
+      return this.#overflow(`outbox full (${this.#queue.length} frames queued): slow consumer`);
     }
-    const item = Promise.resolve(text);
+    const item = Promise.resolve(text).then((t) => {
+      if (t !== undefined && !this.#closed) this.#held += t.length;
+      return t;
+    });
     item.catch(() => {});
     this.#queue.push(item);
     this.#draining ??= this.#drain();
@@ -54,11 +66,18 @@ export class Outbox {
   close(): void {
     this.#closed = true;
     this.#queue.clear();
+    this.#held = 0;
   }
 
   /** Resolves when everything queued so far has been handed to the socket. */
   async flushed(): Promise<void> {
     while (this.#draining) await this.#draining;
+  }
+
+  #overflow(reason: string): false {
+    this.#closed = true;
+    this.onOverflow(reason);
+    return false;
   }
 
   async #drain(): Promise<void> {
@@ -69,8 +88,18 @@ export class Outbox {
       } catch {
         text = undefined;
       }
+      while (!this.#closed && this.socket.bufferedAmount > OUTBOX_SOCKET_HIGH_WATER_BYTES) {
+        const waiting = this.socket.bufferedAmount + this.#held;
+        if (waiting > OUTBOX_BYTES_MAX) {
+          this.#overflow(`outbox full (${waiting} bytes unsent): slow consumer`);
+          break;
+        }
+        await this.sleep(DRAIN_POLL_MS);
+      }
+      if (this.#closed) break;
       this.#queue.shift();
-      if (text !== undefined && !this.#closed) {
+      if (text !== undefined) {
+        this.#held -= text.length;
         try {
           this.socket.send(text);
         } catch {

@@ -6,6 +6,8 @@
  * out and which frames would have been sent; `check` compares with what was recorded.
  * @module
  */
+import { KeyCache } from "./key_cache.ts";
+import { USER_KEYS_CACHED_MAX } from "../protocol/limits.ts";
 import type { PublicKey, RsaBackend } from "../crypto/types.ts";
 import { silentLogger } from "../lib/log.ts";
 import { canonicalJson } from "../protocol/canonical.ts";
@@ -158,6 +160,7 @@ class ReplayWorld {
       heartbeatIntervalMs: 1e9,
       linkTimeoutMs: 1e9,
       serverKeys: new Map<string, Promise<PublicKey | undefined>>(),
+      userKeys: new KeyCache(backend, USER_KEYS_CACHED_MAX),
       advertise: { host: "", port: 0 },
       // Frame sizes as configured; rate limits never run here (replay calls handlers directly).
       limits,

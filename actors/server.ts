@@ -5,8 +5,11 @@
  * `LinkClosed` input for the Router (ejabberd's monitor 'DOWN').
  * @module
  */
+import { KeyCache } from "./key_cache.ts";
+import { USER_KEYS_CACHED_MAX } from "../protocol/limits.ts";
 import { join as joinPath } from "node:path";
 import { defaultBackend } from "../crypto/mod.ts";
+import { createSignPool } from "../crypto/sign_pool.ts";
 import type { PublicKey, RsaBackend } from "../crypto/types.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { type Clock, type Random, systemClock, systemRandom } from "../lib/world.ts";
@@ -48,6 +51,11 @@ import { observeRoute } from "./status.ts";
 export interface ServerOptions {
   config: ServerConfig;
   backend?: RsaBackend;
+  /**
+   * Threads that sign (`crypto/sign_pool.ts`); default one per core when the backend is
+   * OpenSSL; 0: sign through the backend itself.
+   */
+  signThreads?: number;
   clock?: Clock;
   random?: Random;
   log?: Logger;
@@ -81,10 +89,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { config } = options;
   // Observability: every RSA operation is counted and timed for /metrics.
   const metrics = new Metrics();
-  const backend = metered(options.backend ?? defaultBackend(), metrics);
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
   const log = options.log ?? createLogger("info");
+  const base = options.backend ?? defaultBackend();
+  // Signing, the server's real limit, on threads of its own (see crypto/sign_pool.ts).
+  const threads = options.signThreads ?? (base.name === "openssl" ? cores() : 0);
+  const pool = threads > 0
+    ? await createSignPool(base, threads, (why) => log.warn("signing threads unavailable", { why }))
+    : undefined;
+  const backend = metered(pool ?? base, metrics);
   const identity = await loadOrCreateIdentity(config.data_dir, backend, random, (m) => log.info(m));
   // Hardening: TLS files are read before anything listens, so a bad path refuses to start.
   const { serve: tls, dial } = await readTls(config);
@@ -231,15 +245,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     delayMs: PUBLIC_CHANNEL_REKEY_DELAY_MS,
   });
   // Hardening: seals take turns across origins (fair shares of the signing CPU).
-  // Two seals per core at once: each nonblocking sign leaves its thread idle between finishing
-  // and the next start (promise resolution on this thread, pool wake-up), so one per core kept
-  // 0.3 of 2 cores idle; two per core reach the backend's own rate (BENCHMARKS.md, target a).
+  // Two seals per core at once, so each signing thread has its next one waiting when it ends
+  // one (one per core left 0.3 of 2 cores idle: BENCHMARKS.md, target a).
   const fair = new FairSigner(
     signer,
-    Math.max(
-      1,
-      Math.min(CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX, 2 * (navigator.hardwareConcurrency || 1)),
-    ),
+    Math.max(1, Math.min(CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX, 2 * cores())),
   );
   const ctx: LinkContext = {
     backend,
@@ -265,6 +275,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     heartbeatIntervalMs: config.heartbeat_interval_ms,
     linkTimeoutMs: config.link_timeout_ms,
     serverKeys: new Map<string, Promise<PublicKey | undefined>>(),
+    userKeys: new KeyCache(backend, USER_KEYS_CACHED_MAX),
     advertise,
     limits: config.limits,
   };
@@ -399,6 +410,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await server.finished;
       await r.mailbox.idle();
       store.close();
+      pool?.close();
     },
   };
 }
@@ -491,4 +503,9 @@ function httpRoute(request: Request, router: Router | undefined): Response {
     });
   }
   return new Response("SOCP v1.3 server: connect with a WebSocket.\n", { status: 404 });
+}
+
+/** Cores this process may use. */
+function cores(): number {
+  return navigator.hardwareConcurrency || 1;
 }

@@ -14,7 +14,8 @@ import { CONTENT_TYPES } from "./router_content.ts";
 
 /** Handles the frames of a link whose first frame was USER_HELLO. */
 export class UserLinkHandler implements FrameHandler {
-  #user?: { id: string; key: PublicKey };
+  /** Who said hello; the key stays imported in the shared `userKeys` cache, not here. */
+  #user?: { id: string; spki: string };
   #challenge?: {
     frame: FrameOf<"USER_HELLO">;
     raw: string;
@@ -35,7 +36,12 @@ export class UserLinkHandler implements FrameHandler {
 
   /** Resumes a link whose hello was accepted before (replay starting mid-stream). */
   resume(id: string, key: PublicKey): void {
-    this.#user = { id, key };
+    this.#accept(id, key);
+  }
+
+  #accept(id: string, key: PublicKey): void {
+    this.link.ctx.userKeys.put(key);
+    this.#user = { id, spki: key.spki };
   }
 
   async handle(raw: string, at_ms: number): Promise<void> {
@@ -79,8 +85,7 @@ export class UserLinkHandler implements FrameHandler {
         user.id,
       );
     }
-    const { backend } = link.ctx;
-    if (frame.sig !== "" && !(await verifyPayload(backend, user.key, frame.payload, frame.sig))) {
+    if (frame.sig !== "" && !(await this.#verifies(user.spki, frame))) {
       return link.refuse(
         raw,
         at_ms,
@@ -156,7 +161,7 @@ export class UserLinkHandler implements FrameHandler {
       });
       return;
     }
-    this.#user = { id: frame.from, key: imported.key };
+    this.#accept(frame.from, imported.key);
     link.post({ type: "UserHello", link: link.id, frame, pubkey: imported.key.spki, raw, at_ms });
   }
 
@@ -180,7 +185,7 @@ export class UserLinkHandler implements FrameHandler {
       );
       return link.close(1008, "INVALID_SIG");
     }
-    this.#user = { id: frame.from, key };
+    this.#accept(frame.from, key);
     link.post({
       type: "UserHello",
       link: link.id,
@@ -192,8 +197,14 @@ export class UserLinkHandler implements FrameHandler {
     });
   }
 
+  async #verifies(spki: string, frame: { payload: unknown; sig: string }): Promise<boolean> {
+    const key = await this.link.ctx.userKeys.get(spki);
+    return key !== undefined &&
+      await verifyPayload(this.link.ctx.backend, key, frame.payload, frame.sig);
+  }
+
   async #isOwnKey(text: string): Promise<boolean> {
-    const own = this.#user!.key.spki;
+    const own = this.#user!.spki;
     if (text === own) return true;
     const imported = await this.link.ctx.backend.importPublic(text);
     return imported.ok && imported.key.spki === own;

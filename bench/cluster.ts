@@ -137,7 +137,9 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
       while ((i = buffer.indexOf("\n")) >= 0) {
         const line = buffer.slice(0, i);
         buffer = buffer.slice(i + 1);
-        if (logs.length < 10_000) logs.push(line);
+        // The newest lines are kept: they say why a server died.
+        if (logs.length >= 10_000) logs.splice(0, 1_000);
+        logs.push(line);
         try {
           const entry = JSON.parse(line);
           if (entry.message === "listening") listening.resolve(entry);
@@ -166,6 +168,16 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
   }
   const port = Number(new URL(info.url).port);
   let stopped = false;
+  void child.status.then((status) => {
+    if (stopped) return;
+    console.error(
+      `server ${
+        o.name ?? o.key
+      } exited during the run (code ${status.code}, signal ${status.signal}); its last log lines:\n${
+        logs.slice(-20).join("\n")
+      }`,
+    );
+  });
   const server: BenchServer = {
     name: o.name ?? o.key,
     url: info.url,

@@ -156,6 +156,15 @@ const SYMBOLS = {
   EVP_PKEY_generate: { parameters: ["pointer", "buffer"], result: "i32", nonblocking: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
+/**
+ * The same symbols with every call on the calling thread, for a worker that does nothing but
+ * sign (`sign_pool.ts`): it blocks only itself, and starts its next signature without a trip
+ * through Deno's thread pool. `await` on the plain results works the same.
+ */
+const BLOCKING_SYMBOLS = Object.fromEntries(
+  Object.entries(SYMBOLS).map(([name, def]) => [name, { ...def, nonblocking: false }]),
+) as unknown as typeof SYMBOLS;
+
 type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 type Pointer = Deno.PointerObject;
 
@@ -175,6 +184,8 @@ export interface OpenSslOptions {
   readonly libraryPath?: string;
   /** Sign/decrypt calls in flight at once (default `CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX`). */
   readonly privateOpsInFlightMax?: number;
+  /** Private-key calls block the calling thread (only for a worker that does nothing else). */
+  readonly blocking?: boolean;
   /** Told why the backend is unavailable when {@linkcode createOpenSslBackend} returns `undefined`. */
   readonly onUnavailable?: (reason: string) => void;
 }
@@ -185,7 +196,7 @@ export interface OpenSslOptions {
  * library missing, older than 3.0, or a symbol missing. Never throws for those.
  */
 export function createOpenSslBackend(options: OpenSslOptions = {}): RsaBackend | undefined {
-  const loaded = loadLibCrypto(options.libraryPath);
+  const loaded = loadLibCrypto(options.libraryPath, options.blocking ?? false);
   if (!loaded.ok) {
     options.onUnavailable?.(loaded.reason);
     return undefined;
@@ -215,6 +226,7 @@ function defaultPaths(): string[] {
 
 function loadLibCrypto(
   path: string | undefined,
+  blocking: boolean,
 ): { ok: true; lib: LibCrypto } | { ok: false; reason: string } {
   // Plain --allow-ffi is needed: with a path-scoped grant dlopen works but UnsafePointer.of /
   // create / value throw (PLATFORM.md §1). querySync never prompts, unlike dlopen.
@@ -227,11 +239,12 @@ function loadLibCrypto(
   if (state !== "granted") return { ok: false, reason: "needs the plain --allow-ffi permission" };
   const reasons: string[] = [];
   for (const candidate of path === undefined ? defaultPaths() : [path]) {
-    const cached = libraries.get(candidate);
+    const cacheKey = `${blocking ? "blocking" : "nonblocking"}:${candidate}`;
+    const cached = libraries.get(cacheKey);
     if (cached !== undefined) return { ok: true, lib: cached };
     let library: Deno.DynamicLibrary<typeof SYMBOLS>;
     try {
-      library = Deno.dlopen(candidate, SYMBOLS);
+      library = Deno.dlopen(candidate, blocking ? BLOCKING_SYMBOLS : SYMBOLS);
     } catch (e) {
       reasons.push(`${candidate}: ${firstLine(message(e))}`);
       continue;
@@ -262,7 +275,7 @@ function loadLibCrypto(
       sha256,
       keys: new FinalizationRegistry((pkey) => sym.EVP_PKEY_free(pkey)),
     };
-    libraries.set(candidate, lib);
+    libraries.set(cacheKey, lib);
     return { ok: true, lib };
   }
   return { ok: false, reason: reasons.join("; ") };

@@ -39,6 +39,15 @@ export const ROUTER_MAILBOX_MAX = 10_000;
  * socket's unsent bytes are bounded separately (see outbox.ts).
  */
 export const LINK_OUTBOX_MAX = 20_000;
+/** Unsent bytes a link's socket may hold; later frames wait in the outbox, in order. */
+export const OUTBOX_SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
+/**
+ * Unsent bytes (socket and outbox) before the link is cut off as a slow consumer: room for a
+ * hello's USER_ADVERTISE replay (~2.3 KB per known user) on a server of ~10 000 users.
+ */
+export const OUTBOX_BYTES_MAX = 32 * 1024 * 1024;
+/** Imported user keys kept for verifying signed user frames (`actors/key_cache.ts`). */
+export const USER_KEYS_CACHED_MAX = 1_024;
 /** Users one server hosts at once. */
 export const LOCAL_USERS_MAX = 10_000;
 /** Users the whole directory may know. */

@@ -277,7 +277,7 @@ Deno.test({
       const removed = () =>
         alice.received.some((f) => f.type === "USER_REMOVE" && f.payload?.user_id === slowId);
       // ~8 KB frames, in windows with a round trip, until the server gives up on the reader
-      // (at most 64 MB: far beyond the 8 MB a socket may buffer).
+      // (at most 64 MB: far beyond the 32 MiB a link may hold unsent).
       for (let w = 0; w < 128 && !removed(); w++) {
         for (let i = 0; i < FILE_WINDOW_CHUNKS; i++) {
           alice.sendRaw(chunk(alice.userId, slowId, sent++, 6000));

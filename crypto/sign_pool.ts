@@ -1,0 +1,136 @@
+/**
+ * RSA signing on dedicated threads: one worker per core, each running OpenSSL with blocking
+ * calls (`sign_worker.ts`). Nonblocking FFI calls leave a core idle between one signature's end
+ * and the next one's start (the result goes back through the main thread, which then starts
+ * the next call on Deno's thread pool); a worker that already holds its next request in its
+ * queue starts it at once. Everything else stays with the backend it wraps.
+ *
+ * Requests go to the worker with the fewest outstanding, so each keeps one waiting behind the
+ * one it signs when enough work is offered. A worker that fails makes the pool fall back to the
+ * wrapped backend's own signing, with a log line: a signature is never lost.
+ * @module
+ */
+import type { PrivateKey, RsaBackend } from "./types.ts";
+import type { SignReply, SignRequest } from "./sign_worker.ts";
+
+interface Thread {
+  worker: Worker;
+  outstanding: Map<
+    number,
+    { resolve: (sig: Uint8Array<ArrayBuffer>) => void; reject: (e: unknown) => void }
+  >;
+}
+
+/** A backend whose `sign` runs on worker threads. */
+export interface PooledBackend extends RsaBackend {
+  /** Stops the workers (pending signatures fail). */
+  close(): void;
+}
+
+/**
+ * Starts `threads` signing workers in front of `base` (an OpenSSL backend); resolves to `base`'s
+ * behaviour with pooled signing, or undefined (with `onUnavailable` told why) when the workers
+ * cannot sign here.
+ */
+export async function createSignPool(
+  base: RsaBackend,
+  threads: number,
+  onUnavailable: (reason: string) => void = () => {},
+): Promise<PooledBackend | undefined> {
+  const started = Array.from({ length: threads }, () => startThread());
+  const results = await Promise.all(started.map((s) => s.ready));
+  const failure = results.find((r) => r !== undefined);
+  if (failure !== undefined) {
+    for (const s of started) s.thread.worker.terminate();
+    onUnavailable(failure);
+    return undefined;
+  }
+  const pool = started.map((s) => s.thread);
+  let broken = false;
+  for (const thread of pool) {
+    thread.worker.onerror = (e) => {
+      e.preventDefault();
+      broken = true;
+      onUnavailable(`signing thread failed: ${e.message}`);
+      for (const { reject } of thread.outstanding.values()) reject(new Error(e.message));
+      thread.outstanding.clear();
+    };
+  }
+  const keyIds = new WeakMap<PrivateKey, Promise<number>>();
+  let nextKey = 1;
+  let nextJob = 1;
+
+  /** Sends a key to every worker once (its PKCS#8 DER, exported by the base backend). */
+  const keyId = (key: PrivateKey): Promise<number> => {
+    let id = keyIds.get(key);
+    if (id === undefined) {
+      const n = nextKey++;
+      id = base.exportPrivate(key).then((der) => {
+        for (const t of pool) {
+          t.worker.postMessage({ type: "key", key: n, der } satisfies SignRequest);
+        }
+        return n;
+      });
+      keyIds.set(key, id);
+    }
+    return id;
+  };
+
+  return {
+    name: `${base.name}, signing on ${threads} threads`,
+    generate: () => base.generate(),
+    importPrivate: (data) => base.importPrivate(data),
+    exportPrivate: (key) => base.exportPrivate(key),
+    importPublic: (text) => base.importPublic(text),
+    verify: (key, data, signature) => base.verify(key, data, signature),
+    encrypt: (key, plaintext) => base.encrypt(key, plaintext),
+    decrypt: (key, ciphertext) => base.decrypt(key, ciphertext),
+    async sign(key, data) {
+      if (broken) return await base.sign(key, data);
+      if (!(data instanceof Uint8Array)) throw new TypeError("sign: data must be a Uint8Array");
+      // A copy, made now: the caller may change its buffer while the worker signs.
+      const copy = new Uint8Array(data);
+      const id = await keyId(key);
+      if (broken) return await base.sign(key, copy);
+      const thread = pool.reduce((a, b) => (b.outstanding.size < a.outstanding.size ? b : a));
+      const job = nextJob++;
+      return await new Promise<Uint8Array<ArrayBuffer>>((resolve, reject) => {
+        thread.outstanding.set(job, { resolve, reject });
+        const request: SignRequest = { type: "sign", job, key: id, data: copy };
+        thread.worker.postMessage(request, [copy.buffer]);
+      });
+    },
+    close() {
+      broken = true;
+      for (const thread of pool) {
+        thread.worker.terminate();
+        for (const { reject } of thread.outstanding.values()) {
+          reject(new Error("signing pool closed"));
+        }
+        thread.outstanding.clear();
+      }
+    },
+  };
+}
+
+function startThread(): { thread: Thread; ready: Promise<string | undefined> } {
+  const worker = new Worker(new URL("./sign_worker.ts", import.meta.url), { type: "module" });
+  const thread: Thread = { worker, outstanding: new Map() };
+  const ready = new Promise<string | undefined>((resolve) => {
+    worker.onmessage = (e: MessageEvent<SignReply>) => {
+      const reply = e.data;
+      if (reply.type === "ready") return resolve(undefined);
+      if (reply.type === "unavailable") return resolve(reply.reason);
+      const pending = thread.outstanding.get(reply.job);
+      if (pending === undefined) return;
+      thread.outstanding.delete(reply.job);
+      if (reply.type === "signed") pending.resolve(reply.sig);
+      else pending.reject(new Error(reply.error));
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      resolve(`signing thread did not start: ${e.message}`);
+    };
+  });
+  return { thread, ready };
+}
