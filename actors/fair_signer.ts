@@ -39,6 +39,8 @@ export class FairSigner {
   /** Seals queued or running, per origin. */
   #backlog = new Map<string, number>();
   #running = 0;
+  /** Seals queued or running, by frame object. */
+  #waiting = new WeakMap<UnsignedFrame, Promise<string>>();
   #waiters = new Map<string, { limit: number; resolve: () => void }[]>();
 
   /**
@@ -63,19 +65,22 @@ export class FairSigner {
    * @param onStart called when its payload is read for signing: until then it may still change
    */
   sign(frame: UnsignedFrame, onStart?: () => void): Promise<string> {
-    const known = this.sealer.cachedSeal?.(frame);
+    // Known, or the same frame object already waiting (one frame sent to many links).
+    const known = this.#waiting.get(frame) ?? this.sealer.cachedSeal?.(frame);
     if (known) {
       onStart?.();
       return known;
     }
     const origin = FairSigner.origin(frame);
-    return new Promise<string>((resolve, reject) => {
+    const sealed = new Promise<string>((resolve, reject) => {
       let queue = this.#queues.get(origin);
       if (!queue) this.#queues.set(origin, queue = new Fifo());
       queue.push({ frame, onStart, resolve, reject });
       this.#backlog.set(origin, this.backlog(origin) + 1);
       this.#pump();
     });
+    this.#waiting.set(frame, sealed);
+    return sealed;
   }
 
   /** Resolves once `origin` has fewer than `limit` seals queued or running. */

@@ -29,7 +29,11 @@ export class Fifo<T> {
     if (this.#head >= this.#items.length) return undefined;
     const item = this.#items[this.#head];
     this.#items[this.#head++] = undefined; // let it be collected
-    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+    if (this.#head === this.#items.length) {
+      // Empty: drop the array, which keeps the capacity of the largest burst (thousands of
+      // idle links each holding one would cost kilobytes apiece).
+      this.clear();
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }

@@ -2,6 +2,12 @@
  * Seals frames this server emits: signs the canonical payload (§5.1) and serialises the
  * envelope. The transport signature covers the payload only, so one payload sent to many links
  * (an advertise to every user) is signed once and the signature reused from a bounded cache.
+ *
+ * On a big server most frames are such repeats (a hello is answered with one advertise per
+ * user; each newcomer is announced to every user), and the canonical text that keys the cache
+ * costs more than the rest: so one frame object sent to many links is sealed once, and a
+ * payload object seen before finds its signature without being serialised again. Frames and
+ * payloads are never changed once sent (an ACK batch grows only until its signing starts).
  * @module
  */
 import { canonicalJson } from "../protocol/canonical.ts";
@@ -12,7 +18,12 @@ import type { UnsignedFrame } from "./router_messages.ts";
 
 /** Signs and serialises frames as one server. */
 export class FrameSigner {
+  /** Signatures by canonical payload text, least recently used evicted. */
   #cache = new Map<string, Promise<string>>();
+  /** Signatures by payload object. */
+  #byPayload = new WeakMap<object, Promise<string>>();
+  /** Wire texts by frame object. */
+  #sealed = new WeakMap<UnsignedFrame, Promise<string>>();
 
   constructor(private readonly backend: RsaBackend, private readonly key: PrivateKey) {}
 
@@ -20,28 +31,43 @@ export class FrameSigner {
    * The wire text of `frame` with this server's `sig`.
    * @param onStart called before the payload is read
    */
-  async seal(frame: UnsignedFrame, onStart?: () => void): Promise<string> {
+  seal(frame: UnsignedFrame, onStart?: () => void): Promise<string> {
     onStart?.();
-    return serialise(frame, await this.signature(frame.payload));
+    return this.#sealed.get(frame) ?? this.#remember(frame, this.signature(frame.payload));
   }
 
   /** Like `seal`, when the payload was signed (or is being signed) already; else undefined. */
   cachedSeal(frame: UnsignedFrame): Promise<string> | undefined {
-    return this.#cached(canonicalJson(frame.payload))?.then((sig) => serialise(frame, sig));
+    const sealed = this.#sealed.get(frame);
+    if (sealed) return sealed;
+    const sig = this.#byPayload.get(frame.payload) ?? this.#cached(canonicalJson(frame.payload));
+    return sig && this.#remember(frame, sig);
   }
 
   /** The base64url signature of a payload, from the cache when the same payload was signed. */
-  signature(payload: unknown): Promise<string> {
+  signature(payload: object): Promise<string> {
+    const known = this.#byPayload.get(payload);
+    if (known) return known;
     const text = canonicalJson(payload);
-    const hit = this.#cached(text);
-    if (hit) return hit;
-    const signing = this.backend.sign(this.key, new TextEncoder().encode(text)).then(b64uEncode);
-    signing.catch(() => this.#cache.delete(text));
-    this.#cache.set(text, signing);
-    if (this.#cache.size > SIGNATURE_CACHE_MAX) {
-      this.#cache.delete(this.#cache.keys().next().value!);
+    let signing = this.#cached(text);
+    if (!signing) {
+      signing = this.backend.sign(this.key, new TextEncoder().encode(text)).then(b64uEncode);
+      signing.catch(() => this.#cache.delete(text));
+      this.#cache.set(text, signing);
+      if (this.#cache.size > SIGNATURE_CACHE_MAX) {
+        this.#cache.delete(this.#cache.keys().next().value!);
+      }
     }
+    this.#byPayload.set(payload, signing);
+    signing.catch(() => this.#byPayload.delete(payload));
     return signing;
+  }
+
+  #remember(frame: UnsignedFrame, sig: Promise<string>): Promise<string> {
+    const sealed = sig.then((s) => serialise(frame, s));
+    sealed.catch(() => this.#sealed.delete(frame));
+    this.#sealed.set(frame, sealed);
+    return sealed;
   }
 
   #cached(text: string): Promise<string> | undefined {

@@ -40,7 +40,7 @@ export const ROUTER_MAILBOX_MAX = 10_000;
  */
 export const LINK_OUTBOX_MAX = 20_000;
 /** Unsent bytes a link's socket may hold; later frames wait in the outbox, in order. */
-export const OUTBOX_SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
+export const OUTBOX_SOCKET_HIGH_WATER_BYTES = 256 * 1024;
 /**
  * Unsent bytes (socket and outbox) before the link is cut off as a slow consumer: room for a
  * hello's USER_ADVERTISE replay (~2.3 KB per known user) on a server of ~10 000 users.
