@@ -80,6 +80,7 @@ export class FairSigner {
       this.#pump();
     });
     this.#waiting.set(frame, sealed);
+    sealed.catch(() => this.#waiting.delete(frame));
     return sealed;
   }
 

@@ -139,13 +139,15 @@ function onUserHello(
     },
   }];
   // Tell the newcomer about everyone (itself included), and everyone else about the newcomer.
+  // Each user's advertise is replayed as it was made when that user arrived, the way a remote
+  // user's signed advertise is relayed: one frame, sealed once, for every newcomer.
   const newcomer = advertiseFrame(me, at_ms, user, pubkey, meta);
   for (const [other, otherLink] of state.local_users) {
     const record = state.users.get(other)!;
     effects.push({
       type: "Send",
       link,
-      frame: advertiseFrame(me, at_ms, other, record.pubkey, record.meta),
+      frame: advertiseFrame(me, record.arrived_at ?? at_ms, other, record.pubkey, record.meta),
     });
     effects.push({ type: "Send", link: otherLink, frame: newcomer });
   }

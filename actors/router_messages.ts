@@ -141,24 +141,32 @@ export function advertiseFrame(
   pubkey: string,
   meta: UserMeta,
 ): UnsignedFrame<"USER_ADVERTISE"> {
-  let known = advertisePayloads.get(meta);
+  let known = advertises.get(meta);
   if (known?.me !== me || known.user !== user || known.pubkey !== pubkey) {
     const payload = { user_id: user, server_id: me, meta: { ...meta, pubkey }, pubkey };
-    advertisePayloads.set(meta, known = { me, user, pubkey, payload });
+    known = { me, user, pubkey, payload, frame: undefined };
+    advertises.set(meta, known);
   }
-  return { type: "USER_ADVERTISE", from: me, to: "*", ts, payload: known.payload };
+  if (known.frame?.ts !== ts) {
+    known.frame = { type: "USER_ADVERTISE", from: me, to: "*", ts, payload: known.payload };
+  }
+  return known.frame;
 }
 
 /**
- * The same advertise payload object for the same user record (a user's `meta` object is
- * replaced, never changed, when it changes): every hello re-sends every user's advertise, and
- * the signer finds a known payload object's signature without serialising it again
- * (`frame_signer.ts`). A cache of a pure function: `decide` stays deterministic.
+ * The same advertise payload (and, for the same `ts`, the same frame) object for the same user
+ * record: a user's `meta` object is replaced, never changed, when it changes. Every hello
+ * re-sends every user's advertise, and the signer seals a frame object once and finds a known
+ * payload object's signature without serialising it again (`frame_signer.ts`). A cache of a
+ * pure function: `decide` stays deterministic.
  */
-const advertisePayloads = new WeakMap<
-  UserMeta,
-  { me: string; user: string; pubkey: string; payload: UnsignedFrame<"USER_ADVERTISE">["payload"] }
->();
+const advertises = new WeakMap<UserMeta, {
+  me: string;
+  user: string;
+  pubkey: string;
+  payload: UnsignedFrame<"USER_ADVERTISE">["payload"];
+  frame: UnsignedFrame<"USER_ADVERTISE"> | undefined;
+}>();
 
 /** USER_REMOVE for a user of this server (§3.2.2). */
 export function removeFrame(me: string, ts: number, user: string): UnsignedFrame<"USER_REMOVE"> {

@@ -18,6 +18,8 @@ export interface UserRecord {
   advertise?: string;
   /** For a local user with a password login: the encrypted key and the SRP verifier (JSON). */
   login?: { privkey_store: string; pake_password: string };
+  /** For a local user: when it arrived, the `ts` of its advertise replayed to newcomers. */
+  arrived_at?: number;
 }
 
 /** A live server link. */
@@ -114,7 +116,10 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
     }
     case "UserArrived": {
       const record = state.users.get(event.user_id);
-      if (record) record.meta = event.meta;
+      if (record) {
+        record.meta = event.meta;
+        record.arrived_at = event.at_ms;
+      }
       state.remote_users.delete(event.user_id);
       state.local_users.set(event.user_id, event.link);
       state.user_locations.set(event.user_id, "local");
