@@ -174,6 +174,17 @@ async function serve(args: string[]): Promise<number> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => stop.resolve());
   }
+  // Memory measurements (bench scenario e): only with --v8-flags=--expose-gc, SIGUSR2 runs a
+  // full GC and logs the live heap, without the inspector, whose event stream costs a quarter
+  // of the JS thread under a join storm.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc !== undefined && Deno.build.os !== "windows") {
+    Deno.addSignalListener("SIGUSR2", () => {
+      gc();
+      const { heapUsed, heapTotal } = Deno.memoryUsage();
+      log.info("gc", { heap_used: heapUsed, heap_total: heapTotal });
+    });
+  }
   await stop.promise;
   await server.close();
   return 0;

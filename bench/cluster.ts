@@ -8,7 +8,6 @@
 import { createPublicKey, generateKeyPair } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import WebSocket from "ws";
 import { parsePrometheus } from "../actors/metrics.ts";
 import type { ServerStatus } from "../actors/status.ts";
 import { b64uEncode } from "../protocol/base64url.ts";
@@ -26,7 +25,8 @@ export interface BenchServer {
   logs: string[];
   /** SIGTERM, wait, remove the data dir. */
   stop(): Promise<void>;
-  inspectPort?: number;
+  /** Live heap reported after each forced GC (servers started with `exposeGc`). */
+  gcReports: { heap_used: number; heap_total: number }[];
 }
 
 /** Options for {@linkcode startBenchServer}. */
@@ -39,8 +39,8 @@ export interface BenchServerOptions {
   limits?: Record<string, number>;
   /** Extra Deno flags (e.g. `--cpu-prof`, `--cpu-prof-dir=...`). */
   denoFlags?: string[];
-  /** Open the V8 inspector on this loopback port (for {@linkcode collectGarbage}). */
-  inspectPort?: number;
+  /** Start with `--expose-gc`, so {@linkcode collectGarbage} can force a full GC. */
+  exposeGc?: boolean;
 }
 
 /** base64url DER SPKI of a key file (what servers pin and users present). */
@@ -110,7 +110,7 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
       "run",
       "-A",
       ...(o.denoFlags ?? []),
-      ...(o.inspectPort ? [`--inspect=127.0.0.1:${o.inspectPort}`] : []),
+      ...(o.exposeGc ? ["--v8-flags=--expose-gc"] : []),
       join(ROOT, "main.ts"),
       "serve",
       "--host",
@@ -128,6 +128,7 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
     env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
   }).spawn();
   const logs: string[] = [];
+  const gcReports: BenchServer["gcReports"] = [];
   const listening = Promise.withResolvers<{ url: string; server_id: string }>();
   void (async () => {
     let buffer = "";
@@ -143,6 +144,7 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
         try {
           const entry = JSON.parse(line);
           if (entry.message === "listening") listening.resolve(entry);
+          if (entry.message === "gc") gcReports.push(entry);
         } catch {
           // not a log line
         }
@@ -187,7 +189,7 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
     pubkey: spkiOf(keyPath),
     dataDir,
     logs,
-    inspectPort: o.inspectPort,
+    gcReports,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -316,40 +318,18 @@ export async function settle(
 }
 
 /**
- * Forces a full garbage collection in a server started with `inspectPort`, through the V8
- * inspector (HeapProfiler.collectGarbage); returns the live heap after it, in bytes.
+ * Forces a full garbage collection in a server started with `exposeGc` (SIGUSR2, see `main.ts
+ * serve`); returns the live heap after it, in bytes. No inspector: its event stream would cost
+ * the server a quarter of its JS thread during the run.
  */
 export async function collectGarbage(s: BenchServer): Promise<{ used: number; total: number }> {
-  if (!s.inspectPort) throw new Error(`${s.name} was started without an inspector port`);
-  const targets = await (await fetch(`http://127.0.0.1:${s.inspectPort}/json/list`)).json();
-  const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
-  try {
-    await new Promise((resolve, reject) => {
-      ws.once("open", resolve);
-      ws.once("error", reject);
-    });
-    let id = 0;
-    const call = (method: string) =>
-      new Promise<{ usedSize?: number; totalSize?: number }>((resolve, reject) => {
-        const mine = ++id;
-        const timer = setTimeout(
-          () => reject(new Error(`inspector: no answer to ${method}`)),
-          30_000,
-        );
-        const on = (data: unknown) => {
-          const message = JSON.parse(String(data));
-          if (message.id !== mine) return;
-          ws.off("message", on);
-          clearTimeout(timer);
-          resolve(message.result ?? {});
-        };
-        ws.on("message", on);
-        ws.send(JSON.stringify({ id: mine, method }));
-      });
-    await call("HeapProfiler.collectGarbage");
-    const heap = await call("Runtime.getHeapUsage");
-    return { used: heap.usedSize ?? 0, total: heap.totalSize ?? 0 };
-  } finally {
-    ws.close();
+  const seen = s.gcReports.length;
+  Deno.kill(s.pid, "SIGUSR2");
+  const deadline = Date.now() + 60_000;
+  while (s.gcReports.length === seen) {
+    if (Date.now() > deadline) throw new Error(`${s.name}: no gc report 60 s after SIGUSR2`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  const report = s.gcReports[seen]!;
+  return { used: report.heap_used, total: report.heap_total };
 }
