@@ -71,6 +71,27 @@ export function rssBytes(pid: number): number {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
+/**
+ * Resident memory of a process by kind, in bytes (`/proc/PID/smaps`): `heap` is the C heap
+ * (glibc's main arena: Deno's Rust side, OpenSSL, SQLite), `anon` other anonymous mappings
+ * (mostly V8's heap), `file` mapped files (the binary, libraries).
+ */
+export function rssByKind(pid: number): { heap: number; anon: number; file: number } {
+  const out = { heap: 0, anon: 0, file: 0 };
+  let kind: keyof typeof out = "anon";
+  for (const line of (read(`/proc/${pid}/smaps`) ?? "").split("\n")) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1]!;
+      kind = name === "[heap]" ? "heap" : name === "" || name.startsWith("[") ? "anon" : "file";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) out[kind] += Number(rss[1]) * 1024;
+  }
+  return out;
+}
+
 /** Where the CPU went during a window. */
 export interface CpuReport {
   window_s: number;

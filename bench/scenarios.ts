@@ -20,7 +20,7 @@ import {
   until,
 } from "./cluster.ts";
 import { connectUsers, Deliveries, LoadUser, randomBlock } from "./loadgen.ts";
-import { type CpuReport, cpuWindow, percentile, round, rssBytes } from "./proc.ts";
+import { type CpuReport, cpuWindow, percentile, round, rssByKind, rssBytes } from "./proc.ts";
 import { summarizeProfiles } from "./profile.ts";
 
 /** One line of `bench/results.json`. */
@@ -582,6 +582,7 @@ export async function idleMemory(
     await settle([server]);
     await sleep(500);
     const baselineUsers = rssBytes(server.pid);
+    const kinds0 = rssByKind(server.pid);
     const before = await metrics(server);
 
     ctx.log(`  (e) connecting ${target} idle users (budget ${budgetMs / 1000} s)`);
@@ -635,9 +636,14 @@ export async function idleMemory(
     const after = await metrics(server);
     // The join burst leaves garbage (every join sends an advertise to every user); a full GC
     // shows what the idle users really hold.
+    await collectGarbage(server);
+    // V8 gives back the heap a storm made it grow only after some idle time (its memory
+    // reducer), so the reading waits, then collects again.
+    await sleep(ctx.smoke ? 500 : 30_000);
     const heap1 = await collectGarbage(server);
     await sleep(500);
     const rss = rssBytes(server.pid);
+    const kinds = rssByKind(server.pid);
     const d = (key: string) => sum(after, key) - sum(before, key);
     const perConnection = (rss - baselineUsers) / users.length;
     const received = users.reduce((s, u) => s + u.received, 0);
@@ -668,6 +674,12 @@ export async function idleMemory(
         rss_baseline_mib: round(baselineUsers / 2 ** 20, 1),
         rss_after_mib: round(rss / 2 ** 20, 1),
         rss_after_before_gc_mib: round(rssRaw / 2 ** 20, 1),
+        // Where the RSS after the GC grew, per connection, by kind of memory.
+        rss_kib_per_connection_by_kind: {
+          c_heap: round((kinds.heap - kinds0.heap) / users.length / 1024, 1),
+          anonymous_v8: round((kinds.anon - kinds0.anon) / users.length / 1024, 1),
+          files: round((kinds.file - kinds0.file) / users.length / 1024, 1),
+        },
         join_seconds: round(joinSeconds, 1),
         settle_seconds: round(settledSeconds, 1),
         steps,
