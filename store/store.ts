@@ -53,6 +53,8 @@ export class Store {
   #pendingJournal: JournalRow[] = [];
   #insertEvent: StatementSync;
   #insertJournal: StatementSync;
+  /** Run at every commit with journal rows: prepared once (preparing it showed in profiles). */
+  #trimJournalRows: StatementSync;
   #journalRowsMax: number;
   #lastSeq: number;
   #commitScheduled = false;
@@ -65,6 +67,9 @@ export class Store {
     );
     this.#insertJournal = db.prepare(
       "INSERT INTO journal (at_ms, link, kind, raw, input, verdict, reason, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.#trimJournalRows = db.prepare(
+      "DELETE FROM journal WHERE seq <= (SELECT MAX(seq) FROM journal) - ?",
     );
     this.#lastSeq = Number(
       (db.prepare("SELECT COALESCE(MAX(seq), 0) AS s FROM events").get() as { s: number }).s,
@@ -223,9 +228,7 @@ export class Store {
   }
 
   #trimJournal(): void {
-    this.db.prepare("DELETE FROM journal WHERE seq <= (SELECT MAX(seq) FROM journal) - ?").run(
-      this.#journalRowsMax,
-    );
+    this.#trimJournalRows.run(this.#journalRowsMax);
   }
 }
 
