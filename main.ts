@@ -174,15 +174,20 @@ async function serve(args: string[]): Promise<number> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => stop.resolve());
   }
-  // Memory measurements (bench scenario e): only with --v8-flags=--expose-gc, SIGUSR2 runs a
-  // full GC and logs the live heap, without the inspector, whose event stream costs a quarter
-  // of the JS thread under a join storm.
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc !== undefined && Deno.build.os !== "windows") {
+  // Memory: SIGUSR2 logs the live JS heap, after a full GC when run with
+  // --v8-flags=--expose-gc (bench scenario e uses it instead of the inspector, whose event
+  // stream costs a quarter of the JS thread under a join storm).
+  if (Deno.build.os !== "windows") {
+    const gc = (globalThis as { gc?: () => void }).gc;
     Deno.addSignalListener("SIGUSR2", () => {
-      gc();
-      const { heapUsed, heapTotal } = Deno.memoryUsage();
-      log.info("gc", { heap_used: heapUsed, heap_total: heapTotal });
+      gc?.();
+      const { heapUsed, heapTotal, rss } = Deno.memoryUsage();
+      log.info("gc", {
+        collected: gc !== undefined,
+        heap_used: heapUsed,
+        heap_total: heapTotal,
+        rss,
+      });
     });
   }
   await stop.promise;
