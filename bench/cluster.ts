@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parsePrometheus } from "../actors/metrics.ts";
 import type { ServerStatus } from "../actors/status.ts";
+import { writeFileAtomic } from "../lib/write_file.ts";
 import { b64uEncode } from "../protocol/base64url.ts";
 import { fixtureKeyPath, ROOT } from "../tests/harness/processes.ts";
 
@@ -72,9 +73,7 @@ export async function serverKeyPath(name: string): Promise<string> {
       publicKeyEncoding: { type: "spki", format: "pem" },
     }, (err, _pub, priv) => (err ? reject(err) : resolve(priv)))
   );
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeTextFile(tmp, pem, { mode: 0o600 });
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, pem, { mode: 0o600 });
   return path;
 }
 

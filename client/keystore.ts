@@ -12,6 +12,7 @@ import {
   sealPkcs8,
 } from "../crypto/keystore_format.ts";
 import type { PrivateKey, RsaBackend } from "../crypto/types.ts";
+import { writeFileAtomic } from "../lib/write_file.ts";
 
 export {
   KDF_ITERATIONS,
@@ -68,5 +69,5 @@ export async function readKeystore(path: string): Promise<KeystoreFile | undefin
 export async function writeKeystore(path: string, file: KeystoreFile): Promise<void> {
   const dir = path.replace(/\/[^/]*$/, "");
   if (dir !== path) await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(path, JSON.stringify(file, null, 2) + "\n", { mode: 0o600 });
+  await writeFileAtomic(path, JSON.stringify(file, null, 2) + "\n", { mode: 0o600 });
 }

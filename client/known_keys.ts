@@ -6,6 +6,7 @@
  */
 import { sha256Hex } from "../crypto/hash.ts";
 import { b64uDecode } from "../protocol/base64url.ts";
+import { writeFileAtomic } from "../lib/write_file.ts";
 
 /** How a key compares with the pin. */
 export type PinResult = "new" | "same" | "changed";
@@ -19,6 +20,8 @@ export function fingerprint(spki: string): string {
 /** Pins kept in a JSON file beside the keystore. */
 export class KnownKeys {
   #data: { servers: Record<string, string>; users: Record<string, string> };
+  /** Saves run one after another, so an older snapshot never lands after a newer one. */
+  #saved: Promise<void> = Promise.resolve();
 
   private constructor(private readonly path: string | undefined, data?: KnownKeys["data"]) {
     this.#data = data ?? { servers: {}, users: {} };
@@ -50,6 +53,11 @@ export class KnownKeys {
     return this.#pin(this.#data.users, user_id, spki);
   }
 
+  /** Resolves once every pin so far is on disk (the client awaits it before exiting). */
+  flushed(): Promise<void> {
+    return this.#saved;
+  }
+
   /** The pinned key of a user, if any. */
   pinnedUser(user_id: string): string | undefined {
     return this.#data.users[user_id];
@@ -60,10 +68,13 @@ export class KnownKeys {
     if (before === spki) return "same";
     if (before !== undefined) return "changed";
     table[name] = spki;
-    if (this.path) {
-      await Deno.writeTextFile(this.path, JSON.stringify(this.#data, null, 2) + "\n", {
-        mode: 0o600,
-      });
+    const path = this.path;
+    if (path) {
+      const save = this.#saved.then(() =>
+        writeFileAtomic(path, JSON.stringify(this.#data, null, 2) + "\n", { mode: 0o600 })
+      );
+      this.#saved = save.catch(() => {});
+      await save;
     }
     return "new";
   }

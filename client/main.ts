@@ -142,6 +142,7 @@ export async function runClient(args: string[]): Promise<number> {
   lines.on("close", () => void queue.then(() => session.close()));
   const code = await closed.promise;
   lines.close();
+  await known.flushed();
   return code;
 }
 

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import type { PrivateKey, RsaBackend } from "../crypto/types.ts";
 import type { Random } from "../lib/world.ts";
+import { writeFileAtomic } from "../lib/write_file.ts";
 
 /** A server's permanent identity. */
 export interface Identity {
@@ -52,7 +53,7 @@ export async function loadOrCreateIdentity(
   } else {
     serverId = random.uuid();
   }
-  await Deno.writeTextFile(
+  await writeFileAtomic(
     idPath,
     JSON.stringify({ server_id: serverId, pubkey: key.publicKey.spki }, null, 2) + "\n",
   );
@@ -61,7 +62,7 @@ export async function loadOrCreateIdentity(
 
 /** Replaces the server id (when an introducer assigns a different one, §3.1.2). */
 export async function saveServerId(dataDir: string, identity: Identity): Promise<void> {
-  await Deno.writeTextFile(
+  await writeFileAtomic(
     join(dataDir, IDENTITY_FILE),
     JSON.stringify(
       { server_id: identity.server_id, pubkey: identity.key.publicKey.spki },
@@ -75,7 +76,7 @@ async function writePrivate(path: string, pkcs8: Uint8Array): Promise<void> {
   const b64 = btoa(String.fromCharCode(...pkcs8)).replace(/(.{64})/g, "$1\n").replace(/\n$/, "");
   const text = `-----BEGIN PRIVATE KEY-----\n${b64}\n-----END PRIVATE KEY-----\n`;
   // Created with 0600 so the key is never readable by others, not even briefly.
-  await Deno.writeTextFile(path, text, { mode: 0o600, createNew: true });
+  await writeFileAtomic(path, text, { mode: 0o600, createNew: true });
 }
 
 async function readIfExists(path: string): Promise<string | undefined> {
