@@ -11,7 +11,7 @@ import type { PublicKey, RsaBackend } from "../crypto/types.ts";
 import type { Clock, Random } from "../lib/world.ts";
 import type { Logger } from "../lib/log.ts";
 import { type ErrorCode, type Frame, parseFrame } from "../protocol/mod.ts";
-import { LINK_BAD_FRAMES_MAX, LINK_INBOX_MAX } from "../protocol/limits.ts";
+import { LINK_BAD_FRAMES_MAX, LINK_CLOSE_LINGER_MS, LINK_INBOX_MAX } from "../protocol/limits.ts";
 import { LINK_WAITING_FRAMES_MAX } from "../protocol/limits.ts"; // hardening
 import type { Store } from "../store/store.ts";
 import { Mailbox } from "./mailbox.ts";
@@ -88,6 +88,7 @@ export class Link {
   #acks = new AckBatcher();
   #strikes = 0;
   #closing = false;
+  #gone = Promise.withResolvers<void>();
   /** Hardening: token buckets, one pair per link kind (a link's kind is known after its hello). */
   #limiters: { user?: LinkRateLimiter; server?: LinkRateLimiter } = {};
   /** Hardening: frames received and not yet handled, and their length. */
@@ -104,7 +105,8 @@ export class Link {
     this.#outbox = new Outbox(
       socket,
       ctx.outboxMax,
-      (reason) => this.close(1008, reason),
+      // A slow consumer is not waited for: not reading is why it is cut off.
+      (reason) => this.close(1008, reason, 0),
       (ms) => new Promise((resolve) => ctx.clock.setTimeout(() => resolve(), ms)),
     );
     this.#inbox = new Mailbox(LINK_INBOX_MAX, async (batch) => {
@@ -164,21 +166,28 @@ export class Link {
   onDown: (reason: string) => void = () => {};
 
   /**
-   * Closes the socket once what was queued has been sent. The link counts as down at once: a
-   * silent peer might never complete the close handshake.
+   * Closes the socket once what was queued has left it (waiting `lingerMs` at most), so the
+   * peer reads why it was closed. The link counts as down then, without waiting for the close
+   * handshake: a silent peer might never complete it.
    */
-  close(code: number, reason: string): void {
+  close(code: number, reason: string, lingerMs = LINK_CLOSE_LINGER_MS): void {
     if (this.#closing) return;
     this.#closing = true;
     this.#inbox.close();
-    void this.#outbox.flushed().then(() => {
+    void this.#outbox.written(lingerMs).then(() => {
       try {
         this.socket.close(code, reason.slice(0, 120));
       } catch {
         // Already closed by the peer.
       }
       this.onDown(`closed by us (${code} ${reason})`);
+      this.#gone.resolve();
     });
+  }
+
+  /** Resolves once the link is down: its close frame is out, or its socket closed. */
+  get gone(): Promise<void> {
+    return this.#gone.promise;
   }
 
   /** The socket closed: stop everything. */
@@ -187,6 +196,7 @@ export class Link {
     this.#outbox.close();
     this.#inbox.close();
     this.handler?.stop?.();
+    this.#gone.resolve();
   }
 
   /** Posts to the Router; a full Router mailbox closes this link rather than queue without bound. */

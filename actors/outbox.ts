@@ -74,6 +74,23 @@ export class Outbox {
     while (this.#draining) await this.#draining;
   }
 
+  /**
+   * Resolves when everything queued so far has left the socket's buffer for the network, or
+   * after about `maxMs`. Deno's server WebSocket, once closing, drops the connection with its
+   * unsent frames at the peer's next data frame (ext/websocket `_eventLoop`), so a link closes
+   * its socket only after this.
+   */
+  async written(maxMs: number): Promise<void> {
+    await this.flushed();
+    for (
+      let waited = 0;
+      this.socket.bufferedAmount > 0 && waited < maxMs;
+      waited += DRAIN_POLL_MS
+    ) {
+      await this.sleep(DRAIN_POLL_MS);
+    }
+  }
+
   #overflow(reason: string): false {
     this.#closed = true;
     this.onOverflow(reason);

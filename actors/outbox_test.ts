@@ -54,3 +54,25 @@ Deno.test("Outbox cuts off a reader once too many bytes or frames wait", async (
   assert.equal(counted.push("one too many"), false);
   assert.match(overflows[1]!, /^outbox full \(3 frames queued\): slow consumer$/);
 });
+
+Deno.test("Outbox.written waits for the socket's buffer to empty, and no longer than its bound", async () => {
+  const socket = fakeSocket();
+  let slept = 0;
+  const counting = (ms: number) => (slept += ms, sleep());
+  const outbox = new Outbox(socket, 100, () => {}, counting);
+  outbox.push("last error");
+  socket.bufferedAmount = 10;
+  let written = false;
+  const done = outbox.written(1_000).then(() => (written = true));
+  for (let i = 0; i < 5; i++) await tick();
+  assert.deepEqual(socket.sent, ["last error"]);
+  assert.equal(written, false, "still waiting while the socket holds bytes");
+  socket.bufferedAmount = 0;
+  await done;
+
+  // A socket that never drains is waited for about `maxMs`, then given up on.
+  socket.bufferedAmount = 10;
+  slept = 0;
+  await outbox.written(50);
+  assert.ok(slept >= 50 && slept <= 60, `waited ${slept} ms`);
+});

@@ -404,7 +404,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       rejoin?.stop();
       late.keys?.stop();
       peers.stop();
-      for (const link of links.values()) link.close(1001, "server shutting down");
+      // Each link's last frames and close frame go out before the listener stops.
+      await Promise.all(
+        [...links.values()].map((link) => (link.close(1001, "server shutting down"), link.gone)),
+      );
+      // The close frames themselves are written asynchronously: give them a moment.
       await new Promise((resolve) => setTimeout(resolve, 20));
       abort.abort();
       await server.finished;

@@ -76,6 +76,12 @@ export const COMMIT_BATCH_MAX = 1_000;
 export const LINK_INBOX_MAX = 256;
 /** Refused frames after which a link is closed. */
 export const LINK_BAD_FRAMES_MAX = 20;
+/**
+ * How long a closing link waits for its socket to send what it holds (the last ERRORs) before
+ * the close frame goes: a closing Deno server socket drops unsent frames at the peer's next
+ * data frame, so a flooding peer would otherwise never read why it was closed.
+ */
+export const LINK_CLOSE_LINGER_MS = 2_000;
 
 /** How often a HEARTBEAT goes to every linked server (§3.4). */
 export const HEARTBEAT_INTERVAL_MS = 15_000;

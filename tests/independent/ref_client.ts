@@ -598,7 +598,7 @@ export class RefClient {
     displayName?: string;
   };
   /** Resolves when the socket closes. */
-  readonly closed: Promise<{ code: number; reason: string }>;
+  readonly closed: Promise<{ code: number; reason: string; error?: string }>;
   /** Every frame received, in order (including those consumed by `next`). */
   readonly received: Frame[] = [];
   /** Text messages that were not a JSON object. */
@@ -618,7 +618,9 @@ export class RefClient {
   #sigStatus = new WeakMap<Frame, SigStatus>();
   #serverKeys = new Map<string, crypto.KeyObject>();
   #pinnedServerPub?: string;
-  #closeInfo?: { code: number; reason: string };
+  #closeInfo?: { code: number; reason: string; error?: string };
+  /** The socket's last error: a 1006 close says nothing more (a reset, a protocol error). */
+  #lastError?: Error;
 
   private constructor(ws: WebSocket, opts: RefClientOptions) {
     this.#ws = ws;
@@ -645,13 +647,19 @@ export class RefClient {
     this.#pinnedServerPub = opts.serverPub;
     this.closed = new Promise((resolve) => {
       ws.on("close", (code: number, reason: Buffer) => {
-        this.#closeInfo = { code, reason: reason.toString("utf8") };
+        this.#closeInfo = {
+          code,
+          reason: reason.toString("utf8"),
+          ...(this.#lastError ? { error: this.#lastError.message } : {}),
+        };
         for (const w of this.#waiters.splice(0)) {
           clearTimeout(w.timer);
           w.reject(
             new RefClientError(
               `${this.name}: socket closed (code ${code}${
                 this.#closeInfo.reason ? `, "${this.#closeInfo.reason}"` : ""
+              }${
+                this.#lastError ? `, error: ${this.#lastError.message}` : ""
               }) while waiting for ${w.desc}; received: ${this.#recent()}`,
             ),
           );
@@ -660,7 +668,8 @@ export class RefClient {
       });
     });
     ws.on("message", (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary));
-    ws.on("error", () => {/* surfaced through "close" */});
+    // Surfaced through "close", whose message names it.
+    ws.on("error", (e: Error) => this.#lastError = e);
   }
 
   /** Open the WebSocket only (no USER_HELLO) — for hostile-input tests. */
@@ -889,7 +898,9 @@ export class RefClient {
     if (this.#closeInfo) {
       return Promise.reject(
         new RefClientError(
-          `${this.name}: socket already closed (code ${this.#closeInfo.code}) — no ${desc}; ` +
+          `${this.name}: socket already closed (code ${this.#closeInfo.code}${
+            this.#lastError ? `, error: ${this.#lastError.message}` : ""
+          }) — no ${desc}; ` +
             `received: ${this.#recent()}`,
         ),
       );
