@@ -66,35 +66,7 @@ export async function startServerProcess(
     env: { NO_COLOR: "1" },
   }).spawn();
   const logs: string[] = [];
-  const listening = Promise.withResolvers<{ url: string; server_id: string }>();
-  void (async () => {
-    for await (const line of lines(child.stderr)) {
-      logs.push(line);
-      try {
-        const entry = JSON.parse(line);
-        if (entry.message === "listening") listening.resolve(entry);
-      } catch {
-        // Not a log line (e.g. a Deno warning); kept in `logs` for diagnosis.
-      }
-    }
-    listening.reject(new Error(`server exited before listening:\n${logs.join("\n")}`));
-  })();
-  const timer = setTimeout(
-    () => listening.reject(new Error(`server did not listen within 20 s:\n${logs.join("\n")}`)),
-    20_000,
-  );
-  let info;
-  try {
-    info = await listening.promise;
-  } catch (e) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await child.status;
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
+  const info = await untilListening(child, logs, { timeoutMs: 20_000 });
   const end = async (signal: Deno.Signal) => {
     try {
       child.kill(signal);
@@ -111,6 +83,53 @@ export async function startServerProcess(
     kill: () => end("SIGKILL"),
     signal: (signal) => child.kill(signal),
   };
+}
+
+/**
+ * Collects a spawned server's stderr lines into `logs` (the newest `keep` of them: they say why
+ * a server died), hands each JSON log entry to `onEntry`, and resolves with the "listening"
+ * entry. A server that exits or stays silent past `timeoutMs` is killed and the error shows its
+ * log.
+ */
+export async function untilListening(
+  child: Deno.ChildProcess,
+  logs: string[],
+  o: { timeoutMs: number; keep?: number; onEntry?: (entry: Record<string, unknown>) => void },
+): Promise<{ url: string; server_id: string }> {
+  const listening = Promise.withResolvers<{ url: string; server_id: string }>();
+  const keep = o.keep ?? Infinity;
+  void (async () => {
+    for await (const line of lines(child.stderr)) {
+      if (logs.length >= keep) logs.splice(0, Math.ceil(keep / 10));
+      logs.push(line);
+      try {
+        const entry = JSON.parse(line);
+        if (entry.message === "listening") listening.resolve(entry);
+        o.onEntry?.(entry);
+      } catch {
+        // Not a log line (e.g. a Deno warning); kept in `logs` for diagnosis.
+      }
+    }
+    listening.reject(new Error(`server exited before listening:\n${logs.join("\n")}`));
+  })();
+  const timer = setTimeout(
+    () =>
+      listening.reject(
+        new Error(`server did not listen within ${o.timeoutMs / 1000} s:\n${logs.join("\n")}`),
+      ),
+    o.timeoutMs,
+  );
+  try {
+    return await listening.promise;
+  } catch (e) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A terminal client process in `--json` mode. */
@@ -232,12 +251,33 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
   if (buffer) yield buffer;
 }
 
-/** A free loopback port (the OS picks it; we release it for the server to take). */
+/** Lowest port the kernel hands out on its own (outgoing connections, listening on port 0). */
+const EPHEMERAL_LOW = (() => {
+  try {
+    return Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0]);
+  } catch {
+    return 32_768;
+  }
+})();
+
+/**
+ * A free loopback port for a server that keeps its port across restarts; we release it for the
+ * server to take. It is picked at random below the kernel's ephemeral range: a port the OS picked
+ * could be handed to another process's connection before our server binds it (seen in CI as
+ * AddrInUse with tests running in parallel); one from here is only ever taken on purpose.
+ */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  const low = 10_000;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (EPHEMERAL_LOW - low));
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    }
+  }
+  throw new Error(`no free loopback port in ${low}..${EPHEMERAL_LOW - 1} after 200 tries`);
 }
 
 /** Public key (base64url DER SPKI) of a fixture key, via `main.ts identity` on a fresh data dir. */
