@@ -12,7 +12,7 @@ import { parsePrometheus } from "../actors/metrics.ts";
 import type { ServerStatus } from "../actors/status.ts";
 import { writeFileAtomic } from "../lib/write_file.ts";
 import { b64uEncode } from "../protocol/base64url.ts";
-import { fixtureKeyPath, ROOT } from "../tests/harness/processes.ts";
+import { fixtureKeyPath, ROOT, untilListening } from "../tests/harness/processes.ts";
 
 /** A running benchmark server. */
 export interface BenchServer {
@@ -128,45 +128,13 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
   }).spawn();
   const logs: string[] = [];
   const gcReports: BenchServer["gcReports"] = [];
-  const listening = Promise.withResolvers<{ url: string; server_id: string }>();
-  void (async () => {
-    let buffer = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let i;
-      while ((i = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, i);
-        buffer = buffer.slice(i + 1);
-        // The newest lines are kept: they say why a server died.
-        if (logs.length >= 10_000) logs.splice(0, 1_000);
-        logs.push(line);
-        try {
-          const entry = JSON.parse(line);
-          if (entry.message === "listening") listening.resolve(entry);
-          if (entry.message === "gc") gcReports.push(entry);
-        } catch {
-          // not a log line
-        }
-      }
-    }
-    listening.reject(new Error(`server exited before listening:\n${logs.join("\n")}`));
-  })();
-  const timer = setTimeout(
-    () => listening.reject(new Error(`server did not listen in 30 s:\n${logs.join("\n")}`)),
-    30_000,
-  );
-  let info;
-  try {
-    info = await listening.promise;
-  } catch (e) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await child.status;
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
+  const info = await untilListening(child, logs, {
+    timeoutMs: 30_000,
+    keep: 10_000,
+    onEntry: (entry) => {
+      if (entry.message === "gc") gcReports.push(entry as BenchServer["gcReports"][number]);
+    },
+  });
   const port = Number(new URL(info.url).port);
   let stopped = false;
   void child.status.then((status) => {

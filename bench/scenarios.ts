@@ -56,15 +56,27 @@ function profFlags(ctx: BenchContext, tag: string): string[] {
   return ctx.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${ctx.profileDir}/${tag}`] : [];
 }
 
-async function profileSummary(ctx: BenchContext, tag: string) {
-  if (!ctx.profileDir) return undefined;
+/**
+ * Ends a scenario: closes its users, stops its servers, and (with --profile) logs the summary of
+ * the profiles they wrote on exit.
+ */
+async function tearDown(
+  ctx: BenchContext,
+  tag: string,
+  servers: BenchServer[],
+  users: LoadUser[],
+): Promise<void> {
+  for (const u of users) u.terminate();
+  await stopAll(servers);
+  if (!ctx.profileDir) return;
   try {
-    return (await summarizeProfiles(`${ctx.profileDir}/${tag}`, 15)).map((p) => ({
+    const prof = (await summarizeProfiles(`${ctx.profileDir}/${tag}`, 15)).map((p) => ({
       total_ms: p.total_ms,
       top: p.entries.map((e) => `${e.self_pct}% ${e.fn}`),
     }));
+    ctx.log(`  profile (${tag}): ${JSON.stringify(prof, null, 1)}`);
   } catch {
-    return undefined;
+    // No profile written (a server died): the scenario's own error says why.
   }
 }
 
@@ -257,10 +269,7 @@ export async function localDm(ctx: BenchContext): Promise<Result[]> {
     };
     return [max, third];
   } finally {
-    for (const u of users) u.terminate();
-    await server.stop();
-    const prof = await profileSummary(ctx, "a");
-    if (prof) ctx.log(`  profile (a): ${JSON.stringify(prof, null, 1)}`);
+    await tearDown(ctx, "a", [server], users);
   }
 }
 
@@ -362,10 +371,7 @@ export async function crossServerDm(ctx: BenchContext): Promise<Result[]> {
       },
     }];
   } finally {
-    for (const u of users) u.terminate();
-    await stopAll(servers);
-    const prof = await profileSummary(ctx, "b");
-    if (prof) ctx.log(`  profile (b): ${JSON.stringify(prof, null, 1)}`);
+    await tearDown(ctx, "b", servers, users);
   }
 }
 
@@ -440,10 +446,7 @@ export async function publicChannel(ctx: BenchContext): Promise<Result[]> {
       },
     }];
   } finally {
-    for (const u of users) u.terminate();
-    await stopAll(servers);
-    const prof = await profileSummary(ctx, "c");
-    if (prof) ctx.log(`  profile (c): ${JSON.stringify(prof, null, 1)}`);
+    await tearDown(ctx, "c", servers, users);
   }
 }
 
@@ -542,10 +545,7 @@ export async function fileTransfer(ctx: BenchContext): Promise<Result[]> {
       },
     }];
   } finally {
-    for (const u of users) u.terminate();
-    await stopAll(servers);
-    const prof = await profileSummary(ctx, "d");
-    if (prof) ctx.log(`  profile (d): ${JSON.stringify(prof, null, 1)}`);
+    await tearDown(ctx, "d", servers, users);
   }
 }
 
@@ -692,10 +692,7 @@ export async function idleMemory(
       },
     }];
   } finally {
-    for (const u of users) u.terminate();
-    await server.stop();
-    const prof = await profileSummary(ctx, "e");
-    if (prof) ctx.log(`  profile (e): ${JSON.stringify(prof, null, 1)}`);
+    await tearDown(ctx, "e", [server], users);
   }
 }
 
@@ -796,10 +793,7 @@ export async function joinPropagation(ctx: BenchContext): Promise<Result[]> {
       },
     }];
   } finally {
-    for (const u of users) u.terminate();
-    await stopAll(servers);
-    const prof = await profileSummary(ctx, "g");
-    if (prof) ctx.log(`  profile (g): ${JSON.stringify(prof, null, 1)}`);
+    await tearDown(ctx, "g", servers, users);
   }
 }
 
