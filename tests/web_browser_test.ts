@@ -311,7 +311,23 @@ Deno.test({
         });
         await open(alice, bob.user_id);
         const box = alice.page.locator('#log .file[data-state="ready"]');
-        await box.waitFor({ timeout: 30_000 });
+        await box.waitFor({ timeout: 30_000 }).catch(async (e) => {
+          // Say what each side shows: a stalled send and a failed check look alike from here.
+          const shown = async (u: WebUser) =>
+            `${u.name}: ${(await u.page.locator("#log .file").allInnerTexts()).join(" | ")} ` +
+            `[states ${await u.page.locator("#log .file").evaluateAll((els) =>
+              els.map((el) => el.getAttribute("data-state")).join(",")
+            )}]`;
+          const links = servers.map((s, i) =>
+            `server ${i + 1}: ` +
+            s.logs.filter((l) => /link|timeout|timed out|dropped/i.test(l)).slice(-8).join("\n")
+          );
+          throw new Error(
+            `${(e as Error).message}\n${await shown(alice)}\n${await shown(bob)}\n${
+              links.join("\n")
+            }`,
+          );
+        });
         assert.match(
           await box.innerText(),
           /Size and SHA-256 match[\s\S]*Manifest signed by the sender/,
