@@ -12,6 +12,7 @@ import { verifyManifest } from "../crypto/signing.ts";
 import type { PrivateKey, PublicKey, RsaBackend } from "../crypto/types.ts";
 import type { Clock } from "../lib/world.ts";
 import { b64uDecode, type FrameOf } from "../protocol/mod.ts";
+import { assembleChunks } from "../protocol/file_chunks.ts";
 import { FILE_BYTES_MAX, FILE_STALL_MS, OAEP_PLAINTEXT_BYTES_MAX } from "../protocol/limits.ts";
 import { uniquePath } from "./file_name.ts";
 import { type Progress, ProgressMeter } from "./progress.ts";
@@ -174,18 +175,9 @@ export class FileReceiver {
         reason,
       });
     if (t.failure) return fail(t.failure);
-    const count = t.chunks.size;
-    const missing: number[] = [];
-    const last = count === 0 ? -1 : Math.max(...t.chunks.keys());
-    for (let i = 0; i <= last && missing.length < 20; i++) if (!t.chunks.has(i)) missing.push(i);
-    if (missing.length > 0) return fail(`incomplete: missing chunk(s) ${missing.join(", ")}`);
-    if (t.bytes !== m.size) return fail(`incomplete: got ${t.bytes} of ${m.size} bytes`);
-    const data = new Uint8Array(m.size);
-    let offset = 0;
-    for (let i = 0; i < count; i++) {
-      data.set(t.chunks.get(i)!, offset);
-      offset += t.chunks.get(i)!.length;
-    }
+    const whole = assembleChunks(t.chunks, m.size);
+    if ("failure" in whole) return fail(whole.failure);
+    const { data } = whole;
     const hash = sha256Hex(data);
     if (hash !== m.sha256.toLowerCase()) {
       return fail(`sha256 mismatch: got ${hash}, manifest says ${m.sha256}`);

@@ -7,6 +7,7 @@
  * @module
  */
 import { b64uDecode, b64uEncode } from "../../protocol/base64url.ts";
+import { assembleChunks } from "../../protocol/file_chunks.ts";
 import {
   FILE_BYTES_MAX,
   FILE_CHUNK_BYTES,
@@ -168,18 +169,9 @@ export class FileReceiver {
         reason,
       });
     if (t.failure) return fail(t.failure);
-    const count = t.chunks.size;
-    const missing: number[] = [];
-    const last = count === 0 ? -1 : Math.max(...t.chunks.keys());
-    for (let i = 0; i <= last && missing.length < 20; i++) if (!t.chunks.has(i)) missing.push(i);
-    if (missing.length > 0) return fail(`incomplete: missing chunk(s) ${missing.join(", ")}`);
-    if (t.bytes !== t.size) return fail(`incomplete: got ${t.bytes} of ${t.size} bytes`);
-    const data = new Uint8Array(t.size);
-    let offset = 0;
-    for (let i = 0; i < count; i++) {
-      data.set(t.chunks.get(i)!, offset);
-      offset += t.chunks.get(i)!.length;
-    }
+    const whole = assembleChunks(t.chunks, t.size);
+    if ("failure" in whole) return fail(whole.failure);
+    const { data } = whole;
     const hash = await sha256Hex(data);
     if (hash !== t.sha256) {
       return fail(`SHA-256 mismatch: got ${hash}, the sender announced ${t.sha256}`);
