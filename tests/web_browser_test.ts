@@ -387,7 +387,10 @@ Deno.test({
           ".alert:has-text('This identity is already connected, maybe in another tab or device')",
         );
         assert.match(await twin.page.innerText(".alert"), /NAME_IN_USE/);
-        assert.match(await twin.page.innerText("#conn"), /Offline|Reconnect/);
+        // The ERROR comes first and the server's close right after it: the status follows.
+        await twin.page.locator("#conn", { hasText: /Offline|Reconnect/ }).waitFor({
+          timeout: 5_000,
+        });
         await twin.context.close();
         users.splice(users.indexOf(twin), 1);
         // A DM to a user who left: refused (USER_NOT_FOUND), or queued by our servers.
