@@ -167,7 +167,12 @@ Deno.test({
         u.page.waitForSelector(`#convs button[data-conv="${id}"] .presence.on`, {
           timeout: 20_000,
         });
-      const open = (u: WebUser, conv: string) => u.page.click(`#convs button[data-conv="${conv}"]`);
+      const open = async (u: WebUser, conv: string) => {
+        await u.page.click(`#convs button[data-conv="${conv}"]`);
+        await u.page.waitForSelector(`#convs button[data-conv="${conv}"][aria-current="true"]`, {
+          timeout: 5_000,
+        });
+      };
       const say = async (u: WebUser, text: string) => {
         await u.page.fill("#composer-text", text);
         await u.page.press("#composer-text", "Enter");

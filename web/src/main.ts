@@ -270,6 +270,7 @@ function startChat(stored: StoredIdentity, pair: KeyPair): void {
   const user_id = stored.keystore.user_id;
   me = { user_id, label: stored.display_name || user_id, keystore: stored.keystore };
   conversations.clear();
+  convItems.clear();
   unread.clear();
   files.clear();
   current = PUBLIC;
@@ -627,34 +628,57 @@ function renderConvs(): void {
     const contact = session!.contacts.get(id);
     const isOnline = id === PUBLIC || contact?.online === true;
     const count = unread.get(id) ?? 0;
-    const button = h(
-      "button",
-      { type: "button", "data-conv": id, "aria-current": String(id === current) },
-      id === PUBLIC ? h("span", { class: "presence on", "aria-hidden": "true" }) : h("span", {
-        class: `presence${isOnline ? " on" : ""}`,
-        "aria-hidden": "true",
-      }),
-      h("span", { class: "name" }, id === PUBLIC ? "Public channel" : label(id)),
-      id === PUBLIC
-        ? undefined
-        : h("span", { class: "visually-hidden" }, isOnline ? ", online" : ", offline"),
-      contact?.keyChanged
-        ? h("span", { class: "badge warn", title: "key changed" }, "key changed")
-        : undefined,
-      count > 0
-        ? h(
-          "span",
-          { class: "badge" },
-          String(count),
-          h("span", { class: "visually-hidden" }, " unread"),
-        )
-        : undefined,
+    const { item, button } = convItem(id);
+    button.setAttribute("aria-current", String(id === current));
+    button.replaceChildren(
+      ...[
+        id === PUBLIC ? h("span", { class: "presence on", "aria-hidden": "true" }) : h("span", {
+          class: `presence${isOnline ? " on" : ""}`,
+          "aria-hidden": "true",
+        }),
+        h("span", { class: "name" }, id === PUBLIC ? "Public channel" : label(id)),
+        id === PUBLIC
+          ? undefined
+          : h("span", { class: "visually-hidden" }, isOnline ? ", online" : ", offline"),
+        contact?.keyChanged
+          ? h("span", { class: "badge warn", title: "key changed" }, "key changed")
+          : undefined,
+        count > 0
+          ? h(
+            "span",
+            { class: "badge" },
+            String(count),
+            h("span", { class: "visually-hidden" }, " unread"),
+          )
+          : undefined,
+      ].filter((c) => c !== undefined),
     );
-    button.addEventListener("click", () => select(id));
-    return h("li", {}, button);
+    return item;
   });
-  $("convs").replaceChildren(...items);
+  const list = $("convs");
+  const shown = [...list.children];
+  if (shown.length !== items.length || items.some((item, i) => shown[i] !== item)) {
+    list.replaceChildren(...items);
+  }
   $("online-count").textContent = `${online} other user${online === 1 ? "" : "s"} online`;
+}
+
+/**
+ * One list item per conversation, kept across renders and updated in place: the list re-renders
+ * on every presence or unread change, and a button replaced between a user's mousedown and mouseup
+ * would swallow the click.
+ */
+const convItems = new Map<string, { item: HTMLLIElement; button: HTMLButtonElement }>();
+
+function convItem(id: string): { item: HTMLLIElement; button: HTMLButtonElement } {
+  let found = convItems.get(id);
+  if (!found) {
+    const button = h("button", { type: "button", "data-conv": id });
+    button.addEventListener("click", () => select(id));
+    found = { item: h("li", {}, button), button };
+    convItems.set(id, found);
+  }
+  return found;
 }
 
 function select(id: string): void {
