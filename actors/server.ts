@@ -16,6 +16,7 @@ import { type Clock, type Random, systemClock, systemRandom } from "../lib/world
 import {
   CONGESTION_WAIT_MS_MAX,
   HELLO_TIMEOUT_MS,
+  LINK_CLOSE_LINGER_MS,
   LINK_OUTBOX_MAX,
   OUTBOX_HIGH_WATER,
   PUBLIC_CHANNEL_REKEY_DELAY_MS,
@@ -404,10 +405,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       rejoin?.stop();
       late.keys?.stop();
       peers.stop();
-      // Each link's last frames and close frame go out before the listener stops.
-      await Promise.all(
-        [...links.values()].map((link) => (link.close(1001, "server shutting down"), link.gone)),
-      );
+      // Each link's last frames and close frame go out before the listener stops; frames still
+      // waiting for a signature are not worth a slow shutdown, so this is bounded too.
+      let bound: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(
+          [...links.values()].map((link) => (link.close(1001, "server shutting down"), link.gone)),
+        ),
+        new Promise((resolve) => bound = setTimeout(resolve, LINK_CLOSE_LINGER_MS)),
+      ]);
+      clearTimeout(bound);
+      // A link still closing after that is stopped here and reports to nobody: the Router and
+      // the store are going.
+      for (const link of links.values()) {
+        link.onDown = () => {};
+        link.closed();
+      }
       // The close frames themselves are written asynchronously: give them a moment.
       await new Promise((resolve) => setTimeout(resolve, 20));
       abort.abort();
