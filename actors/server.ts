@@ -417,7 +417,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       clearTimeout(bound);
       // A link still closing after that is stopped here and reports to nobody: the Router and
       // the store are going.
-      for (const link of links.values()) {
+      for (const link of [...links.values()]) {
+        links.delete(link.id);
         link.onDown = () => {};
         link.closed();
       }
