@@ -13,13 +13,14 @@
 import { canonicalJson } from "../protocol/canonical.ts";
 import { b64uEncode } from "../protocol/base64url.ts";
 import { SIGNATURE_CACHE_MAX } from "../protocol/limits.ts";
+import { LruMap } from "../lib/lru.ts";
 import type { PrivateKey, RsaBackend } from "../crypto/types.ts";
 import type { UnsignedFrame } from "./router_messages.ts";
 
 /** Signs and serialises frames as one server. */
 export class FrameSigner {
   /** Signatures by canonical payload text, least recently used evicted. */
-  #cache = new Map<string, Promise<string>>();
+  #cache = new LruMap<string, Promise<string>>(SIGNATURE_CACHE_MAX);
   /** Signatures by payload object. */
   #byPayload = new WeakMap<object, Promise<string>>();
   /** Wire texts by frame object. */
@@ -40,7 +41,8 @@ export class FrameSigner {
   cachedSeal(frame: UnsignedFrame): Promise<string> | undefined {
     const sealed = this.#sealed.get(frame);
     if (sealed) return sealed;
-    const sig = this.#byPayload.get(frame.payload) ?? this.#cached(canonicalJson(frame.payload));
+    const sig = this.#byPayload.get(frame.payload) ??
+      this.#cache.get(canonicalJson(frame.payload));
     return sig && this.#remember(frame, sig);
   }
 
@@ -49,14 +51,11 @@ export class FrameSigner {
     const known = this.#byPayload.get(payload);
     if (known) return known;
     const text = canonicalJson(payload);
-    let signing = this.#cached(text);
+    let signing = this.#cache.get(text);
     if (!signing) {
       signing = this.backend.sign(this.key, new TextEncoder().encode(text)).then(b64uEncode);
       signing.catch(() => this.#cache.delete(text));
       this.#cache.set(text, signing);
-      if (this.#cache.size > SIGNATURE_CACHE_MAX) {
-        this.#cache.delete(this.#cache.keys().next().value!);
-      }
     }
     this.#byPayload.set(payload, signing);
     signing.catch(() => this.#byPayload.delete(payload));
@@ -68,16 +67,6 @@ export class FrameSigner {
     sealed.catch(() => this.#sealed.delete(frame));
     this.#sealed.set(frame, sealed);
     return sealed;
-  }
-
-  #cached(text: string): Promise<string> | undefined {
-    const hit = this.#cache.get(text);
-    if (hit) {
-      // Refresh its place so the cache evicts the least recently used entry.
-      this.#cache.delete(text);
-      this.#cache.set(text, hit);
-    }
-    return hit;
   }
 }
 

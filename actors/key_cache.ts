@@ -6,12 +6,15 @@
  * @module
  */
 import type { PublicKey, RsaBackend } from "../crypto/types.ts";
+import { LruMap } from "../lib/lru.ts";
 
 /** Imported public keys by SPKI. */
 export class KeyCache {
-  #keys = new Map<string, Promise<PublicKey | undefined>>();
+  #keys: LruMap<string, Promise<PublicKey | undefined>>;
 
-  constructor(private readonly backend: RsaBackend, readonly max: number) {}
+  constructor(private readonly backend: RsaBackend, readonly max: number) {
+    this.#keys = new LruMap(max);
+  }
 
   /** Imported keys held. */
   get size(): number {
@@ -20,25 +23,15 @@ export class KeyCache {
 
   /** Keeps a key just imported (and validated) for later frames. */
   put(key: PublicKey): void {
-    this.#remember(key.spki, Promise.resolve(key));
+    this.#keys.set(key.spki, Promise.resolve(key));
   }
 
   /** The imported key for `spki`, importing it again if it was evicted. */
   get(spki: string): Promise<PublicKey | undefined> {
     const hit = this.#keys.get(spki);
-    if (hit) {
-      this.#keys.delete(spki);
-      this.#keys.set(spki, hit);
-      return hit;
-    }
+    if (hit) return hit;
     const imported = this.backend.importPublic(spki).then((r) => (r.ok ? r.key : undefined));
-    this.#remember(spki, imported);
+    this.#keys.set(spki, imported);
     return imported;
-  }
-
-  #remember(spki: string, key: Promise<PublicKey | undefined>): void {
-    this.#keys.delete(spki);
-    this.#keys.set(spki, key);
-    if (this.#keys.size > this.max) this.#keys.delete(this.#keys.keys().next().value!);
   }
 }
