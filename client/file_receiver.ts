@@ -6,7 +6,6 @@
  * oversized manifest gives a clear error and no file.
  * @module
  */
-import { join } from "node:path";
 import { sha256Hex } from "../crypto/hash.ts";
 import { verifyManifest } from "../crypto/signing.ts";
 import type { PrivateKey, PublicKey, RsaBackend } from "../crypto/types.ts";
@@ -14,6 +13,7 @@ import type { Clock } from "../lib/world.ts";
 import { b64uDecode, type FrameOf } from "../protocol/mod.ts";
 import { assembleChunks } from "../protocol/file_chunks.ts";
 import { FILE_BYTES_MAX, FILE_STALL_MS, OAEP_PLAINTEXT_BYTES_MAX } from "../protocol/limits.ts";
+import { writeFileAtomic } from "../lib/write_file.ts";
 import { uniquePath } from "./file_name.ts";
 import { type Progress, ProgressMeter } from "./progress.ts";
 
@@ -184,10 +184,8 @@ export class FileReceiver {
     }
     await Deno.mkdir(this.ctx.downloads, { recursive: true });
     const path = await uniquePath(this.ctx.downloads, m.name);
-    // Written under a temporary name first, so a partial file is never seen under the real one.
-    const partial = join(this.ctx.downloads, `.${crypto.randomUUID()}.part`);
-    await Deno.writeFile(partial, data, { createNew: true, mode: 0o600 });
-    await Deno.rename(partial, path);
+    // A partial file is never seen under the real name, and nothing already there is replaced.
+    await writeFileAtomic(path, data, { mode: 0o600, createNew: true });
     this.ctx.emit({
       event: "file_saved",
       file_id: m.file_id,

@@ -8,17 +8,18 @@
  */
 
 /**
- * Replaces `path` with `text` atomically. `mode` applies from creation, so a key is never
+ * Replaces `path` with `content` atomically. `mode` applies from creation, so a key is never
  * readable by others, not even briefly; `createNew` refuses to replace an existing file.
  */
 export async function writeFileAtomic(
   path: string,
-  text: string,
+  content: string | Uint8Array,
   options: { mode?: number; createNew?: boolean } = {},
 ): Promise<void> {
   const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
-    await Deno.writeTextFile(tmp, text, { mode: options.mode ?? 0o644, createNew: true });
+    const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
+    await Deno.writeFile(tmp, bytes, { mode: options.mode ?? 0o644, createNew: true });
     // link(2) fails when the target exists; rename(2) replaces it.
     await (options.createNew ? Deno.link(tmp, path) : Deno.rename(tmp, path));
   } finally {

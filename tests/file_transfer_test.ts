@@ -199,7 +199,7 @@ Deno.test({
           )
         ) names.push(e.name);
         assert.ok(
-          !names.some((n) => /missing|corrupt|tampered|\.part$/.test(n)),
+          !names.some((n) => /missing|corrupt|tampered|\.(part|tmp)$/.test(n)),
           `partial files saved: ${names}`,
         );
       });
