@@ -1,19 +1,25 @@
 /**
- * Command-line entry point: `serve`, `client`, `identity`, `replay`, `probe`, `status`. Builds the real world
- * (clock, randomness, SQLite, sockets) and hands it to the actors.
+ * Command-line entry point: `serve`, `client`, `identity`, `backup`, `replay`, `probe`,
+ * `status`, `--version`. Builds the real world (clock, randomness, SQLite, sockets) and hands it
+ * to the actors.
  * @module
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { defaultBackend } from "./crypto/mod.ts";
-import { createLogger, isLogLevel } from "./lib/log.ts";
+import { loadedLibCryptoVersion } from "./crypto/openssl.ts";
+import { StartupError } from "./lib/startup_error.ts";
 import { systemRandom } from "./lib/world.ts";
-import { startServer } from "./actors/server.ts";
-import { buildConfig, ConfigError, type ConfigOverrides } from "./actors/config.ts";
-import { loadOrCreateIdentity } from "./store/identity.ts";
+import { BUILD } from "./actors/build.ts";
+import { DATABASE_FILE } from "./actors/server.ts";
+import { runServe } from "./actors/serve_cli.ts";
+import { readIdentity, saveIdentity } from "./store/identity.ts";
+import { checkDataDir } from "./store/preflight.ts";
+import { backupDatabase } from "./store/backup.ts";
 import { runClient } from "./client/main.ts";
 import { runReplay } from "./actors/replay_cli.ts";
 import { runProbe } from "./probe/main.ts";
-import { runStatus } from "./actors/status.ts"; // observability (issue 7)
+import { runStatus } from "./actors/status.ts";
 
 const USAGE = `SOCP v1.3 server and client (Deno)
 
@@ -22,38 +28,29 @@ Usage: deno run -A main.ts <command> [options]
 Commands:
   serve      Run a server
   client     Run the terminal chat client
-  identity   Print the server id and public key of a data dir
+  identity   Print the server id and public key of a data dir (--create makes one)
+  backup     Copy a server's database consistently, also while it runs
   replay     Re-run a server's journal: what arrived, what was decided, and why
   probe      Check any SOCP v1.3 server for conformance and the spec's §16 weaknesses
   status     Show a running server's peers, links, backoff and users per server
 
-Run "deno run -A main.ts <command> --help" for the options of a command.
+Run "deno run -A main.ts <command> --help" for the options of a command, and
+"deno run -A main.ts --version" for the build, Deno and libcrypto versions.
 `;
 
-const SERVE_USAGE = `Usage: deno run -A main.ts serve [options]
+const IDENTITY_USAGE = `Usage: deno run -A main.ts identity [--data-dir DIR] [--create]
 
-Runs a SOCP server: users and servers connect to ws://HOST:PORT (wss:// with --tls-cert).
-
-Options (flags override the bootstrap file):
-  --host HOST            Address to listen on (default 127.0.0.1; 0.0.0.0 for all)
-  --port N               Port to listen on (default 8765; 0 picks a free one)
-  --data-dir DIR         Where identity and database live (default ./data)
-  --bootstrap FILE       YAML file with bootstrap_servers (host, port, pubkey) to join a
-                         network through, and optionally any setting below (see README)
-  --advertise-host HOST  Address other servers use to reach us (default: --host, or 127.0.0.1)
-  --advertise-port N     Port other servers use to reach us (default: the listening port)
-  --tls-cert FILE        Serve wss:// with this PEM certificate chain (with --tls-key)
-  --tls-key FILE         PEM private key of --tls-cert
-  --log-level LEVEL      debug | info | warn | error (default info)
-  -h, --help             Show this help
-
-Without --bootstrap the server forms its own network and acts as an introducer.
+Prints {"server_id": ..., "pubkey": ...} (base64url DER SPKI) of the server that owns DIR
+(default ./data). A DIR without a server key is refused (exit 2) unless --create is given,
+which makes the identity a first \`serve\` would.
 `;
 
-const IDENTITY_USAGE = `Usage: deno run -A main.ts identity [--data-dir DIR]
+const BACKUP_USAGE = `Usage: deno run -A main.ts backup [--data-dir DIR] --out FILE
 
-Prints {"server_id": ..., "pubkey": ...} (base64url DER SPKI) of the server that owns DIR,
-creating the identity if it does not exist yet (default DIR: ./data).
+Writes a consistent copy of DIR/${DATABASE_FILE} (default DIR ./data) to FILE, a new file
+readable by its owner only, also while the server runs, and checks the copy. The server key
+(server_key.pem) and identity.json never change after the first start: copy them once.
+To restore: stop the server and put FILE in place of DIR/${DATABASE_FILE}.
 `;
 
 /** Runs one command line; returns the exit code. */
@@ -61,16 +58,21 @@ export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case "serve":
-      return await serve(rest);
+      return await runServe(rest);
     case "identity":
       return await identity(rest);
+    case "backup":
+      return backup(rest);
+    case "--version":
+    case "version":
+      return (console.log(versionText()), 0);
     case "client":
       return await runClient(rest);
     case "replay":
       return await runReplay(rest);
     case "probe":
       return await runProbe(rest);
-    case "status": // observability (issue 7)
+    case "status":
       return await runStatus(rest);
     case undefined:
     case "-h":
@@ -94,107 +96,6 @@ function options<T>(parse: () => T, usage: string): T | undefined {
   }
 }
 
-async function serve(args: string[]): Promise<number> {
-  const values = options(() =>
-    parseArgs({
-      args,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        "data-dir": { type: "string" },
-        bootstrap: { type: "string" },
-        "advertise-host": { type: "string" },
-        "advertise-port": { type: "string" },
-        "tls-cert": { type: "string" },
-        "tls-key": { type: "string" },
-        "log-level": { type: "string", default: "info" },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values, SERVE_USAGE);
-  if (!values) return 2;
-  if (values.help) return (console.log(SERVE_USAGE), 0);
-  const port = (name: string, text: string | undefined, min: number) => {
-    if (text === undefined) return undefined;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > 65535) {
-      throw new ConfigError(`Invalid --${name} "${text}": expected a number from ${min} to 65535`);
-    }
-    return n;
-  };
-  const level = String(values["log-level"]);
-  if (!isLogLevel(level)) {
-    console.error(`Invalid --log-level "${level}": expected debug, info, warn or error`);
-    return 2;
-  }
-  const log = createLogger(level);
-  let config;
-  try {
-    const overrides: ConfigOverrides = {};
-    if (values.host !== undefined) overrides.host = values.host;
-    const p = port("port", values.port, 0);
-    if (p !== undefined) overrides.port = p;
-    if (values["data-dir"] !== undefined) overrides.data_dir = values["data-dir"];
-    if (values["advertise-host"] !== undefined) overrides.advertise_host = values["advertise-host"];
-    const ap = port("advertise-port", values["advertise-port"], 1);
-    if (ap !== undefined) overrides.advertise_port = ap;
-    if (values["tls-cert"] !== undefined) overrides.tls_cert = values["tls-cert"];
-    if (values["tls-key"] !== undefined) overrides.tls_key = values["tls-key"];
-    let yamlText: string | undefined;
-    if (values.bootstrap !== undefined) {
-      try {
-        yamlText = await Deno.readTextFile(values.bootstrap);
-      } catch (e) {
-        throw new ConfigError(
-          `Cannot read bootstrap file "${values.bootstrap}": ${(e as Error).message}`,
-        );
-      }
-    }
-    const built = buildConfig(
-      yamlText,
-      overrides,
-      values.bootstrap ? `bootstrap file "${values.bootstrap}"` : "configuration",
-    );
-    config = built.config;
-    for (const warning of built.warnings) log.warn(warning);
-    for (const note of built.notes) log.info(note);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    console.error(e.message);
-    return 2;
-  }
-  let server;
-  try {
-    server = await startServer({ config, log });
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    console.error(e.message); // e.g. a TLS file that cannot be read
-    return 2;
-  }
-  const stop = Promise.withResolvers<void>();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => stop.resolve());
-  }
-  // Memory: SIGUSR2 logs the live JS heap, after a full GC when run with
-  // --v8-flags=--expose-gc (bench scenario e uses it instead of the inspector, whose event
-  // stream costs a quarter of the JS thread under a join storm).
-  if (Deno.build.os !== "windows") {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    Deno.addSignalListener("SIGUSR2", () => {
-      gc?.();
-      const { heapUsed, heapTotal, rss } = Deno.memoryUsage();
-      log.info("gc", {
-        collected: gc !== undefined,
-        heap_used: heapUsed,
-        heap_total: heapTotal,
-        rss,
-      });
-    });
-  }
-  await stop.promise;
-  await server.close();
-  return 0;
-}
-
 async function identity(args: string[]): Promise<number> {
   const values = options(
     () =>
@@ -202,6 +103,7 @@ async function identity(args: string[]): Promise<number> {
         args,
         options: {
           "data-dir": { type: "string", default: "./data" },
+          create: { type: "boolean" },
           help: { type: "boolean", short: "h" },
         },
       }).values,
@@ -209,14 +111,70 @@ async function identity(args: string[]): Promise<number> {
   );
   if (!values) return 2;
   if (values.help) return (console.log(IDENTITY_USAGE), 0);
-  const id = await loadOrCreateIdentity(
-    String(values["data-dir"]),
-    defaultBackend(),
-    systemRandom,
-    (m) => console.error(m),
+  const dir = String(values["data-dir"]);
+  try {
+    const backend = defaultBackend();
+    if ((await checkDataDir(dir)) === "absent" && !values.create) throw noIdentity(dir);
+    let id = await readIdentity(dir, backend);
+    if (id === undefined && !values.create) throw noIdentity(dir);
+    id = await saveIdentity(dir, id, backend, systemRandom, (m) => console.error(m));
+    console.log(JSON.stringify({ server_id: id.server_id, pubkey: id.key.publicKey.spki }));
+    return 0;
+  } catch (e) {
+    if (!(e instanceof StartupError)) throw e;
+    console.error(e.message);
+    return 2;
+  }
+}
+
+function noIdentity(dir: string): StartupError {
+  return new StartupError(
+    `"${dir}" holds no server identity (no server_key.pem): pass the --data-dir of a server, ` +
+      `or add --create to make one.`,
   );
-  console.log(JSON.stringify({ server_id: id.server_id, pubkey: id.key.publicKey.spki }));
-  return 0;
+}
+
+function backup(args: string[]): number {
+  const values = options(
+    () =>
+      parseArgs({
+        args,
+        options: {
+          "data-dir": { type: "string", default: "./data" },
+          out: { type: "string" },
+          help: { type: "boolean", short: "h" },
+        },
+      }).values,
+    BACKUP_USAGE,
+  );
+  if (!values) return 2;
+  if (values.help) return (console.log(BACKUP_USAGE), 0);
+  if (values.out === undefined) {
+    return (console.error(`backup needs --out FILE\n\n${BACKUP_USAGE}`), 2);
+  }
+  const from = join(String(values["data-dir"]), DATABASE_FILE);
+  try {
+    const { events, bytes } = backupDatabase(from, values.out);
+    console.log(`backed up ${from} to ${values.out} (${events} events, ${bytes} bytes)`);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof StartupError)) throw e;
+    console.error(e.message);
+    return 2;
+  }
+}
+
+/** The build, Deno and libcrypto versions, one per line. */
+function versionText(): string {
+  const backend = defaultBackend(() => {});
+  const libcrypto = loadedLibCryptoVersion();
+  return [
+    BUILD,
+    `deno ${Deno.version.deno} (v8 ${Deno.version.v8}, typescript ${Deno.version.typescript})`,
+    libcrypto !== undefined
+      ? `libcrypto OpenSSL ${libcrypto} (crypto backend: ${backend.name})`
+      : `libcrypto not loaded (crypto backend: ${backend.name})`,
+  ].join("\n");
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

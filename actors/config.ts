@@ -7,6 +7,7 @@
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parsePublicKey } from "../crypto/key_import.ts";
+import { StartupError } from "../lib/startup_error.ts";
 import {
   HEARTBEAT_INTERVAL_MS,
   LINK_TIMEOUT_MS,
@@ -155,8 +156,44 @@ export type ConfigOverrides =
   & { tls_cert?: string; tls_key?: string; limits?: Partial<Limits> };
 
 /** Thrown for a configuration that must not start. */
-export class ConfigError extends Error {
+export class ConfigError extends StartupError {
   override name = "ConfigError";
+}
+
+/**
+ * Environment variables that override the configuration file (and are overridden by flags):
+ * each is the upper-case name of a flag of `serve`, prefixed `SOCP_`.
+ */
+export const ENV_OVERRIDES = {
+  SOCP_HOST: "host",
+  SOCP_PORT: "port",
+  SOCP_DATA_DIR: "data_dir",
+  SOCP_ADVERTISE_HOST: "advertise_host",
+  SOCP_ADVERTISE_PORT: "advertise_port",
+  SOCP_TLS_CERT: "tls_cert",
+  SOCP_TLS_KEY: "tls_key",
+} as const satisfies Record<string, keyof ConfigOverrides>;
+
+/** Overrides from `env` (see {@linkcode ENV_OVERRIDES}); an empty variable counts as unset. */
+export function envOverrides(env: (name: string) => string | undefined): ConfigOverrides {
+  const overrides: ConfigOverrides = {};
+  for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
+    const value = env(name);
+    if (value === undefined || value === "") continue;
+    if (key === "port" || key === "advertise_port") {
+      overrides[key] = parsePort(name, value, key === "port" ? 0 : 1);
+    } else overrides[key] = value;
+  }
+  return overrides;
+}
+
+/** A port number from text, or a {@linkcode ConfigError} naming where the text came from. */
+export function parsePort(source: string, text: string, min: number): number {
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isInteger(n) || n < min || n > 65535) {
+    throw new ConfigError(`Invalid ${source} "${text}": expected a number from ${min} to 65535`);
+  }
+  return n;
 }
 
 /** Builds the configuration from an optional YAML text and flag overrides; throws {@linkcode ConfigError}. */
@@ -229,7 +266,9 @@ export function buildConfig(
     );
   }
   const warnings: string[] = [];
-  if (yamlText !== undefined && config.bootstrap_servers.length < 3) {
+  // A file that holds only settings forms its own network, which the note below says.
+  const listed = config.bootstrap_servers.length;
+  if (yamlText !== undefined && listed > 0 && listed < 3) {
     warnings.push(
       `${source} lists ${config.bootstrap_servers.length} bootstrap server(s); SOCP requires at least 3 so that joining survives an introducer being down`,
     );

@@ -13,13 +13,13 @@ import { replay, type ReplayStep } from "./replay.ts";
 
 /** Usage text. */
 export const REPLAY_USAGE =
-  `Usage: deno run -A main.ts replay (--data-dir DIR | --db FILE) [options]
+  `Usage: deno run -A main.ts replay [--data-dir DIR | --db FILE] [options]
 
 Re-runs every journaled input of a server through the same parse / verify / decide code, with
 the recorded clock and randomness, and prints what arrived, what was decided and why.
 
 Options:
-  --data-dir DIR        The server's data dir (reads DIR/${DATABASE_FILE})
+  --data-dir DIR        The server's data dir (reads DIR/${DATABASE_FILE}; default ./data)
   --db FILE             A database file instead (e.g. an exported fixture)
   --until SEQ|TIME      Stop after journal row SEQ, or after TIME (ISO 8601 or Unix ms)
   --filter TEXT         Only show steps whose type, link, or from/to id contains TEXT
@@ -54,12 +54,7 @@ export async function runReplay(args: string[]): Promise<number> {
     return 2;
   }
   if (values.help) return (console.log(REPLAY_USAGE), 0);
-  const path = values.db ??
-    (values["data-dir"] ? join(values["data-dir"], DATABASE_FILE) : undefined);
-  if (!path) {
-    console.error(`replay needs --data-dir or --db\n\n${REPLAY_USAGE}`);
-    return 2;
-  }
+  const path = values.db ?? join(values["data-dir"] ?? "./data", DATABASE_FILE);
   try {
     await Deno.stat(path);
   } catch {

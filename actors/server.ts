@@ -22,13 +22,16 @@ import {
   PUBLIC_CHANNEL_REKEY_DELAY_MS,
 } from "../protocol/limits.ts";
 import { PublicChannelKeys } from "./public_channel.ts";
-import { type Identity, loadOrCreateIdentity, saveServerId } from "../store/identity.ts";
+import { type Identity, readIdentity, saveIdentity, saveServerId } from "../store/identity.ts";
+import { checkDatabase, checkDataDir } from "../store/preflight.ts";
+import { StartupError } from "../lib/startup_error.ts";
 import { Store } from "../store/store.ts";
 import { join, type Joined } from "./bootstrap.ts";
 import { BUILD } from "./build.ts";
 import { buildConfig, type ServerConfig } from "./config.ts";
 import type { DialOptions, WebSocket } from "./dial.ts";
 import { FrameSigner } from "./frame_signer.ts";
+import { logEvent } from "./event_lines.ts";
 import { Link, type LinkContext } from "./link.ts";
 import { Peers } from "./peers.ts";
 import { Router } from "./router.ts";
@@ -61,6 +64,11 @@ export interface ServerOptions {
   random?: Random;
   log?: Logger;
   checkInvariants?: boolean;
+  /**
+   * How the database is checked before it is used: `quick` (default, `PRAGMA quick_check`),
+   * `full` (`integrity_check`, reads every page) or `none`.
+   */
+  checkDb?: "quick" | "full" | "none";
 }
 
 /** A server that is listening. */
@@ -94,16 +102,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const random = options.random ?? systemRandom;
   const log = options.log ?? createLogger("info");
   const base = options.backend ?? defaultBackend();
+  // Every check comes before anything is written: a refused start leaves the data dir as it was.
+  const dbPath = joinPath(config.data_dir, DATABASE_FILE);
+  await checkDataDir(config.data_dir);
+  if (options.checkDb !== "none") await checkDatabase(dbPath, options.checkDb === "full");
+  const found = await readIdentity(config.data_dir, base);
+  // Hardening: TLS files are read before anything listens, so a bad path refuses to start.
+  const { serve: tls, dial } = await readTls(config);
   // Signing, the server's real limit, on threads of its own (see crypto/sign_pool.ts).
   const threads = options.signThreads ?? (base.name === "openssl" ? cores() : 0);
   const pool = threads > 0
     ? await createSignPool(base, threads, (why) => log.warn("signing threads unavailable", { why }))
     : undefined;
   const backend = metered(pool ?? base, metrics);
-  const identity = await loadOrCreateIdentity(config.data_dir, backend, random, (m) => log.info(m));
-  // Hardening: TLS files are read before anything listens, so a bad path refuses to start.
-  const { serve: tls, dial } = await readTls(config);
-  const signer = new FrameSigner(backend, identity.key);
 
   // Listen first: the port must be known before we tell an introducer where we are.
   const abort = new AbortController();
@@ -118,7 +129,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   } = {};
   // Hardening: open WebSockets per remote address.
   const perIp = new Map<string, number>();
-  const server = Deno.serve({
+  const server = listen({
     hostname: config.host,
     port: config.port,
     signal: abort.signal,
@@ -171,6 +182,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return response;
   });
   const port = await listening.promise;
+  let identity: Identity;
+  try {
+    identity = await saveIdentity(config.data_dir, found, backend, random, (m) => log.info(m));
+  } catch (e) {
+    abort.abort();
+    await server.finished;
+    pool?.close();
+    throw e;
+  }
+  const signer = new FrameSigner(backend, identity.key);
   const advertise = { host: config.advertise_host, port: config.advertise_port ?? port };
 
   const joined = config.bootstrap_servers.length > 0
@@ -197,7 +218,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log.warn("no introducer reachable: running on our own until one is");
   }
 
-  const store = Store.open(joinPath(config.data_dir, DATABASE_FILE));
+  const store = Store.open(dbPath);
   // --- Observability: every journaled input counts (inputs by verdict, drops by reason) ---
   const journal = store.journal.bind(store);
   store.journal = (row) => {
@@ -205,6 +226,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     journal(row);
   };
   // --- end observability ---
+  const append = store.append.bind(store);
+  store.append = (events) => {
+    for (const event of events) logEvent(log, event);
+    return append(events);
+  };
   store.setMeta("build", BUILD);
   store.setMeta("config", JSON.stringify({ ...config, advertise }));
   const links = new Map<string, Link>();
@@ -387,7 +413,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     })
     : undefined;
 
+  // A wildcard address is not one a browser can open: show where peers reach us instead.
+  const shown = config.host === "0.0.0.0" || config.host === "::" ? advertise.host : config.host;
+  const hostPart = shown.includes(":") ? `[${shown}]` : shown;
   log.info("listening", {
+    browser: `${tls ? "https" : "http"}://${hostPart}:${port}/`,
     url: `${tls ? "wss" : "ws"}://${config.host}:${port}`,
     server_id: identity.server_id,
     advertise: `${advertise.host}:${advertise.port}`,
@@ -429,6 +459,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await r.mailbox.idle();
       store.close();
       pool?.close();
+      log.info("shut down", { server_id: identity.server_id });
     },
   };
 }
@@ -521,6 +552,37 @@ function httpRoute(request: Request, router: Router | undefined): Response {
     });
   }
   return new Response("SOCP v1.3 server: connect with a WebSocket.\n", { status: 404 });
+}
+
+/** Deno.serve, with the listening errors an operator can fix said in one sentence. */
+function listen(
+  options: Deno.ServeTcpOptions & (Deno.TlsCertifiedKeyPem | Record<never, never>),
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+): Deno.HttpServer<Deno.NetAddr> {
+  const where = `${options.hostname}:${options.port}`;
+  try {
+    return Deno.serve(options, handler);
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new StartupError(
+        `Port ${options.port} on ${options.hostname} is already in use (another server or ` +
+          `program listens there): stop it, or pass another --port (0 picks a free one).`,
+      );
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new StartupError(
+        `Not allowed to listen on ${where} (ports below 1024 need privileges): pass a --port ` +
+          `of 1024 or more.`,
+      );
+    }
+    if (e instanceof Deno.errors.AddrNotAvailable || e instanceof TypeError) {
+      throw new StartupError(
+        `Cannot listen on ${where} (${(e as Error).message}): pass a --host this machine ` +
+          `has, such as 127.0.0.1 or 0.0.0.0.`,
+      );
+    }
+    throw e;
+  }
 }
 
 /** Cores this process may use. */

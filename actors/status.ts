@@ -8,7 +8,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import type { Link } from "./link.ts";
 import { type Gauges, type Metrics, renderPrometheus } from "./metrics.ts";
-import type { Peers } from "./peers.ts";
+import type { Peers, RetryStatus } from "./peers.ts";
 import type { Router } from "./router.ts";
 import { ServerLinkHandler } from "./server_link.ts";
 import { UserLinkHandler } from "./user_link.ts";
@@ -35,8 +35,11 @@ export interface PeerStatus {
   /** Milliseconds since the last frame on the live link. */
   last_frame_ms_ago?: number;
   outbox_depth?: number;
-  /** Reconnect state: failed dials in a row, and whether a retry is scheduled. */
-  backoff?: { failures: number; waiting: boolean };
+  /**
+   * Reconnect state: failed dials in a row, whether a retry is scheduled and in how long, and
+   * in how long the server is forgotten if it has not linked by then (absent once it linked).
+   */
+  backoff?: { failures: number; waiting: boolean; retry_in_ms?: number; forget_in_ms?: number };
   /** Users this server hosts, as it advertised them. */
   users: number;
 }
@@ -136,7 +139,7 @@ export function serverStatus(sources: StatusSources): ServerStatus {
       peer.last_frame_ms_ago = Math.max(0, now() - link.lastReceivedMs);
       peer.outbox_depth = link.outboxDepth;
     }
-    if (retry) peer.backoff = { failures: retry.failures, waiting: retry.waiting };
+    if (retry) peer.backoff = backoffOf(retry, now());
     return peer;
   });
   const g = gauges(sources);
@@ -152,6 +155,16 @@ export function serverStatus(sources: StatusSources): ServerStatus {
     public_channel_version: g.public_channel_version,
     servers,
   };
+}
+
+function backoffOf(retry: RetryStatus, now: number): NonNullable<PeerStatus["backoff"]> {
+  const b: NonNullable<PeerStatus["backoff"]> = {
+    failures: retry.failures,
+    waiting: retry.waiting,
+  };
+  if (retry.retry_at_ms !== undefined) b.retry_in_ms = Math.max(0, retry.retry_at_ms - now);
+  if (retry.forget_at_ms !== undefined) b.forget_in_ms = Math.max(0, retry.forget_at_ms - now);
+  return b;
 }
 
 const STATUS_USAGE = `Usage: deno run -A main.ts status [--url URL | --port N] [--json]
@@ -242,9 +255,7 @@ export function formatStatus(s: ServerStatus): string[] {
       p.linked ? `up (${p.direction})` : "down",
       p.last_frame_ms_ago !== undefined ? `${duration(p.last_frame_ms_ago)} ago` : "-",
       p.outbox_depth !== undefined ? String(p.outbox_depth) : "-",
-      p.backoff
-        ? `${p.backoff.failures} failed${p.backoff.waiting ? ", retry scheduled" : ""}`
-        : "-",
+      p.backoff ? backoffText(p.backoff) : "-",
       String(p.users),
     ]);
   }
@@ -254,6 +265,16 @@ export function formatStatus(s: ServerStatus): string[] {
     lines.push(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
   }
   return lines;
+}
+
+function backoffText(b: NonNullable<PeerStatus["backoff"]>): string {
+  const retry = b.retry_in_ms !== undefined
+    ? `, retry in ${duration(b.retry_in_ms)}`
+    : b.waiting
+    ? ", retry scheduled"
+    : "";
+  const forget = b.forget_in_ms !== undefined ? `, dropped in ${duration(b.forget_in_ms)}` : "";
+  return `${b.failures} failed${retry}${forget}`;
 }
 
 function duration(ms: number): string {

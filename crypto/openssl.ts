@@ -281,6 +281,12 @@ function loadLibCrypto(
   return { ok: false, reason: reasons.join("; ") };
 }
 
+/** Version of the libcrypto a backend of this process loaded ("3.0.15"), or undefined. */
+export function loadedLibCryptoVersion(): string | undefined {
+  const lib = libraries.values().next().value;
+  return lib ? versionText(BigInt(lib.sym.OpenSSL_version_num())) : undefined;
+}
+
 function versionText(v: bigint): string {
   // 0xMNN00PP0L: major, minor, patch.
   return `${v >> 28n}.${(v >> 20n) & 0xffn}.${(v >> 4n) & 0xffn}`;

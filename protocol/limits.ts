@@ -91,6 +91,12 @@ export const LINK_TIMEOUT_MS = 45_000;
 export const RECONNECT_BACKOFF_BASE_MS = 1_000;
 /** Longest reconnect delay. */
 export const RECONNECT_BACKOFF_MAX_MS = 60_000;
+/**
+ * How long a pinned server that never linked since this start is retried before it is forgotten
+ * (a peer that joined once and never became reachable). It is dialled again when it links to us
+ * or is announced at another address.
+ */
+export const PEER_NEVER_LINKED_FORGET_MS = 60 * 60_000;
 /** Milliseconds to wait for a WebSocket connection or an answer during join and link. */
 export const DIAL_TIMEOUT_MS = 5_000;
 /** Entries in `seen_ids` at most (§15 P13). */

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import type { PrivateKey, RsaBackend } from "../crypto/types.ts";
 import type { Random } from "../lib/world.ts";
+import { StartupError } from "../lib/startup_error.ts";
 import { writeFileAtomic } from "../lib/write_file.ts";
 
 /** A server's permanent identity. */
@@ -19,45 +20,96 @@ export const IDENTITY_FILE = "identity.json";
 export const SERVER_KEY_FILE = "server_key.pem";
 
 /**
- * Loads the identity of `dataDir`, creating whatever is missing. Creating a key takes seconds;
- * `onProgress` is told before it starts.
+ * Reads the identity of `dataDir` without writing anything: undefined when it holds no server
+ * key; `server_id` is "" when the key has no id file yet. A key or id file that cannot be used
+ * is a {@linkcode StartupError} naming the file.
  */
+export async function readIdentity(
+  dataDir: string,
+  backend: RsaBackend,
+): Promise<Identity | undefined> {
+  const keyPath = join(dataDir, SERVER_KEY_FILE);
+  const pem = await readIfExists(keyPath);
+  if (pem === undefined) return undefined;
+  let key: PrivateKey;
+  try {
+    key = await backend.importPrivate(pem);
+  } catch (e) {
+    throw new StartupError(
+      `Server key "${keyPath}" is not a usable private key (${(e as Error).message}): restore ` +
+        `it from a backup, or move it away to give this server a new identity.`,
+    );
+  }
+  const idPath = join(dataDir, IDENTITY_FILE);
+  const saved = await readIfExists(idPath);
+  if (saved === undefined) return { server_id: "", key };
+  let serverId: unknown;
+  try {
+    serverId = (JSON.parse(saved) as { server_id?: unknown }).server_id;
+  } catch {
+    serverId = undefined;
+  }
+  if (typeof serverId !== "string" || serverId === "") {
+    throw new StartupError(
+      `Identity file "${idPath}" holds no server_id: restore it from a backup, or move it ` +
+        `away to take a new server id.`,
+    );
+  }
+  return { server_id: serverId, key };
+}
+
+/**
+ * Completes `found` (from {@linkcode readIdentity}) into a saved identity: creates the key when
+ * there is none (seconds; `onProgress` is told first), draws a server id when there is none,
+ * narrows a key file readable by others to 0600, and writes `identity.json`.
+ */
+export async function saveIdentity(
+  dataDir: string,
+  found: Identity | undefined,
+  backend: RsaBackend,
+  random: Random,
+  onProgress: (message: string) => void = () => {},
+): Promise<Identity> {
+  await makeDataDir(dataDir);
+  const keyPath = join(dataDir, SERVER_KEY_FILE);
+  let key = found?.key;
+  if (key !== undefined) {
+    const mode = (await Deno.stat(keyPath)).mode ?? 0;
+    if ((mode & 0o077) !== 0) await Deno.chmod(keyPath, 0o600);
+  } else {
+    onProgress("Generating this server's RSA-4096 key (takes a few seconds)...");
+    key = await backend.generate();
+    await writePrivate(keyPath, await backend.exportPrivate(key));
+  }
+  const identity = { server_id: found?.server_id || random.uuid(), key };
+  await saveServerId(dataDir, identity);
+  return identity;
+}
+
+/** Loads the identity of `dataDir`, creating whatever is missing. */
 export async function loadOrCreateIdentity(
   dataDir: string,
   backend: RsaBackend,
   random: Random,
   onProgress: (message: string) => void = () => {},
 ): Promise<Identity> {
-  await Deno.mkdir(dataDir, { recursive: true });
-  const keyPath = join(dataDir, SERVER_KEY_FILE);
-  let key: PrivateKey;
-  const pem = await readIfExists(keyPath);
-  if (pem !== undefined) {
-    const mode = (await Deno.stat(keyPath)).mode ?? 0;
-    if ((mode & 0o077) !== 0) await Deno.chmod(keyPath, 0o600);
-    key = await backend.importPrivate(pem);
-  } else {
-    onProgress("Generating this server's RSA-4096 key (takes a few seconds)...");
-    key = await backend.generate();
-    await writePrivate(keyPath, await backend.exportPrivate(key));
+  return saveIdentity(dataDir, await readIdentity(dataDir, backend), backend, random, onProgress);
+}
+
+/**
+ * Creates `dir` (and missing parents) open to this user only: it holds the server key and the
+ * users' encrypted keystores. The umask can only narrow 0700. An existing directory is left as
+ * it is.
+ */
+export async function makeDataDir(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new StartupError(
+      `Cannot create data dir "${dir}" (${(e as Error).message}): create it yourself or pass ` +
+        `another --data-dir.`,
+    );
   }
-  const idPath = join(dataDir, IDENTITY_FILE);
-  const saved = await readIfExists(idPath);
-  let serverId: string;
-  if (saved !== undefined) {
-    const parsed = JSON.parse(saved) as { server_id?: unknown };
-    if (typeof parsed.server_id !== "string") {
-      throw new TypeError(`Cannot load identity: "${idPath}" has no server_id`);
-    }
-    serverId = parsed.server_id;
-  } else {
-    serverId = random.uuid();
-  }
-  await writeFileAtomic(
-    idPath,
-    JSON.stringify({ server_id: serverId, pubkey: key.publicKey.spki }, null, 2) + "\n",
-  );
-  return { server_id: serverId, key };
 }
 
 /** Replaces the server id (when an introducer assigns a different one, §3.1.2). */
@@ -84,6 +136,9 @@ async function readIfExists(path: string): Promise<string | undefined> {
     return await Deno.readTextFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
-    throw e;
+    throw new StartupError(
+      `Cannot read "${path}" (${(e as Error).message}): fix its owner or mode, or pass another ` +
+        `--data-dir.`,
+    );
   }
 }

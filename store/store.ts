@@ -78,6 +78,7 @@ export class Store {
 
   /** Opens (creating and migrating if needed) the database at `path` (`:memory:` for tests). */
   static open(path: string, options: StoreOptions = {}): Store {
+    if (path !== ":memory:") ownerOnly(path);
     const db = new DatabaseSync(path);
     db.exec("PRAGMA journal_mode=WAL");
     // The build defaults WAL to FULL; NORMAL keeps committed data across a killed process.
@@ -229,6 +230,26 @@ export class Store {
 
   #trimJournal(): void {
     this.#trimJournalRows.run(this.#journalRowsMax);
+  }
+}
+
+/**
+ * Makes the database file readable by its owner only (it holds encrypted keystores and password
+ * verifiers), creating it empty with 0600 if missing: SQLite gives the -wal and -shm files the
+ * database's mode. A file left 0644 by an older build is narrowed.
+ */
+function ownerOnly(path: string): void {
+  try {
+    Deno.openSync(path, { write: true, createNew: true, mode: 0o600 }).close();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  }
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if (((Deno.statSync(file).mode ?? 0) & 0o077) !== 0) Deno.chmodSync(file, 0o600);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
   }
 }
 

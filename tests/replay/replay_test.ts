@@ -85,7 +85,16 @@ Deno.test("replay refuses a missing database and bad options clearly", async () 
   const missing = await runReplay("--db", "/nonexistent/x.sqlite");
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /no database at/);
-  const none = await runReplay();
+  // Like the other commands, replay reads ./data when given no data dir.
+  const empty = await Deno.makeTempDir();
+  const none = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "main.ts"), "replay"],
+    cwd: empty,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).output();
   assert.equal(none.code, 2);
-  assert.match(none.stderr, /needs --data-dir or --db/);
+  assert.match(new TextDecoder().decode(none.stderr), /no database at "data\/socp\.sqlite"/);
+  await Deno.remove(empty);
 });
