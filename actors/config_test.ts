@@ -2,7 +2,7 @@
 // refuses with a clear error, and a short bootstrap list only warns.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildConfig, ConfigError } from "./config.ts";
+import { buildConfig, ConfigError, envOverrides } from "./config.ts";
 
 const vectors = JSON.parse(
   Deno.readTextFileSync(join(import.meta.dirname!, "../tests/vectors/socp-1.3-vectors.json")),
@@ -60,4 +60,24 @@ Deno.test("buildConfig() defaults run with no configuration and say the server i
   assert.equal(config.heartbeat_interval_ms, 15_000);
   assert.equal(config.link_timeout_ms, 45_000);
   assert.match(notes.join(), /forms its own network/);
+});
+
+Deno.test("a settings file without bootstrap servers does not warn; SOCP_* variables are read", () => {
+  const { config, warnings, notes } = buildConfig("port: 9000\nhost: 0.0.0.0\n", {});
+  assert.deepEqual(warnings, []);
+  assert.equal(config.port, 9000);
+  assert.match(notes.join(), /forms its own network/);
+  const env: Record<string, string> = {
+    SOCP_PORT: "9001",
+    SOCP_HOST: "127.0.0.1",
+    SOCP_DATA_DIR: "/var/lib/socp",
+    SOCP_ADVERTISE_PORT: "",
+  };
+  const overrides = envOverrides((name) => env[name]);
+  assert.deepEqual(overrides, { port: 9001, host: "127.0.0.1", data_dir: "/var/lib/socp" });
+  assert.equal(buildConfig("port: 9000\n", overrides).config.port, 9001);
+  assert.throws(
+    () => envOverrides((name) => name === "SOCP_ADVERTISE_PORT" ? "0" : undefined),
+    (e: unknown) => e instanceof ConfigError && /Invalid SOCP_ADVERTISE_PORT "0"/.test(e.message),
+  );
 });

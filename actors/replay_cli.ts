@@ -69,8 +69,10 @@ export async function runReplay(args: string[]): Promise<number> {
     );
     return 2;
   }
-  const store = Store.open(path);
+  let store: Store | undefined;
+  let count = 0;
   try {
+    store = Store.open(path);
     if (!values.json) {
       console.error(
         `(log made by ${
@@ -78,7 +80,6 @@ export async function runReplay(args: string[]): Promise<number> {
         }; replaying with ${defaultBackend().name} crypto, no network)`,
       );
     }
-    let count = 0;
     let shown = 0;
     for await (const step of replay(store, { backend: defaultBackend(), ...until })) {
       count++;
@@ -99,8 +100,16 @@ export async function runReplay(args: string[]): Promise<number> {
       );
     } else if (!values.json) console.error(`(${shown} of ${count} inputs shown)`);
     return 0;
+  } catch (e) {
+    // A damaged page ends the read: say how far it went instead of a stack trace.
+    if ((e as { code?: string }).code !== "ERR_SQLITE_ERROR") throw e;
+    console.error(
+      `replay: "${path}" cannot be read after ${count} inputs (${(e as Error).message}): ` +
+        "the log is damaged from there on; restore it from a backup (made with `main.ts backup`).",
+    );
+    return 1;
   } finally {
-    store.db.close();
+    store?.db.close();
   }
 }
 

@@ -238,7 +238,8 @@ export async function startClientProcess(
   };
 }
 
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+/** The lines of a text stream. */
+export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   let buffer = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     buffer += chunk;
