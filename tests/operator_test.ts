@@ -176,7 +176,7 @@ Deno.test("logs: JSON off a terminal, text with --log-format text; a line per us
     await stop(text.child);
     assert.match(
       text.lines.at(-1)!,
-      /^\d\d:\d\d:\d\d\.\d{3} INFO  listening browser=http:\/\/127\.0\.0\.1:\d+\/ url=ws:/,
+      /^\d\d:\d\d:\d\d\.\d{3} INFO {2}listening browser=http:\/\/127\.0\.0\.1:\d+\/ url=ws:/,
     );
     const bad = await run(["serve", "--log-format", "xml"]);
     assert.equal(bad.code, 2);

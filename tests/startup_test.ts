@@ -98,7 +98,7 @@ Deno.test("a port in use: one sentence naming the port, exit 2, no data dir or k
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const port = (taken.addr as Deno.NetAddr).port;
-    await unchanged(async (root) => join(root, "data"), async (dataDir) => {
+    await unchanged((root) => Promise.resolve(join(root, "data")), async (dataDir) => {
       const r = await serve("--port", String(port), "--data-dir", dataDir);
       assertRefused(
         r,
