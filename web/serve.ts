@@ -1,8 +1,8 @@
 /**
  * Serves the browser client from the server's own port: `GET /` (index.html), `/app.js` and
- * `/app.css`, nothing else. The script is bundled from web/src/main.ts with `deno bundle` the
- * first time it is asked for, and kept in memory: no build step, and no artefact that can go
- * stale. Every response carries a strict Content-Security-Policy (scripts and styles only from
+ * `/app.css`, nothing else. The script is bundled from web/src/main.ts with `deno bundle` when
+ * `serve` starts (or the first time it is asked for), and kept in memory: no build step, and no
+ * artefact that can go stale. A compiled binary embeds the bundle made at build time. Every response carries a strict Content-Security-Policy (scripts and styles only from
  * this origin, WebSocket connections allowed).
  * @module
  */
@@ -31,10 +31,17 @@ const STATIC: Record<string, { file: string; type: string }> = {
 let bundle: Promise<string> | undefined;
 
 /**
+ * Where `deno task compile` writes the bundle it embeds in the binary, which cannot run
+ * `deno bundle` itself; a checkout never reads it, so it cannot go stale there.
+ */
+export const PREBUILT_BUNDLE = new URL("../dist/web/app.js", import.meta.url);
+
+/**
  * Bundles the browser client (web/src/main.ts) into one minified ES module. `deno bundle`
  * needs no network once its esbuild is in the Deno cache (fetched from npm on first use).
  */
 export async function buildBrowserBundle(): Promise<string> {
+  if (Deno.build.standalone) return await Deno.readTextFile(PREBUILT_BUNDLE);
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["bundle", "--quiet", "--platform", "browser", "--minify", fileURLToPath(ENTRY)],
     cwd: fileURLToPath(ROOT),
