@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { defaultBackend } from "./crypto/mod.ts";
 import { loadedLibCryptoVersion } from "./crypto/openssl.ts";
-import { StartupError } from "./lib/startup_error.ts";
+import { refusing, StartupError } from "./lib/startup_error.ts";
 import { systemRandom } from "./lib/world.ts";
 import { BUILD } from "./actors/build.ts";
 import { DATABASE_FILE } from "./actors/server.ts";
@@ -62,7 +62,7 @@ export async function main(args: string[]): Promise<number> {
     case "identity":
       return await identity(rest);
     case "backup":
-      return backup(rest);
+      return await backup(rest);
     case "--version":
     case "version":
       return (console.log(versionText()), 0);
@@ -96,35 +96,45 @@ function options<T>(parse: () => T, usage: string): T | undefined {
   }
 }
 
-async function identity(args: string[]): Promise<number> {
+/**
+ * Parses the options of a command on a data dir: `--data-dir` (default ./data), `--help`, and
+ * one more flag; an exit code when the command ends here (help, bad usage).
+ */
+function dataDirOptions(
+  args: string[],
+  usage: string,
+  extra: { name: string; type: "string" | "boolean" },
+): { dir: string; extra: string | boolean | undefined } | number {
   const values = options(
     () =>
       parseArgs({
         args,
         options: {
           "data-dir": { type: "string", default: "./data" },
-          create: { type: "boolean" },
+          [extra.name]: { type: extra.type },
           help: { type: "boolean", short: "h" },
         },
       }).values,
-    IDENTITY_USAGE,
+    usage,
   );
   if (!values) return 2;
-  if (values.help) return (console.log(IDENTITY_USAGE), 0);
-  const dir = String(values["data-dir"]);
-  try {
+  if (values.help) return (console.log(usage), 0);
+  return { dir: String(values["data-dir"]), extra: values[extra.name] };
+}
+
+async function identity(args: string[]): Promise<number> {
+  const parsed = dataDirOptions(args, IDENTITY_USAGE, { name: "create", type: "boolean" });
+  if (typeof parsed === "number") return parsed;
+  const { dir, extra: create } = parsed;
+  return await refusing(async () => {
     const backend = defaultBackend();
-    if ((await checkDataDir(dir)) === "absent" && !values.create) throw noIdentity(dir);
+    if ((await checkDataDir(dir)) === "absent" && !create) throw noIdentity(dir);
     let id = await readIdentity(dir, backend);
-    if (id === undefined && !values.create) throw noIdentity(dir);
+    if (id === undefined && !create) throw noIdentity(dir);
     id = await saveIdentity(dir, id, backend, systemRandom, (m) => console.error(m));
     console.log(JSON.stringify({ server_id: id.server_id, pubkey: id.key.publicKey.spki }));
     return 0;
-  } catch (e) {
-    if (!(e instanceof StartupError)) throw e;
-    console.error(e.message);
-    return 2;
-  }
+  });
 }
 
 function noIdentity(dir: string): StartupError {
@@ -134,34 +144,19 @@ function noIdentity(dir: string): StartupError {
   );
 }
 
-function backup(args: string[]): number {
-  const values = options(
-    () =>
-      parseArgs({
-        args,
-        options: {
-          "data-dir": { type: "string", default: "./data" },
-          out: { type: "string" },
-          help: { type: "boolean", short: "h" },
-        },
-      }).values,
-    BACKUP_USAGE,
-  );
-  if (!values) return 2;
-  if (values.help) return (console.log(BACKUP_USAGE), 0);
-  if (values.out === undefined) {
+async function backup(args: string[]): Promise<number> {
+  const parsed = dataDirOptions(args, BACKUP_USAGE, { name: "out", type: "string" });
+  if (typeof parsed === "number") return parsed;
+  const out = parsed.extra;
+  if (typeof out !== "string") {
     return (console.error(`backup needs --out FILE\n\n${BACKUP_USAGE}`), 2);
   }
-  const from = join(String(values["data-dir"]), DATABASE_FILE);
-  try {
-    const { events, bytes } = backupDatabase(from, values.out);
-    console.log(`backed up ${from} to ${values.out} (${events} events, ${bytes} bytes)`);
+  const from = join(parsed.dir, DATABASE_FILE);
+  return await refusing(() => {
+    const { events, bytes } = backupDatabase(from, out);
+    console.log(`backed up ${from} to ${out} (${events} events, ${bytes} bytes)`);
     return 0;
-  } catch (e) {
-    if (!(e instanceof StartupError)) throw e;
-    console.error(e.message);
-    return 2;
-  }
+  });
 }
 
 /** The build, Deno and libcrypto versions, one per line. */

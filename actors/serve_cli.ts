@@ -13,7 +13,7 @@ import {
   type LogFormat,
   type Logger,
 } from "../lib/log.ts";
-import { StartupError } from "../lib/startup_error.ts";
+import { refusing, StartupError } from "../lib/startup_error.ts";
 import { browserBundle } from "../web/serve.ts";
 import {
   buildConfig,
@@ -55,37 +55,37 @@ Without bootstrap servers the server forms its own network and acts as an introd
 Exit codes: 0 stopped by a signal, 2 did not start (the reason is on stderr).
 `;
 
+const SERVE_OPTIONS = {
+  config: { type: "string" },
+  bootstrap: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  "data-dir": { type: "string" },
+  "advertise-host": { type: "string" },
+  "advertise-port": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "check-db": { type: "boolean" },
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 /** Runs `serve`; returns the exit code. */
 export async function runServe(
   args: string[],
   env: (name: string) => string | undefined = (name) => Deno.env.get(name),
 ): Promise<number> {
-  let values;
+  let flags;
   try {
-    values = parseArgs({
-      args,
-      options: {
-        config: { type: "string" },
-        bootstrap: { type: "string" },
-        host: { type: "string" },
-        port: { type: "string" },
-        "data-dir": { type: "string" },
-        "advertise-host": { type: "string" },
-        "advertise-port": { type: "string" },
-        "tls-cert": { type: "string" },
-        "tls-key": { type: "string" },
-        "check-db": { type: "boolean" },
-        "log-level": { type: "string" },
-        "log-format": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values;
+    flags = parseArgs({ args, options: SERVE_OPTIONS }).values;
   } catch (e) {
     console.error(`${(e as Error).message}\n\n${SERVE_USAGE}`);
     return 2;
   }
+  const values = flags;
   if (values.help) return (console.log(SERVE_USAGE), 0);
-  try {
+  return await refusing(async () => {
     const log = logger(
       values["log-level"] ?? env("SOCP_LOG_LEVEL"),
       values["log-format"] ?? env("SOCP_LOG_FORMAT"),
@@ -102,11 +102,7 @@ export async function runServe(
     await untilSignal(log);
     await server.close();
     return 0;
-  } catch (e) {
-    if (!(e instanceof StartupError)) throw e;
-    console.error(e.message);
-    return 2;
-  }
+  });
 }
 
 type ServeFlags = Partial<Record<string, string | boolean>>;

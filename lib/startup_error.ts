@@ -10,3 +10,14 @@
 export class StartupError extends Error {
   override name = "StartupError";
 }
+
+/** Runs `command`, turning a {@linkcode StartupError} into its sentence on stderr and exit 2. */
+export async function refusing(command: () => number | Promise<number>): Promise<number> {
+  try {
+    return await command();
+  } catch (e) {
+    if (!(e instanceof StartupError)) throw e;
+    console.error(e.message);
+    return 2;
+  }
+}
