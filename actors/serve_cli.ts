@@ -25,6 +25,13 @@ import {
 } from "./config.ts";
 import { startServer } from "./server.ts";
 
+const ENV_NAMES = [
+  ...Object.keys(ENV_OVERRIDES),
+  "SOCP_CONFIG",
+  "SOCP_LOG_LEVEL",
+  "SOCP_LOG_FORMAT",
+];
+
 /** Usage text. */
 export const SERVE_USAGE = `Usage: deno run -A main.ts serve [options]
 
@@ -48,8 +55,9 @@ Options (flags override SOCP_* environment variables, which override the setting
   --log-format FORMAT    text | json (default: text on a terminal, json otherwise)
   -h, --help             Show this help
 
-Environment: ${Object.keys(ENV_OVERRIDES).join(", ")}, SOCP_CONFIG,
-SOCP_LOG_LEVEL, SOCP_LOG_FORMAT.
+Environment variables, each standing for the flag of the same name:
+  ${ENV_NAMES.slice(0, 5).join(", ")},
+  ${ENV_NAMES.slice(5).join(", ")}
 
 Without bootstrap servers the server forms its own network and acts as an introducer.
 Exit codes: 0 stopped by a signal, 2 did not start (the reason is on stderr).

@@ -86,22 +86,12 @@ export async function saveIdentity(
   return identity;
 }
 
-/** Loads the identity of `dataDir`, creating whatever is missing. */
-export async function loadOrCreateIdentity(
-  dataDir: string,
-  backend: RsaBackend,
-  random: Random,
-  onProgress: (message: string) => void = () => {},
-): Promise<Identity> {
-  return saveIdentity(dataDir, await readIdentity(dataDir, backend), backend, random, onProgress);
-}
-
 /**
  * Creates `dir` (and missing parents) open to this user only: it holds the server key and the
  * users' encrypted keystores. The umask can only narrow 0700. An existing directory is left as
  * it is.
  */
-export async function makeDataDir(dir: string): Promise<void> {
+async function makeDataDir(dir: string): Promise<void> {
   try {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (e) {

@@ -139,6 +139,12 @@ Deno.test("logs: JSON off a terminal, text with --log-format text; a line per us
     const listening = JSON.parse(json.lines.at(-1)!);
     assert.match(listening.browser, /^http:\/\/127\.0\.0\.1:\d+\/$/);
     const url = listening.url as string;
+    // The page is ready at once: the bundle is built as `serve` starts.
+    for (const path of ["/", "/app.js"]) {
+      const page = await fetch(new URL(path, listening.browser));
+      assert.equal(page.status, 200, path);
+      assert.ok((await page.text()).length > 200, `${path} is not blank`);
+    }
     const alice = await startClientProcess(url, "alice", dir);
     await alice.quit();
     // A second server joins through the first, then leaves: the link comes up and goes down.
