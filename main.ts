@@ -12,6 +12,7 @@ import { buildConfig, ConfigError, type ConfigOverrides } from "./actors/config.
 import { loadOrCreateIdentity } from "./store/identity.ts";
 import { runClient } from "./client/main.ts";
 import { runReplay } from "./actors/replay_cli.ts";
+import { runTraceReplay } from "./client/trace_replay.ts";
 import { runProbe } from "./probe/main.ts";
 import { runStatus } from "./actors/status.ts"; // observability (issue 7)
 
@@ -24,6 +25,7 @@ Commands:
   client     Run the terminal chat client
   identity   Print the server id and public key of a data dir
   replay     Re-run a server's journal: what arrived, what was decided, and why
+             (replay --trace FILE: a client's wire trace, as the same timeline)
   probe      Check any SOCP v1.3 server for conformance and the spec's §16 weaknesses
   status     Show a running server's peers, links, backoff and users per server
 
@@ -67,7 +69,10 @@ export async function main(args: string[]): Promise<number> {
     case "client":
       return await runClient(rest);
     case "replay":
-      return await runReplay(rest);
+      // A client's wire trace, or a server's journal.
+      return rest.some((a) => a === "--trace" || a.startsWith("--trace="))
+        ? await runTraceReplay(rest)
+        : await runReplay(rest);
     case "probe":
       return await runProbe(rest);
     case "status": // observability (issue 7)
