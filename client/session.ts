@@ -123,6 +123,8 @@ export interface SessionOptions {
   helloQuietMs?: number;
   /** content_sig layout for DMs: one of A-D, or learned per server (default). */
   contentSig?: LayoutSetting;
+  /** Challenges this client signed before (shared by its sessions, so a replay is refused). */
+  challenges?: SignedChallenges;
   /** Where every frame, both ways, is reported with this client's verdict (`--trace`). */
   tracer?: Tracer;
 }
@@ -142,7 +144,6 @@ export class ChatSession {
   #files: FileReceiver;
   #ready = false;
   #layout: Layout = "A";
-  #challenges = new SignedChallenges();
   /** What handling the current inbound frame found out, for its trace line. */
   #notes: string[] = [];
   #quietTimer?: ReturnType<Clock["setTimeout"]>;
@@ -569,10 +570,16 @@ export class ChatSession {
           detail: "",
         });
         return;
-      case "AUTH_CHALLENGE":
-        await this.#answerChallenge(frame);
-        if (!this.#ready) this.#waitQuietly(ready); // An ERROR may follow a refused proof.
+      case "AUTH_CHALLENGE": {
+        const refusal = await this.#answerChallenge(frame);
+        if (this.#ready) return;
+        if (refusal === undefined) return this.#waitQuietly(ready); // An ERROR may follow.
+        // Unproven, the server would count us connected and we would count on it: stop here.
+        this.#stopQuiet();
+        ready.reject(new Error(`Refused the server's AUTH_CHALLENGE: ${refusal}`));
+        this.#socket.close(4000, "auth challenge refused");
         return;
+      }
       case "PUBKEY_RESPONSE":
         this.#whoisWaiters.get(frame.payload.user_id)?.(frame.payload as Record<string, unknown>);
         return;
@@ -692,18 +699,20 @@ export class ChatSession {
    * bytes, answered with AUTH_PROOF; signed only when it cannot stand for another signature
    * of this key and was never signed before (protocol/auth_challenge.ts).
    */
-  async #answerChallenge(frame: Extract<Frame, { type: "AUTH_CHALLENGE" }>): Promise<void> {
+  async #answerChallenge(
+    frame: Extract<Frame, { type: "AUTH_CHALLENGE" }>,
+  ): Promise<string | undefined> {
     const { nonce, challenge } = frame.payload;
     if (nonce !== undefined) {
       const message = authMessage(frame.from, this.options.user_id, nonce);
       const signature = b64uEncode(await this.options.backend.sign(this.options.key, message));
       await this.#send("AUTH_RESPONSE", frame.from, { nonce, signature });
-      return;
+      return undefined;
     }
     const checked = checkChallenge(challenge);
     const refusal = !checked.ok
       ? checked.reason
-      : !this.#challenges.fresh(challenge!)
+      : !(this.options.challenges ??= new SignedChallenges()).fresh(challenge!)
       ? "this challenge was signed before: a server must send a fresh one"
       : undefined;
     if (refusal !== undefined || !checked.ok) {
@@ -713,11 +722,12 @@ export class ChatSession {
         code: "CLIENT",
         detail: `refused to sign the server's AUTH_CHALLENGE: ${refusal}`,
       });
-      return;
+      return refusal ?? "unusable challenge";
     }
     const signature = b64uEncode(await this.options.backend.sign(this.options.key, checked.bytes));
     this.#notes.push(`AUTH_CHALLENGE {challenge}: ${checked.bytes.length} bytes signed`);
     await this.#send("AUTH_PROOF", frame.from, { challenge: challenge!, signature });
+    return undefined;
   }
 
   async #learn(

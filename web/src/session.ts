@@ -591,10 +591,16 @@ export class ChatSession {
         }
         return;
       }
-      case "AUTH_CHALLENGE":
-        await this.#answerChallenge(frame);
-        if (!this.#ready) this.#waitQuietly(generation); // An ERROR may follow a refused proof.
+      case "AUTH_CHALLENGE": {
+        const refusal = await this.#answerChallenge(frame);
+        if (this.#ready) return;
+        if (refusal === undefined) return this.#waitQuietly(generation); // An ERROR may follow.
+        // Unproven, we are not connected; retrying would meet the same kind of challenge.
+        this.#fatal = `Refused the server's AUTH_CHALLENGE: ${refusal}`;
+        this.#stopQuiet();
+        if (generation === this.#generation) this.#socket?.close(4000, "auth challenge refused");
         return;
+      }
       case "ERROR": {
         const code = str(p, "code", 64) ?? "ERROR";
         const detail = str(p, "detail", 2048) ?? "";
@@ -662,14 +668,15 @@ export class ChatSession {
    * (a dialect) as PSS over its raw bytes, answered with AUTH_PROOF, only when it cannot stand
    * for another signature of this key and was never signed before (protocol/auth_challenge.ts).
    */
-  async #answerChallenge(frame: Frame): Promise<void> {
+  async #answerChallenge(frame: Frame): Promise<string | undefined> {
     const p = frame.payload;
     const nonce = str(p, "nonce", 256);
     if (nonce) {
       const signature = b64uEncode(
         await sign(this.options.pair, authMessage(frame.from, this.options.user_id, nonce)),
       );
-      return await this.#sendUnready("AUTH_RESPONSE", frame.from, { nonce, signature });
+      await this.#sendUnready("AUTH_RESPONSE", frame.from, { nonce, signature });
+      return undefined;
     }
     const challenge = str(p, "challenge", 1024);
     const checked = checkChallenge(challenge);
@@ -679,13 +686,15 @@ export class ChatSession {
       ? "this challenge was signed before: a server must send a fresh one"
       : undefined;
     if (refusal !== undefined || !checked.ok) {
-      return this.options.onEvent({
+      this.options.onEvent({
         kind: "warning",
         message: `Refused to sign the server's AUTH_CHALLENGE: ${refusal}`,
       });
+      return refusal ?? "unusable challenge";
     }
     const signature = b64uEncode(await sign(this.options.pair, checked.bytes));
     await this.#sendUnready("AUTH_PROOF", frame.from, { challenge: challenge!, signature });
+    return undefined;
   }
 
   /** A signed frame that may go before the session is online (answers during hello). */
