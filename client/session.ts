@@ -146,6 +146,8 @@ export class ChatSession {
   #layout: Layout = "A";
   /** What handling the current inbound frame found out, for its trace line. */
   #notes: string[] = [];
+  /** Set while handling a frame that this client refuses (its trace verdict is "dropped"). */
+  #refused = false;
   #quietTimer?: ReturnType<Clock["setTimeout"]>;
 
   private constructor(private readonly options: SessionOptions, socket: WebSocket) {
@@ -497,6 +499,7 @@ export class ChatSession {
     const frame = parsed.frame;
     const ids = idNotes(frame);
     this.#notes = [];
+    this.#refused = false;
     if (!(await this.#fromServerOk(frame))) {
       this.tracer.frame(
         "in",
@@ -511,7 +514,8 @@ export class ChatSession {
     }
     try {
       await this.#handle(frame, ready);
-      this.tracer.frame("in", text, "accepted", withNotes(this.#notes.join("; "), ids));
+      const verdict = this.#refused ? "dropped" : "accepted";
+      this.tracer.frame("in", text, verdict, withNotes(this.#notes.join("; "), ids));
     } catch (e) {
       const message = `could not handle ${frame.type}: ${(e as Error).message}`;
       this.tracer.frame("in", text, "dropped", withNotes(message, ids));
@@ -717,6 +721,7 @@ export class ChatSession {
       : undefined;
     if (refusal !== undefined || !checked.ok) {
       this.#notes.push(`AUTH_CHALLENGE {challenge} refused: ${refusal}`);
+      this.#refused = true;
       this.options.onEvent({
         event: "error",
         code: "CLIENT",

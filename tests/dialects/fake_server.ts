@@ -104,6 +104,11 @@ export class FakeServer {
     });
   }
 
+  /** Drops every user connection (as a restart would). */
+  kick(): void {
+    for (const client of this.#wss.clients) client.terminate();
+  }
+
   async stop(): Promise<void> {
     for (const client of this.#wss.clients) client.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
