@@ -95,6 +95,15 @@ const SERVER_FRAMES = new Set([
   "MSG_RECEIPT",
 ]);
 
+/**
+ * The text a trace keeps of an outbound frame: LOGIN_REGISTER carries our encrypted key and a
+ * password verifier (which allows offline guessing), so its payload is left out.
+ */
+function traceable(frame: { type: string; payload: object }, text: string): string {
+  if (frame.type !== "LOGIN_REGISTER") return text;
+  return JSON.stringify({ ...frame, payload: { redacted: "encrypted key and password verifier" } });
+}
+
 /** A known user. */
 export interface Contact {
   user_id: string;
@@ -484,7 +493,7 @@ export class ChatSession {
     const text = JSON.stringify(frame);
     this.#socket.send(text);
     const how = frame.type === "MSG_DIRECT" ? `content_sig layout ${this.#layout}` : "";
-    this.tracer.frame("out", text, "accepted", withNotes(how, idNotes(frame)));
+    this.tracer.frame("out", traceable(frame, text), "accepted", withNotes(how, idNotes(frame)));
   }
 
   async #receive(text: string, ready: PromiseWithResolvers<void>): Promise<void> {

@@ -84,8 +84,12 @@ export async function connectTerminal(
   return { session, events, clock, known, user_id, waitFor };
 }
 
-/** True once the server saw this user's hello and, if it challenged, its proof (or refusal). */
+/**
+ * True once a silent server saw this user's hello and, if it challenged, its proof: the quiet
+ * period may then run out. A server that answers hello is simply waited for.
+ */
 function settled(server: FakeServer, user_id: string): boolean {
+  if (server.dialect.hello === "ack") return false;
   const hello = server.received.some((f) => f.type === "USER_HELLO" && f.from === user_id);
   if (!hello) return false;
   if (!server.dialect.challenge) return true;
