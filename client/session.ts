@@ -22,15 +22,18 @@ import {
   parseFrame,
   USER_FRAME_BYTES_MAX,
 } from "../protocol/mod.ts";
-import { HELLO_QUIET_MS } from "../protocol/limits.ts";
+import { HELLO_QUIET_MS, PEER_LAYOUTS_MAX } from "../protocol/limits.ts";
 import { checkChallenge, SignedChallenges } from "../protocol/auth_challenge.ts";
+import { SERVER_TO_USER_TYPES } from "../protocol/server_frames.ts";
 import {
   describeLayout,
   initialLayout,
   type Layout,
+  layoutFor,
   type LayoutSetting,
   learnLayout,
 } from "../protocol/content_sig_layout.ts";
+import { LruMap } from "../lib/lru.ts";
 import type { Clock, Random } from "../lib/world.ts";
 import { idNotes, NO_TRACE, type Tracer, withNotes } from "./trace.ts";
 import { splitUtf8 } from "./text.ts";
@@ -81,19 +84,6 @@ export type ClientEvent =
   | { event: "error"; code: string; detail: string }
   | { event: "warning"; message: string }
   | { event: "closed"; code: number; reason: string };
-
-/** Frame types only a server sends a user: they name the server in `from` and are signed. */
-const SERVER_FRAMES = new Set([
-  "ACK",
-  "ERROR",
-  "AUTH_CHALLENGE",
-  "USER_ADVERTISE",
-  "USER_REMOVE",
-  "LIST_RESPONSE",
-  "USER_DELIVER",
-  "PUBKEY_RESPONSE",
-  "MSG_RECEIPT",
-]);
 
 /**
  * The text a trace keeps of an outbound frame: LOGIN_REGISTER carries our encrypted key and a
@@ -153,6 +143,7 @@ export class ChatSession {
   #files: FileReceiver;
   #ready = false;
   #layout: Layout = "A";
+  #peerLayouts = new LruMap<string, Layout>(PEER_LAYOUTS_MAX);
   /** What handling the current inbound frame found out, for its trace line. */
   #notes: string[] = [];
   /** Set while handling a frame that this client refuses (its trace verdict is "dropped"). */
@@ -315,7 +306,7 @@ export class ChatSession {
         from: this.options.user_id,
         to: contact.user_id,
         ts,
-      }, this.#layout);
+      }, this.#layoutTo(contact.user_id));
       await this.#send("MSG_DIRECT", contact.user_id, {
         ciphertext,
         sender_pub: this.options.key.publicKey.spki,
@@ -492,7 +483,9 @@ export class ChatSession {
   #transmit(frame: Record<string, unknown> & { type: string; payload: object }): void {
     const text = JSON.stringify(frame);
     this.#socket.send(text);
-    const how = frame.type === "MSG_DIRECT" ? `content_sig layout ${this.#layout}` : "";
+    const how = frame.type === "MSG_DIRECT"
+      ? `content_sig layout ${this.#layoutTo(String(frame.to))}`
+      : "";
     this.tracer.frame("out", traceable(frame, text), "accepted", withNotes(how, idNotes(frame)));
   }
 
@@ -542,7 +535,7 @@ export class ChatSession {
   async #fromServerOk(frame: Frame): Promise<boolean> {
     const key = this.#server_key;
     if (!key) {
-      if (!this.server_id && SERVER_FRAMES.has(frame.type)) this.server_id = frame.from;
+      if (!this.server_id && SERVER_TO_USER_TYPES.has(frame.type)) this.server_id = frame.from;
       return true;
     }
     if (this.server_id) {
@@ -556,7 +549,7 @@ export class ChatSession {
       this.#notes.push(`server id ${frame.from} learned from a frame signed by the pinned key`);
       return true;
     }
-    return !SERVER_FRAMES.has(frame.type);
+    return !SERVER_TO_USER_TYPES.has(frame.type);
   }
 
   async #handle(frame: Frame, ready: PromiseWithResolvers<void>): Promise<void> {
@@ -850,8 +843,18 @@ export class ChatSession {
     return ref;
   }
 
+  /** The layout a DM to `user_id` is signed with. */
+  #layoutTo(user_id: string): Layout {
+    return layoutFor(
+      this.options.contentSig ?? "auto",
+      this.#layout,
+      this.#peerLayouts.get(user_id),
+    );
+  }
+
   /** A DM through this server verified under `layout`: sign ours that way from now on. */
   async #learnLayout(layout: Layout | undefined, sender: string): Promise<void> {
+    if (layout !== undefined) this.#peerLayouts.set(sender, layout);
     const next = learnLayout(this.options.contentSig ?? "auto", this.#layout, layout);
     if (next === this.#layout) return;
     this.#layout = next;

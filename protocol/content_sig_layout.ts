@@ -42,6 +42,16 @@ export function initialLayout(setting: LayoutSetting, remembered?: Layout): Layo
   return setting !== "auto" ? setting : remembered ?? "A";
 }
 
+/**
+ * The layout of a DM to one peer: the user's choice; else the layout that peer's own DMs
+ * verified under (a one-layout client answers in its layout, and a peer that signs A gets A
+ * even where another peer taught the server's layout); else the server's layout.
+ */
+export function layoutFor(setting: LayoutSetting, server: Layout, peer?: Layout): Layout {
+  if (setting !== "auto") return setting;
+  return peer ?? server;
+}
+
 /** How the status line names the layout. */
 export function describeLayout(setting: LayoutSetting, layout: Layout): string {
   return setting === "auto" ? `${layout} (auto)` : `${layout} (fixed)`;

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import {
   describeLayout,
   initialLayout,
+  layoutFor,
   learnLayout,
   parseLayoutSetting,
 } from "./content_sig_layout.ts";
@@ -25,6 +26,9 @@ Deno.test("content_sig layout: learning", () => {
   assert.equal(initialLayout("auto", undefined), "A");
   assert.equal(initialLayout("auto", "C"), "C");
   assert.equal(initialLayout("D", "C"), "D");
+  assert.equal(layoutFor("auto", "D", "A"), "A", "a peer that signs A gets A");
+  assert.equal(layoutFor("auto", "D", undefined), "D", "others get the server's layout");
+  assert.equal(layoutFor("B", "D", "A"), "B", "a chosen layout is kept");
   assert.equal(describeLayout("auto", "B"), "B (auto)");
   assert.equal(describeLayout("C", "C"), "C (fixed)");
 });

@@ -185,5 +185,7 @@ export const HELLO_QUIET_MS = 1_000;
 export const AUTH_CHALLENGE_BYTES_MIN = 16;
 /** See {@linkcode AUTH_CHALLENGE_BYTES_MIN}. */
 export const AUTH_CHALLENGE_BYTES_MAX = 256;
+/** Peers whose DM layout a client remembers (least recently used forgotten first). */
+export const PEER_LAYOUTS_MAX = 10_000;
 /** Challenges a client remembers having signed, to refuse a replayed one. */
 export const AUTH_CHALLENGES_REMEMBERED_MAX = 1_024;

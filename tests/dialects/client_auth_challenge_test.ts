@@ -7,31 +7,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SignedChallenges } from "../../protocol/auth_challenge.ts";
-import { ChatSession } from "../../client/session.ts";
-import { defaultBackend } from "../../crypto/mod.ts";
-import { ManualClock, systemRandom } from "../../lib/world.ts";
-import { eventually, fixtureKeyPath, ROOT, startClientProcess } from "../harness/processes.ts";
+import { eventually, ROOT, startClientProcess } from "../harness/processes.ts";
 import { FakeServer, randomChallenge } from "./fake_server.ts";
-import { connectBrowser, connectTerminal } from "./drivers.ts";
+import { connectBrowser, connectTerminal, refusedTerminal } from "./drivers.ts";
 import { browserBothWays, terminalBothWays } from "./both_ways.ts";
-
-/** A terminal session that must fail to connect; returns the error and the events. */
-async function refusedTerminal(server: FakeServer, challenges?: SignedChallenges) {
-  const backend = defaultBackend();
-  const events: string[] = [];
-  const error = await ChatSession.connect({
-    url: server.url,
-    user_id: crypto.randomUUID(),
-    key: await backend.importPrivate(Deno.readTextFileSync(fixtureKeyPath("alice"))),
-    backend,
-    clock: new ManualClock(), // Never advanced: the refusal alone decides.
-    random: systemRandom,
-    downloads: Deno.makeTempDirSync(),
-    onEvent: (e) => events.push(e.event === "error" ? e.detail : e.event),
-    ...(challenges ? { challenges } : {}),
-  }).then(() => undefined, (e: Error) => e);
-  return { error, events };
-}
 
 Deno.test({
   name: "client dialect: AUTH_CHALLENGE {challenge}",
@@ -64,7 +43,7 @@ Deno.test({
         try {
           const { error, events } = await refusedTerminal(digestSized);
           assert.match(String(error), /32-byte challenge could be a SHA-256 digest/);
-          assert.ok(events.some((e) => /refused to sign/.test(e)));
+          assert.ok(events.some((e) => e.event === "error" && /refused to sign/.test(e.detail)));
           assert.ok(!digestSized.received.some((f) => f.type === "AUTH_PROOF"), "nothing signed");
         } finally {
           await digestSized.stop();
@@ -79,7 +58,7 @@ Deno.test({
           const challenges = new SignedChallenges();
           const first = await connectTerminal(replaying, "alice", { challenges });
           assert.equal(replaying.proofs, 1);
-          const second = await refusedTerminal(replaying, challenges);
+          const second = await refusedTerminal(replaying, { challenges });
           assert.match(String(second.error), /signed before/);
           assert.equal(replaying.proofs, 1, "no second proof");
           await first.session.close();

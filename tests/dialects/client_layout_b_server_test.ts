@@ -9,7 +9,8 @@ import { KnownKeys } from "../../client/known_keys.ts";
 import { render } from "../../client/render.ts";
 import { eventually } from "../harness/processes.ts";
 import { FakeServer, fixtureSpki } from "./fake_server.ts";
-import { connectBrowser, connectTerminal, MapMemory } from "./drivers.ts";
+import { MapMemory } from "../harness/map_memory.ts";
+import { connectBrowser, connectTerminal } from "./drivers.ts";
 import { browserBothWays, terminalBothWays } from "./both_ways.ts";
 
 Deno.test({

@@ -6,12 +6,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { KnownKeys } from "../../client/known_keys.ts";
 import { render } from "../../client/render.ts";
-import { ChatSession } from "../../client/session.ts";
-import { defaultBackend } from "../../crypto/mod.ts";
-import { ManualClock, systemRandom } from "../../lib/world.ts";
-import { fixtureKeyPath } from "../harness/processes.ts";
 import { FakeServer, fixtureSpki } from "./fake_server.ts";
-import { connectBrowser, connectTerminal } from "./drivers.ts";
+import { connectBrowser, connectTerminal, refusedTerminal } from "./drivers.ts";
 import { browserBothWays, terminalBothWays } from "./both_ways.ts";
 
 Deno.test({
@@ -40,22 +36,9 @@ Deno.test({
         const refusing = new FakeServer({ hello: "silent", refuse: "NAME_IN_USE" });
         await refusing.start();
         try {
-          const backend = defaultBackend();
-          const events: string[] = [];
-          await assert.rejects(
-            ChatSession.connect({
-              url: refusing.url,
-              user_id: crypto.randomUUID(),
-              key: await backend.importPrivate(Deno.readTextFileSync(fixtureKeyPath("alice"))),
-              backend,
-              clock: new ManualClock(), // Never advanced: the ERROR alone decides.
-              random: systemRandom,
-              downloads: Deno.makeTempDirSync(),
-              onEvent: (e) => events.push(e.event),
-            }),
-            /NAME_IN_USE/,
-          );
-          assert.ok(!events.includes("ready"));
+          const { error, events } = await refusedTerminal(refusing);
+          assert.match(String(error), /NAME_IN_USE/);
+          assert.ok(!events.some((e) => e.event === "ready"));
         } finally {
           await refusing.stop();
         }

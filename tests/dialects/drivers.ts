@@ -10,13 +10,8 @@ import { ManualClock, systemRandom } from "../../lib/world.ts";
 import { ChatSession, type ClientEvent, type SessionOptions } from "../../client/session.ts";
 import { KnownKeys } from "../../client/known_keys.ts";
 import { importPkcs8 } from "../../web/src/rsa.ts";
-import {
-  ChatSession as WebSession,
-  type KnownKey,
-  type Memory,
-  type ServerPin,
-  type SessionEvent,
-} from "../../web/src/session.ts";
+import { ChatSession as WebSession, type SessionEvent } from "../../web/src/session.ts";
+import { MapMemory } from "../harness/map_memory.ts";
 import { HELLO_QUIET_MS } from "../../protocol/limits.ts";
 import { eventually, fixtureKeyPath } from "../harness/processes.ts";
 import type { FakeServer } from "./fake_server.ts";
@@ -84,6 +79,27 @@ export async function connectTerminal(
   return { session, events, clock, known, user_id, waitFor };
 }
 
+/** Connects a terminal session that must fail (its clock never moves); the error and events. */
+export async function refusedTerminal(
+  server: FakeServer,
+  extra: Partial<SessionOptions> = {},
+): Promise<{ error: Error | undefined; events: ClientEvent[] }> {
+  const backend = defaultBackend();
+  const events: ClientEvent[] = [];
+  const error = await ChatSession.connect({
+    url: server.url,
+    user_id: crypto.randomUUID(),
+    key: await backend.importPrivate(Deno.readTextFileSync(fixtureKeyPath("alice"))),
+    backend,
+    clock: new ManualClock(),
+    random: systemRandom,
+    downloads: Deno.makeTempDirSync(),
+    onEvent: (e) => events.push(e),
+    ...extra,
+  }).then(() => undefined, (e: Error) => e);
+  return { error, events };
+}
+
 /**
  * True once a silent server saw this user's hello and, if it challenged, its proof: the quiet
  * period may then run out. A server that answers hello is simply waited for.
@@ -94,26 +110,6 @@ function settled(server: FakeServer, user_id: string): boolean {
   if (!hello) return false;
   if (!server.dialect.challenge) return true;
   return server.received.some((f) => f.type === "AUTH_PROOF" && f.from === user_id);
-}
-
-/** Browser memory kept in Maps (IndexedDB in the page). */
-export class MapMemory implements Memory {
-  keys = new Map<string, KnownKey>();
-  pins = new Map<string, ServerPin>();
-  knownKey(id: string) {
-    return Promise.resolve(this.keys.get(id));
-  }
-  saveKnownKey(k: KnownKey) {
-    this.keys.set(k.user_id, structuredClone(k));
-    return Promise.resolve();
-  }
-  serverPin(url: string) {
-    return Promise.resolve(this.pins.get(url));
-  }
-  saveServerPin(p: ServerPin) {
-    this.pins.set(p.url, structuredClone(p));
-    return Promise.resolve();
-  }
 }
 
 /** The browser session and what it emitted. */

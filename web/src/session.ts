@@ -9,16 +9,23 @@
  * @module
  */
 import { b64uDecode, b64uEncode } from "../../protocol/base64url.ts";
-import { HELLO_QUIET_MS, OAEP_PLAINTEXT_BYTES_MAX } from "../../protocol/limits.ts";
+import {
+  HELLO_QUIET_MS,
+  OAEP_PLAINTEXT_BYTES_MAX,
+  PEER_LAYOUTS_MAX,
+} from "../../protocol/limits.ts";
 import { checkChallenge, SignedChallenges } from "../../protocol/auth_challenge.ts";
+import { SERVER_TO_USER_TYPES } from "../../protocol/server_frames.ts";
 import {
   describeLayout,
   initialLayout,
   isLayout,
   type Layout,
+  layoutFor,
   type LayoutSetting,
   learnLayout,
 } from "../../protocol/content_sig_layout.ts";
+import { LruMap } from "../../lib/lru.ts";
 import type { Clock } from "../../lib/world.ts";
 import { type FileEvent, FileReceiver, sendFile } from "./files.ts";
 import { decrypt, encrypt, importPublic, type KeyPair, type PublicKey, sign } from "./rsa.ts";
@@ -128,19 +135,6 @@ export interface SessionOptions {
   timers?: Pick<Clock, "setTimeout" | "clearTimeout">;
 }
 
-/** Frame types only a server sends a user: they name the server in `from` and are signed. */
-const SERVER_FRAMES = new Set([
-  "ACK",
-  "ERROR",
-  "AUTH_CHALLENGE",
-  "USER_ADVERTISE",
-  "USER_REMOVE",
-  "LIST_RESPONSE",
-  "USER_DELIVER",
-  "PUBKEY_RESPONSE",
-  "MSG_RECEIPT",
-]);
-
 /** Error codes that make retrying pointless: the server refuses this identity. */
 const FATAL_BEFORE_READY = new Set(["BAD_KEY", "INVALID_SIG"]);
 
@@ -163,6 +157,7 @@ export class ChatSession {
   #files: FileReceiver;
   #fatal?: string;
   #layout: Layout = "A";
+  #peerLayouts = new LruMap<string, Layout>(PEER_LAYOUTS_MAX);
   #challenges = new SignedChallenges();
   #quietTimer?: ReturnType<Clock["setTimeout"]>;
 
@@ -253,7 +248,7 @@ export class ChatSession {
         from: this.options.user_id,
         to: user_id,
         ts,
-      }, this.#layout);
+      }, layoutFor(this.#setting, this.#layout, this.#peerLayouts.get(user_id)));
       await this.#sendSigned("MSG_DIRECT", user_id, {
         ciphertext,
         sender_pub: this.options.pair.publicKey.spki,
@@ -550,7 +545,7 @@ export class ChatSession {
   async #fromServerOk(frame: Frame): Promise<boolean> {
     const key = this.#serverKey;
     if (!key) {
-      if (!this.#serverId && SERVER_FRAMES.has(frame.type)) this.#serverId = frame.from;
+      if (!this.#serverId && SERVER_TO_USER_TYPES.has(frame.type)) this.#serverId = frame.from;
       return true;
     }
     if (this.#serverId) {
@@ -561,7 +556,7 @@ export class ChatSession {
       this.#serverId = frame.from;
       return true;
     }
-    return !SERVER_FRAMES.has(frame.type);
+    return !SERVER_TO_USER_TYPES.has(frame.type);
   }
 
   async #handle(frame: Frame, generation: number): Promise<void> {
@@ -738,7 +733,8 @@ export class ChatSession {
   }
 
   /** A DM through this server verified under `layout`: sign ours that way from now on. */
-  async #learnLayout(layout: Layout | undefined): Promise<void> {
+  async #learnLayout(layout: Layout | undefined, sender: string): Promise<void> {
+    if (layout !== undefined) this.#peerLayouts.set(sender, layout);
     const next = learnLayout(this.#setting, this.#layout, layout);
     if (next === this.#layout) return;
     this.#layout = next;
@@ -884,7 +880,7 @@ export class ChatSession {
     }, p.content_sig);
     const good = layout !== undefined;
     // Only a key the directory vouches for teaches a layout.
-    if (note === undefined) await this.#learnLayout(layout);
+    if (note === undefined) await this.#learnLayout(layout, sender);
     this.options.onEvent({
       kind: "dm",
       from: sender,
