@@ -177,6 +177,7 @@ export class ChatSession {
       (e) => ready.reject(new Error(`Cannot connect to ${options.url}: ${e.message}`)),
     );
     socket.on("close", (code, reason) => {
+      session.#stopQuiet();
       ready.reject(new Error(`Connection closed (${code}) ${reason.toString()}`));
       options.onEvent({ event: "closed", code, reason: reason.toString() });
     });
@@ -542,8 +543,12 @@ export class ChatSession {
       return frame.from !== this.server_id ||
         await verifyPayload(this.options.backend, key, frame.payload, frame.sig);
     }
-    // The hello ACK brings its own key, checked (and compared with the pin) when handled.
-    if (frame.type === "ACK" && frame.payload.msg_ref === "USER_HELLO") return true;
+    // A hello ACK that brings its own key is checked with it (and compared with the pin) when
+    // handled; one without a key must verify with the pin like any other frame.
+    if (
+      frame.type === "ACK" && frame.payload.msg_ref === "USER_HELLO" &&
+      typeof frame.payload.server_pub === "string"
+    ) return true;
     if (await verifyPayload(this.options.backend, key, frame.payload, frame.sig)) {
       this.server_id = frame.from;
       this.#notes.push(`server id ${frame.from} learned from a frame signed by the pinned key`);

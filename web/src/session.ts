@@ -551,7 +551,11 @@ export class ChatSession {
     if (this.#serverId) {
       return frame.from !== this.#serverId || await verifyPayload(key, frame.payload, frame.sig);
     }
-    if (frame.type === "ACK" && frame.payload.msg_ref === "USER_HELLO") return true;
+    // A hello ACK that brings its own key is checked with it when handled.
+    if (
+      frame.type === "ACK" && frame.payload.msg_ref === "USER_HELLO" &&
+      typeof frame.payload.server_pub === "string"
+    ) return true;
     if (await verifyPayload(key, frame.payload, frame.sig)) {
       this.#serverId = frame.from;
       return true;
