@@ -18,6 +18,7 @@ import { checkDataDir } from "./store/preflight.ts";
 import { backupDatabase } from "./store/backup.ts";
 import { runClient } from "./client/main.ts";
 import { runReplay } from "./actors/replay_cli.ts";
+import { runTraceReplay } from "./client/trace_replay.ts";
 import { runProbe } from "./probe/main.ts";
 import { runStatus } from "./actors/status.ts";
 
@@ -31,6 +32,7 @@ Commands:
   identity   Print the server id and public key of a data dir (--create makes one)
   backup     Copy a server's database consistently, also while it runs
   replay     Re-run a server's journal: what arrived, what was decided, and why
+             (replay --trace FILE: a client's wire trace, as the same timeline)
   probe      Check any SOCP v1.3 server for conformance and the spec's §16 weaknesses
   status     Show a running server's peers, links, backoff and users per server
 
@@ -69,7 +71,10 @@ export async function main(args: string[]): Promise<number> {
     case "client":
       return await runClient(rest);
     case "replay":
-      return await runReplay(rest);
+      // A client's wire trace, or a server's journal.
+      return rest.some((a) => a === "--trace" || a.startsWith("--trace="))
+        ? await runTraceReplay(rest)
+        : await runReplay(rest);
     case "probe":
       return await runProbe(rest);
     case "status":

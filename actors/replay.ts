@@ -264,7 +264,8 @@ class ReplayWorld {
   }
 }
 
-function summary(raw: string): ReplayStep["frame"] {
+/** Type, from and to of a raw frame; `undefined` when it is not JSON. */
+export function summary(raw: string): ReplayStep["frame"] {
   try {
     const parsed = JSON.parse(raw);
     return {

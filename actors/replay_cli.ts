@@ -28,6 +28,8 @@ Options:
                         at the first divergence
   --export FROM..TO FILE  Write journal rows FROM..TO (and the events they need) to FILE
   -h, --help            Show this help
+
+replay --trace FILE renders a client's wire trace (client --trace FILE) the same way.
 `;
 
 /** Runs the replay command; returns the exit code. */

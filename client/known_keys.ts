@@ -1,12 +1,14 @@
 /**
  * Keys this client has seen before (trust on first use): the server's key per URL, pinned from
  * the first ACK (§15 P7), and each user's key. A different key later is reported loudly and the
- * pin is kept, so a silent swap cannot slip by.
+ * pin is kept, so a silent swap cannot slip by. Beside a server's pin: the content_sig layout
+ * learned for it, valid only while the server keeps that key.
  * @module
  */
 import { sha256Hex } from "../crypto/hash.ts";
 import { b64uDecode } from "../protocol/base64url.ts";
 import { writeFileAtomic } from "../lib/write_file.ts";
+import { isLayout, type Layout } from "../protocol/content_sig_layout.ts";
 
 /** How a key compares with the pin. */
 export type PinResult = "new" | "same" | "changed";
@@ -17,9 +19,22 @@ export function fingerprint(spki: string): string {
   return sha256Hex(der).match(/.{4}/g)!.join(" ");
 }
 
+/** The layout learned for a server URL, with the server key it was learned under ("" = none). */
+export interface LearnedLayout {
+  layout: Layout;
+  server_key: string;
+}
+
+/** What the pins file holds. */
+export interface KnownData {
+  servers: Record<string, string>;
+  users: Record<string, string>;
+  layouts?: Record<string, LearnedLayout>;
+}
+
 /** Pins kept in a JSON file beside the keystore. */
 export class KnownKeys {
-  #data: { servers: Record<string, string>; users: Record<string, string> };
+  #data: KnownData;
   /** Saves run one after another, so an older snapshot never lands after a newer one. */
   #saved: Promise<void> = Promise.resolve();
 
@@ -28,7 +43,7 @@ export class KnownKeys {
   }
 
   /** The pins as plain data. */
-  get data(): { servers: Record<string, string>; users: Record<string, string> } {
+  get data(): KnownData {
     return this.#data;
   }
 
@@ -53,6 +68,20 @@ export class KnownKeys {
     return this.#pin(this.#data.users, user_id, spki);
   }
 
+  /** The layout learned for `url` while its server had key `server_key` ("" when unknown). */
+  layout(url: string, server_key: string): Layout | undefined {
+    const learned = this.#data.layouts?.[url];
+    return learned && isLayout(learned.layout) && learned.server_key === server_key
+      ? learned.layout
+      : undefined;
+  }
+
+  /** Remembers the layout DMs through `url` are signed with. */
+  async rememberLayout(url: string, server_key: string, layout: Layout): Promise<void> {
+    (this.#data.layouts ??= {})[url] = { layout, server_key };
+    await this.#save();
+  }
+
   /** Resolves once every pin so far is on disk (the client awaits it before exiting). */
   flushed(): Promise<void> {
     return this.#saved;
@@ -68,14 +97,17 @@ export class KnownKeys {
     if (before === spki) return "same";
     if (before !== undefined) return "changed";
     table[name] = spki;
-    const path = this.path;
-    if (path) {
-      const save = this.#saved.then(() =>
-        writeFileAtomic(path, JSON.stringify(this.#data, null, 2) + "\n", { mode: 0o600 })
-      );
-      this.#saved = save.catch(() => {});
-      await save;
-    }
+    await this.#save();
     return "new";
+  }
+
+  async #save(): Promise<void> {
+    const path = this.path;
+    if (!path) return;
+    const save = this.#saved.then(() =>
+      writeFileAtomic(path, JSON.stringify(this.#data, null, 2) + "\n", { mode: 0o600 })
+    );
+    this.#saved = save.catch(() => {});
+    await save;
   }
 }

@@ -19,6 +19,8 @@ import { ChatSession, type ClientEvent } from "./session.ts";
 import { KnownKeys } from "./known_keys.ts";
 import { LoginError, makeRegistration, passwordLogin } from "./login.ts";
 import { helpText, render } from "./render.ts";
+import { NO_TRACE, TraceFile, type Tracer } from "./trace.ts";
+import { parseLayoutSetting } from "../protocol/content_sig_layout.ts";
 
 const USAGE = `Usage: deno task client [options]
 
@@ -35,6 +37,11 @@ Options:
   --downloads DIR        Where received files are saved (default ./data/downloads/NAME)
   --login USER_ID        On a new machine: fetch your encrypted key from the server with your
                          user id and passphrase (the server stored it when you first connected)
+  --content-sig LAYOUT   content_sig layout for DMs: A, B, C, D (spec §5.2), or auto (default):
+                         sign A until a DM through the server verifies under another layout,
+                         then sign that way (remembered with the server's pinned key)
+  --trace FILE           Write every frame, both ways, with this client's verdicts, as JSON
+                         lines; read it with "main.ts replay --trace FILE"
   --json                 Scriptable mode: commands on stdin, one JSON event per line on stdout
   -h, --help             Show this help
 
@@ -55,6 +62,8 @@ export async function runClient(args: string[]): Promise<number> {
         "import-key": { type: "string" },
         downloads: { type: "string" },
         login: { type: "string" },
+        "content-sig": { type: "string", default: "auto" },
+        trace: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
@@ -64,6 +73,11 @@ export async function runClient(args: string[]): Promise<number> {
     return 2;
   }
   if (values.help) return (console.log(USAGE), 0);
+  const contentSig = parseLayoutSetting(values["content-sig"]);
+  if (contentSig === undefined) {
+    console.error(`Invalid --content-sig "${values["content-sig"]}": expected A, B, C, D or auto`);
+    return 2;
+  }
   const json = values.json;
   const out = (event: ClientEvent) => {
     if (json) return console.log(JSON.stringify(event));
@@ -104,6 +118,15 @@ export async function runClient(args: string[]): Promise<number> {
     return e instanceof WrongPassphraseError || e instanceof LoginError ? 3 : 1;
   }
   const known = await KnownKeys.load(`${path.replace(/\.json$/, "")}.known.json`);
+  let tracer: Tracer = NO_TRACE;
+  if (values.trace !== undefined) {
+    try {
+      tracer = await TraceFile.open(values.trace, systemClock);
+    } catch (e) {
+      console.error(`Cannot write trace "${values.trace}": ${(e as Error).message}`);
+      return 2;
+    }
+  }
   const closed = Promise.withResolvers<number>();
   let session: ChatSession;
   try {
@@ -116,6 +139,8 @@ export async function runClient(args: string[]): Promise<number> {
       random: systemRandom,
       downloads: values.downloads ?? `./data/downloads/${safeName}`,
       known,
+      contentSig,
+      tracer,
       // Lets the server hold our encrypted key and a password verifier, for logins elsewhere.
       registration: async () => makeRegistration((await readKeystore(path))!, passphrase),
       display_name: name === "me" ? undefined : name,
@@ -126,6 +151,7 @@ export async function runClient(args: string[]): Promise<number> {
     });
   } catch (e) {
     console.error((e as Error).message);
+    tracer.close();
     return 1;
   }
   const lines = createInterface({
@@ -142,6 +168,7 @@ export async function runClient(args: string[]): Promise<number> {
   lines.on("close", () => void queue.then(() => session.close()));
   const code = await closed.promise;
   lines.close();
+  tracer.close();
   await known.flushed();
   return code;
 }

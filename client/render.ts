@@ -22,7 +22,17 @@ export function helpText(): string {
 export function render(event: ClientEvent): string {
   switch (event.event) {
     case "ready":
-      return `Connected as ${event.user_id} to server ${event.server_id}. Type /help.`;
+      return `Connected as ${event.user_id} to server ${event.server_id || "(id not known yet)"}${
+        event.hello === "quiet"
+          ? ` (no reply to USER_HELLO and no ERROR within ${event.quiet_ms} ms: taken as accepted)`
+          : ""
+      }. ${
+        event.server_pub
+          ? "Server frames verified with its pinned key"
+          : "Server frames NOT verified (no server key known)"
+      }; DMs signed with content_sig layout ${event.content_sig}. Type /help.`;
+    case "content_sig":
+      return `* DMs through this server are now signed with content_sig layout ${event.layout}: ${event.learned_from}`;
     case "dm":
       return `[DM] ${event.label}: ${event.text}${
         event.verified ? "" : "   (UNVERIFIED: signature check failed)"
@@ -75,6 +85,7 @@ export function render(event: ClientEvent): string {
           ? "  matches the key it advertised"
           : "  ! DIFFERS from the key it advertised",
         event.matches_pin ? "" : "  ! DIFFERS from the key you saw before",
+        `  your DMs through this server: content_sig layout ${event.content_sig}`,
       ].filter(Boolean).join("\n");
     case "delivery":
       return event.status === "delivered"

@@ -22,7 +22,20 @@ import {
   parseFrame,
   USER_FRAME_BYTES_MAX,
 } from "../protocol/mod.ts";
+import { HELLO_QUIET_MS, PEER_LAYOUTS_MAX } from "../protocol/limits.ts";
+import { checkChallenge, SignedChallenges } from "../protocol/auth_challenge.ts";
+import { SERVER_TO_USER_TYPES } from "../protocol/server_frames.ts";
+import {
+  describeLayout,
+  initialLayout,
+  type Layout,
+  layoutFor,
+  type LayoutSetting,
+  learnLayout,
+} from "../protocol/content_sig_layout.ts";
+import { LruMap } from "../lib/lru.ts";
 import type { Clock, Random } from "../lib/world.ts";
+import { idNotes, NO_TRACE, type Tracer, withNotes } from "./trace.ts";
 import { splitUtf8 } from "./text.ts";
 import { type FileEvent, FileReceiver } from "./file_receiver.ts";
 import { readOutgoing, sendFile } from "./file_sender.ts";
@@ -33,7 +46,18 @@ import { messageRef } from "../actors/router_delivery.ts";
 
 /** Something the user should see. */
 export type ClientEvent =
-  | { event: "ready"; user_id: string; server_id: string; server_pub: string }
+  | {
+    event: "ready";
+    user_id: string;
+    server_id: string;
+    server_pub: string;
+    /** `ack`: the server answered USER_HELLO; `quiet`: no answer and no ERROR (spec: none defined). */
+    hello: "ack" | "quiet";
+    quiet_ms: number;
+    /** The layout DMs through this server are signed with, and how it was chosen. */
+    content_sig: string;
+  }
+  | { event: "content_sig"; layout: string; learned_from: string }
   | { event: "dm"; from: string; label: string; text: string; verified: boolean; ts: number }
   | { event: "public"; from: string; label: string; text: string; verified: boolean; ts: number }
   | { event: "channel_key"; creator: string; verified: boolean }
@@ -47,6 +71,7 @@ export type ClientEvent =
     authority: string;
     matches_advertised: boolean;
     matches_pin: boolean;
+    content_sig: string;
   }
   | { event: "login_registered" }
   | { event: "delivery"; msg_ref: string; status: string; detail: string }
@@ -59,6 +84,15 @@ export type ClientEvent =
   | { event: "error"; code: string; detail: string }
   | { event: "warning"; message: string }
   | { event: "closed"; code: number; reason: string };
+
+/**
+ * The text a trace keeps of an outbound frame: LOGIN_REGISTER carries our encrypted key and a
+ * password verifier (which allows offline guessing), so its payload is left out.
+ */
+function traceable(frame: { type: string; payload: object }, text: string): string {
+  if (frame.type !== "LOGIN_REGISTER") return text;
+  return JSON.stringify({ ...frame, payload: { redacted: "encrypted key and password verifier" } });
+}
 
 /** A known user. */
 export interface Contact {
@@ -84,8 +118,14 @@ export interface SessionOptions {
   known?: KnownKeys;
   /** Builds a password-login registration, sent once if the server offers login and has none. */
   registration?: () => Promise<LoginRegistration>;
-  /** Milliseconds to wait for the server's answer to USER_HELLO. */
-  helloTimeoutMs?: number;
+  /** Quiet milliseconds after USER_HELLO (no answer, no ERROR) after which we count as connected. */
+  helloQuietMs?: number;
+  /** content_sig layout for DMs: one of A-D, or learned per server (default). */
+  contentSig?: LayoutSetting;
+  /** Challenges this client signed before (shared by its sessions, so a replay is refused). */
+  challenges?: SignedChallenges;
+  /** Where every frame, both ways, is reported with this client's verdict (`--trace`). */
+  tracer?: Tracer;
 }
 
 /** One connected client. */
@@ -101,6 +141,14 @@ export class ChatSession {
   #seenRefs = new Set<string>();
   #inbox: Promise<void> = Promise.resolve();
   #files: FileReceiver;
+  #ready = false;
+  #layout: Layout = "A";
+  #peerLayouts = new LruMap<string, Layout>(PEER_LAYOUTS_MAX);
+  /** What handling the current inbound frame found out, for its trace line. */
+  #notes: string[] = [];
+  /** Set while handling a frame that this client refuses (its trace verdict is "dropped"). */
+  #refused = false;
+  #quietTimer?: ReturnType<Clock["setTimeout"]>;
 
   private constructor(private readonly options: SessionOptions, socket: WebSocket) {
     this.#socket = socket;
@@ -114,28 +162,22 @@ export class ChatSession {
     });
   }
 
-  /** Connects, says hello and resolves once the server acknowledged it. */
+  /**
+   * Connects and says hello. Resolves when the server acknowledged it, or, since the spec
+   * defines no reply, once the socket stayed open with no ERROR for a quiet period.
+   */
   static async connect(options: SessionOptions): Promise<ChatSession> {
     const socket = new WebSocket(options.url, { maxPayload: USER_FRAME_BYTES_MAX * 4 });
     const session = new ChatSession(options, socket);
     session.#known = options.known ?? (await KnownKeys.load(undefined));
+    await session.#usePin();
     const ready = Promise.withResolvers<void>();
-    const timer = options.clock.setTimeout(
-      () =>
-        ready.reject(
-          new Error(
-            `No answer to USER_HELLO from ${options.url} within ${
-              options.helloTimeoutMs ?? 10_000
-            } ms`,
-          ),
-        ),
-      options.helloTimeoutMs ?? 10_000,
-    );
     socket.on(
       "error",
       (e) => ready.reject(new Error(`Cannot connect to ${options.url}: ${e.message}`)),
     );
     socket.on("close", (code, reason) => {
+      session.#stopQuiet();
       ready.reject(new Error(`Connection closed (${code}) ${reason.toString()}`));
       options.onEvent({ event: "closed", code, reason: reason.toString() });
     });
@@ -159,12 +201,65 @@ export class ChatSession {
     };
     if (options.display_name) payload.meta = { display_name: options.display_name };
     await session.#send("USER_HELLO", "server", payload);
+    session.#waitQuietly(ready);
     try {
       await ready.promise;
     } finally {
-      options.clock.clearTimeout(timer);
+      session.#stopQuiet();
     }
     return session;
+  }
+
+  /** The layout DMs through this server are signed with, as the status line names it. */
+  get contentSig(): string {
+    return describeLayout(this.options.contentSig ?? "auto", this.#layout);
+  }
+
+  /** The server key pinned for this URL verifies its frames until (unless) it answers hello. */
+  async #usePin(): Promise<void> {
+    const pinned = this.#known.data.servers[this.options.url];
+    const imported = pinned === undefined
+      ? undefined
+      : await this.options.backend.importPublic(pinned);
+    if (imported?.ok) this.#server_key = imported.key;
+    this.#chooseLayout();
+  }
+
+  #chooseLayout(): void {
+    this.#layout = initialLayout(
+      this.options.contentSig ?? "auto",
+      this.#known.layout(this.options.url, this.#server_key?.spki ?? ""),
+    );
+  }
+
+  /** (Re)starts the quiet period after USER_HELLO (and after answering a challenge). */
+  #waitQuietly(ready: PromiseWithResolvers<void>): void {
+    this.#stopQuiet();
+    this.#quietTimer = this.options.clock.setTimeout(
+      () => this.#nowReady("quiet", ready),
+      this.options.helloQuietMs ?? HELLO_QUIET_MS,
+    );
+  }
+
+  #stopQuiet(): void {
+    if (this.#quietTimer !== undefined) this.options.clock.clearTimeout(this.#quietTimer);
+    this.#quietTimer = undefined;
+  }
+
+  #nowReady(hello: "ack" | "quiet", ready: PromiseWithResolvers<void>): void {
+    if (this.#ready) return;
+    this.#ready = true;
+    this.#stopQuiet();
+    this.options.onEvent({
+      event: "ready",
+      user_id: this.options.user_id,
+      server_id: this.server_id,
+      server_pub: this.#server_key?.spki ?? "",
+      hello,
+      quiet_ms: this.options.helloQuietMs ?? HELLO_QUIET_MS,
+      content_sig: this.contentSig,
+    });
+    ready.resolve();
   }
 
   /** The label of a user: display name if known, else the id (§6.4). */
@@ -212,7 +307,7 @@ export class ChatSession {
         from: this.options.user_id,
         to: contact.user_id,
         ts,
-      });
+      }, this.#layoutTo(contact.user_id));
       await this.#send("MSG_DIRECT", contact.user_id, {
         ciphertext,
         sender_pub: this.options.key.publicKey.spki,
@@ -278,6 +373,7 @@ export class ChatSession {
       authority: String(payload.authority ?? ""),
       matches_advertised: this.contacts.get(user_id)?.key.spki === spki,
       matches_pin: pinned === undefined || pinned === spki,
+      content_sig: this.contentSig,
     };
   }
 
@@ -350,18 +446,17 @@ export class ChatSession {
   async close(): Promise<void> {
     if (this.#socket.readyState !== WebSocket.OPEN) return;
     const closed = new Promise<void>((resolve) => this.#socket.once("close", () => resolve()));
-    this.#socket.send(
-      JSON.stringify({
-        type: "CTRL_CLOSE",
-        from: this.options.user_id,
-        to: this.server_id || "server",
-        ts: this.#nextTs(),
-        payload: {},
-        sig: "",
-      }),
-    );
+    this.#transmit({
+      type: "CTRL_CLOSE",
+      from: this.options.user_id,
+      to: this.server_id || "server",
+      ts: this.#nextTs(),
+      payload: {},
+      sig: "",
+    });
     this.#socket.close(1000, "bye");
     await closed;
+    this.tracer.close();
   }
 
   #nextTs(): number {
@@ -378,22 +473,43 @@ export class ChatSession {
     sign = true,
   ): Promise<void> {
     const sig = sign ? await signPayload(this.options.backend, this.options.key, payload) : "";
-    this.#socket.send(JSON.stringify({ type, from: this.options.user_id, to, ts, payload, sig }));
+    this.#transmit({ type, from: this.options.user_id, to, ts, payload, sig });
+  }
+
+  /** The trace this session reports to. */
+  get tracer(): Tracer {
+    return this.options.tracer ?? NO_TRACE;
+  }
+
+  #transmit(frame: Record<string, unknown> & { type: string; payload: object }): void {
+    const text = JSON.stringify(frame);
+    this.#socket.send(text);
+    const how = frame.type === "MSG_DIRECT"
+      ? `content_sig layout ${this.#layoutTo(String(frame.to))}`
+      : "";
+    this.tracer.frame("out", traceable(frame, text), "accepted", withNotes(how, idNotes(frame)));
   }
 
   async #receive(text: string, ready: PromiseWithResolvers<void>): Promise<void> {
     const parsed = parseFrame(text, USER_FRAME_BYTES_MAX * 4);
     if (!parsed.ok) {
+      this.tracer.frame("in", text, "dropped", `bad frame: ${parsed.detail}`);
       return this.options.onEvent({
         event: "warning",
         message: `server sent a bad frame: ${parsed.detail}`,
       });
     }
     const frame = parsed.frame;
-    if (
-      this.#server_key && frame.from === this.server_id &&
-      !(await verifyPayload(this.options.backend, this.#server_key, frame.payload, frame.sig))
-    ) {
+    const ids = idNotes(frame);
+    this.#notes = [];
+    this.#refused = false;
+    if (!(await this.#fromServerOk(frame))) {
+      this.tracer.frame(
+        "in",
+        text,
+        "dropped",
+        withNotes("server signature does not verify with the pinned server key", ids),
+      );
       return this.options.onEvent({
         event: "warning",
         message: `dropped a ${frame.type} whose server signature does not verify`,
@@ -401,12 +517,44 @@ export class ChatSession {
     }
     try {
       await this.#handle(frame, ready);
+      const verdict = this.#refused ? "dropped" : "accepted";
+      this.tracer.frame("in", text, verdict, withNotes(this.#notes.join("; "), ids));
     } catch (e) {
-      this.options.onEvent({
-        event: "warning",
-        message: `could not handle ${frame.type}: ${(e as Error).message}`,
-      });
+      const message = `could not handle ${frame.type}: ${(e as Error).message}`;
+      this.tracer.frame("in", text, "dropped", withNotes(message, ids));
+      this.options.onEvent({ event: "warning", message });
     }
+  }
+
+  /**
+   * Whether a frame passes the server-signature check. With a server key (from its ACK, or
+   * pinned earlier for this URL) every frame from the server must verify. A server that never
+   * answered hello is known by the first frame that verifies with the pinned key; before that,
+   * a server frame that does not verify is dropped. With no key at all (a server that never
+   * proved one) frames pass unverified, as the status line says.
+   */
+  async #fromServerOk(frame: Frame): Promise<boolean> {
+    const key = this.#server_key;
+    if (!key) {
+      if (!this.server_id && SERVER_TO_USER_TYPES.has(frame.type)) this.server_id = frame.from;
+      return true;
+    }
+    if (this.server_id) {
+      return frame.from !== this.server_id ||
+        await verifyPayload(this.options.backend, key, frame.payload, frame.sig);
+    }
+    // A hello ACK that brings its own key is checked with it (and compared with the pin) when
+    // handled; one without a key must verify with the pin like any other frame.
+    if (
+      frame.type === "ACK" && frame.payload.msg_ref === "USER_HELLO" &&
+      typeof frame.payload.server_pub === "string"
+    ) return true;
+    if (await verifyPayload(this.options.backend, key, frame.payload, frame.sig)) {
+      this.server_id = frame.from;
+      this.#notes.push(`server id ${frame.from} learned from a frame signed by the pinned key`);
+      return true;
+    }
+    return !SERVER_TO_USER_TYPES.has(frame.type);
   }
 
   async #handle(frame: Frame, ready: PromiseWithResolvers<void>): Promise<void> {
@@ -414,47 +562,7 @@ export class ChatSession {
     switch (frame.type) {
       case "ACK":
         if (frame.payload.msg_ref === "USER_HELLO") {
-          this.server_id = String(frame.payload.server_id ?? frame.from);
-          const pub = typeof frame.payload.server_pub === "string"
-            ? await this.options.backend.importPublic(frame.payload.server_pub)
-            : undefined;
-          // Pin the server key from the first contact (§15 P7) and check this ACK with it.
-          if (
-            pub?.ok &&
-            (await verifyPayload(this.options.backend, pub.key, frame.payload, frame.sig))
-          ) this.#server_key = pub.key;
-          else {emit({
-              event: "warning",
-              message: "server did not prove its key; its frames are not verified",
-            });}
-          if (
-            this.#server_key &&
-            (await this.#known.server(this.options.url, this.#server_key.spki)) === "changed"
-          ) {
-            emit({
-              event: "warning",
-              message: `SERVER KEY CHANGED for ${this.options.url}: pinned ${
-                fingerprint(this.#known.data.servers[this.options.url]!)
-              }, now ${
-                fingerprint(this.#server_key.spki)
-              }. Someone may be impersonating the server.`,
-            });
-          }
-          emit({
-            event: "ready",
-            user_id: this.options.user_id,
-            server_id: this.server_id,
-            server_pub: this.#server_key?.spki ?? "",
-          });
-          ready.resolve();
-          const features = Array.isArray(frame.payload.features) ? frame.payload.features : [];
-          if (
-            features.includes("login") && frame.payload.login_registered === false &&
-            this.options.registration
-          ) {
-            const registration = await this.options.registration();
-            await this.#send("LOGIN_REGISTER", this.server_id, { ...registration });
-          }
+          await this.#acknowledged(frame, ready);
         } else if (frame.payload.msg_ref === "LOGIN_REGISTER") emit({ event: "login_registered" });
         else if (typeof frame.payload.status === "string") {
           emit({
@@ -474,10 +582,13 @@ export class ChatSession {
         });
         return;
       case "AUTH_CHALLENGE": {
-        // Prove we hold our key, bound to this server and this nonce (§15 P15).
-        const message = authMessage(frame.from, this.options.user_id, frame.payload.nonce);
-        const signature = b64uEncode(await this.options.backend.sign(this.options.key, message));
-        await this.#send("AUTH_RESPONSE", frame.from, { nonce: frame.payload.nonce, signature });
+        const refusal = await this.#answerChallenge(frame);
+        if (this.#ready) return;
+        if (refusal === undefined) return this.#waitQuietly(ready); // An ERROR may follow.
+        // Unproven, the server would count us connected and we would count on it: stop here.
+        this.#stopQuiet();
+        ready.reject(new Error(`Refused the server's AUTH_CHALLENGE: ${refusal}`));
+        this.#socket.close(4000, "auth challenge refused");
         return;
       }
       case "PUBKEY_RESPONSE":
@@ -488,7 +599,9 @@ export class ChatSession {
           if (frame.payload.detail?.includes(user)) waiter(undefined);
         }
         emit({ event: "error", code: frame.payload.code, detail: frame.payload.detail ?? "" });
-        if (!this.#server_key) {
+        if (!this.#ready) {
+          this.#stopQuiet();
+          this.#notes.push("an ERROR before the hello was accepted: not connected");
           ready.reject(new Error(`${frame.payload.code}: ${frame.payload.detail ?? ""}`));
         }
         return;
@@ -547,6 +660,86 @@ export class ChatSession {
       default:
         return;
     }
+  }
+
+  /** The server's answer to USER_HELLO: pin its key from it (§15 P7) and check the ACK with it. */
+  async #acknowledged(
+    frame: Extract<Frame, { type: "ACK" }>,
+    ready: PromiseWithResolvers<void>,
+  ): Promise<void> {
+    const emit = this.options.onEvent;
+    this.server_id = String(frame.payload.server_id ?? frame.from);
+    const pub = typeof frame.payload.server_pub === "string"
+      ? await this.options.backend.importPublic(frame.payload.server_pub)
+      : undefined;
+    if (pub?.ok && (await verifyPayload(this.options.backend, pub.key, frame.payload, frame.sig))) {
+      this.#server_key = pub.key;
+      this.#notes.push("hello acknowledged; server key proven by this ACK");
+    } else if (!this.#server_key) {
+      emit({
+        event: "warning",
+        message: "server did not prove its key; its frames are not verified",
+      });
+    }
+    if (
+      this.#server_key &&
+      (await this.#known.server(this.options.url, this.#server_key.spki)) === "changed"
+    ) {
+      emit({
+        event: "warning",
+        message: `SERVER KEY CHANGED for ${this.options.url}: pinned ${
+          fingerprint(this.#known.data.servers[this.options.url]!)
+        }, now ${fingerprint(this.#server_key.spki)}. Someone may be impersonating the server.`,
+      });
+    }
+    this.#chooseLayout();
+    this.#nowReady("ack", ready);
+    const features = Array.isArray(frame.payload.features) ? frame.payload.features : [];
+    if (
+      features.includes("login") && frame.payload.login_registered === false &&
+      this.options.registration
+    ) {
+      const registration = await this.options.registration();
+      await this.#send("LOGIN_REGISTER", this.server_id, { ...registration });
+    }
+  }
+
+  /**
+   * Proves we hold our key. Our servers send `{nonce}`: the proof is bound to the server, the
+   * user and the nonce (§15 P15). A dialect sends `{challenge}` and wants PSS over its raw
+   * bytes, answered with AUTH_PROOF; signed only when it cannot stand for another signature
+   * of this key and was never signed before (protocol/auth_challenge.ts).
+   */
+  async #answerChallenge(
+    frame: Extract<Frame, { type: "AUTH_CHALLENGE" }>,
+  ): Promise<string | undefined> {
+    const { nonce, challenge } = frame.payload;
+    if (nonce !== undefined) {
+      const message = authMessage(frame.from, this.options.user_id, nonce);
+      const signature = b64uEncode(await this.options.backend.sign(this.options.key, message));
+      await this.#send("AUTH_RESPONSE", frame.from, { nonce, signature });
+      return undefined;
+    }
+    const checked = checkChallenge(challenge);
+    const refusal = !checked.ok
+      ? checked.reason
+      : !(this.options.challenges ??= new SignedChallenges()).fresh(challenge!)
+      ? "this challenge was signed before: a server must send a fresh one"
+      : undefined;
+    if (refusal !== undefined || !checked.ok) {
+      this.#notes.push(`AUTH_CHALLENGE {challenge} refused: ${refusal}`);
+      this.#refused = true;
+      this.options.onEvent({
+        event: "error",
+        code: "CLIENT",
+        detail: `refused to sign the server's AUTH_CHALLENGE: ${refusal}`,
+      });
+      return refusal ?? "unusable challenge";
+    }
+    const signature = b64uEncode(await this.options.backend.sign(this.options.key, checked.bytes));
+    this.#notes.push(`AUTH_CHALLENGE {challenge}: ${checked.bytes.length} bytes signed`);
+    await this.#send("AUTH_PROOF", frame.from, { challenge: challenge!, signature });
+    return undefined;
   }
 
   async #learn(
@@ -655,6 +848,30 @@ export class ChatSession {
     return ref;
   }
 
+  /** The layout a DM to `user_id` is signed with. */
+  #layoutTo(user_id: string): Layout {
+    return layoutFor(
+      this.options.contentSig ?? "auto",
+      this.#layout,
+      this.#peerLayouts.get(user_id),
+    );
+  }
+
+  /** A DM through this server verified under `layout`: sign ours that way from now on. */
+  async #learnLayout(layout: Layout | undefined, sender: string): Promise<void> {
+    if (layout !== undefined) this.#peerLayouts.set(sender, layout);
+    const next = learnLayout(this.options.contentSig ?? "auto", this.#layout, layout);
+    if (next === this.#layout) return;
+    this.#layout = next;
+    this.#notes.push(`now signing DMs through this server with layout ${next}`);
+    await this.#known.rememberLayout(this.options.url, this.#server_key?.spki ?? "", next);
+    this.options.onEvent({
+      event: "content_sig",
+      layout: this.contentSig,
+      learned_from: `a DM from ${this.label(sender)} verified under layout ${next}`,
+    });
+  }
+
   async #onDeliver(frame: Extract<Frame, { type: "USER_DELIVER" }>): Promise<void> {
     const { ciphertext, sender, sender_pub, content_sig } = frame.payload;
     const bytes = b64uDecode(ciphertext);
@@ -671,13 +888,23 @@ export class ChatSession {
     const known = this.contacts.get(sender);
     // The signature only means something if sender_pub is the key we know for that sender.
     const keyMatches = senderKey.ok && (!known || known.key.spki === senderKey.key.spki);
-    const verified = senderKey.ok && keyMatches &&
-      (await verifyDm(this.options.backend, senderKey.key, {
-          ciphertext,
-          from: sender,
-          to: this.options.user_id,
-          ts,
-        }, content_sig)) !== undefined;
+    const layout = senderKey.ok && keyMatches
+      ? await verifyDm(this.options.backend, senderKey.key, {
+        ciphertext,
+        from: sender,
+        to: this.options.user_id,
+        ts,
+      }, content_sig)
+      : undefined;
+    const verified = layout !== undefined;
+    this.#notes.push(
+      verified
+        ? `content_sig verified under layout ${layout}`
+        : keyMatches
+        ? "content_sig does not verify under layout A, B, C or D"
+        : "sender_pub is not the key known for the sender: content_sig not checked",
+    );
+    await this.#learnLayout(layout, sender);
     this.options.onEvent({
       event: "dm",
       from: sender,

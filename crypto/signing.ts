@@ -46,13 +46,16 @@ export async function verifyPayload(
   return hasNonAscii(payload) && await backend.verify(pub, canonicalBytes(payload, "utf8"), sig);
 }
 
-/** DM content signature, variant A. */
+/** DM content signature: variant A unless a peer needs another (§5.2). */
 export async function signDm(
   backend: RsaBackend,
   key: PrivateKey,
   content: DmContent,
+  variant: ContentSigVariant = "A",
 ): Promise<string> {
-  return await signVariantA(backend, key, dmPreimages(content));
+  const bytes = dmPreimages(content)[variant];
+  if (bytes === undefined) throw new TypeError(`the ciphertext cannot form layout ${variant}`);
+  return b64uEncode(await backend.sign(key, bytes));
 }
 
 /** Verifies a DM content signature; returns the variant that matched, or `undefined`. */

@@ -129,7 +129,11 @@ export const PAYLOADS = {
   // Delivery receipts (reliable delivery, our extension; only to clients that announced them).
   MSG_RECEIPT: z.looseObject({ msg_ref: z.string().max(1024), status: z.string().max(32) }),
   // Proof of key possession on hello for users with a password login (§15 P15).
-  AUTH_CHALLENGE: z.looseObject({ nonce: id }),
+  // A server dialect challenges with `{challenge}` instead (protocol/auth_challenge.ts).
+  AUTH_CHALLENGE: z.looseObject({ nonce: id.optional(), challenge: b64.optional() }).refine(
+    (p) => p.nonce !== undefined || p.challenge !== undefined,
+    "needs nonce or challenge",
+  ),
   AUTH_RESPONSE: z.looseObject({ nonce: id, signature: b64 }),
 } as const;
 

@@ -176,3 +176,22 @@ export const OFFLINE_QUEUE_AGE_MS_MAX = 7 * 24 * 3_600_000;
 export const SERVER_OUTBOX_MESSAGES_MAX = 10_000;
 /** Successful transport-signature checks remembered (gossip arrives over several links). */
 export const VERIFY_CACHE_MAX = 4_096;
+
+// --- Client dialects ---
+/**
+ * Quiet period after USER_HELLO: the spec defines no success reply and several servers send
+ * none, so an open socket without an ERROR for this long counts as connected.
+ */
+export const HELLO_QUIET_MS = 1_000;
+/**
+ * Bytes of an `AUTH_CHALLENGE {challenge}` the user key will sign: at least 128 bits of
+ * server randomness, and short enough never to be the preimage of a content signature
+ * (layout B starts with a 512-byte ciphertext).
+ */
+export const AUTH_CHALLENGE_BYTES_MIN = 16;
+/** See {@linkcode AUTH_CHALLENGE_BYTES_MIN}. */
+export const AUTH_CHALLENGE_BYTES_MAX = 256;
+/** Peers whose DM layout a client remembers (least recently used forgotten first). */
+export const PEER_LAYOUTS_MAX = 10_000;
+/** Challenges a client remembers having signed, to refuse a replayed one. */
+export const AUTH_CHALLENGES_REMEMBERED_MAX = 1_024;

@@ -73,7 +73,13 @@ Deno.test({
             const opened = ref.openDeliver(deliver);
             assert.equal(opened.plaintext, `hello reference, ünïcode 😀 (${name})`);
             assert.equal(opened.contentSigOk, true);
-            assert.equal(opened.variant, "A", "we sign content_sig variant A");
+            // We answer in the layout their own DM verified under (§5.2): A to an A signer,
+            // and B or D to a peer that signs B or D, which may verify nothing else.
+            assert.equal(
+              opened.variant,
+              ref.opts.contentSigVariant,
+              "we sign content_sig in the peer's layout",
+            );
             assert.equal(deliver.ts, opened.ts);
 
             const users = await ref.list();

@@ -6,13 +6,8 @@
 import assert from "node:assert/strict";
 import { createPrivateKey } from "node:crypto";
 import { importPkcs8 } from "../web/src/rsa.ts";
-import {
-  ChatSession,
-  type KnownKey,
-  type Memory,
-  type ServerPin,
-  type SessionEvent,
-} from "../web/src/session.ts";
+import { ChatSession, type SessionEvent } from "../web/src/session.ts";
+import { MapMemory } from "./harness/map_memory.ts";
 import { CONTENT_SECURITY_POLICY } from "../web/serve.ts";
 import {
   eventually,
@@ -22,25 +17,6 @@ import {
   type ServerProcess,
   startServerProcess,
 } from "./harness/processes.ts";
-
-class MapMemory implements Memory {
-  keys = new Map<string, KnownKey>();
-  pins = new Map<string, ServerPin>();
-  knownKey(id: string) {
-    return Promise.resolve(this.keys.get(id));
-  }
-  saveKnownKey(k: KnownKey) {
-    this.keys.set(k.user_id, structuredClone(k));
-    return Promise.resolve();
-  }
-  serverPin(url: string) {
-    return Promise.resolve(this.pins.get(url));
-  }
-  saveServerPin(p: ServerPin) {
-    this.pins.set(p.url, p);
-    return Promise.resolve();
-  }
-}
 
 async function pairOf(name: string) {
   const der = createPrivateKey(Deno.readTextFileSync(fixtureKeyPath(name))).export({

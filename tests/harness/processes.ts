@@ -155,6 +155,7 @@ export async function startClientProcess(
   name: string,
   keystoreDir: string,
   keyName = name,
+  extra: string[] = [],
 ): Promise<ClientProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -173,6 +174,7 @@ export async function startClientProcess(
       fixtureKeyPath(keyName),
       "--downloads",
       join(keystoreDir, "downloads", name),
+      ...extra,
     ],
     stdin: "piped",
     stdout: "piped",

@@ -561,8 +561,10 @@ function setConnection(c: ConnectionState): void {
       text.textContent = c.attempt > 1 ? `Reconnecting (attempt ${c.attempt})…` : "Connecting…";
       break;
     case "online":
-      text.textContent = "Online";
-      $("server-fp").textContent = `${c.server_id} — key ${c.server_fingerprint}`;
+      text.textContent = c.hello === "quiet" ? "Online (no reply to hello, no error)" : "Online";
+      $("server-fp").textContent =
+        `${c.server_id || "server id unknown"} — key ${c.server_fingerprint}` +
+        ` — DMs signed with content_sig layout ${c.content_sig}`;
       break;
     case "waiting": {
       const show = () => {

@@ -9,7 +9,24 @@
  * @module
  */
 import { b64uDecode, b64uEncode } from "../../protocol/base64url.ts";
-import { OAEP_PLAINTEXT_BYTES_MAX } from "../../protocol/limits.ts";
+import {
+  HELLO_QUIET_MS,
+  OAEP_PLAINTEXT_BYTES_MAX,
+  PEER_LAYOUTS_MAX,
+} from "../../protocol/limits.ts";
+import { checkChallenge, SignedChallenges } from "../../protocol/auth_challenge.ts";
+import { SERVER_TO_USER_TYPES } from "../../protocol/server_frames.ts";
+import {
+  describeLayout,
+  initialLayout,
+  isLayout,
+  type Layout,
+  layoutFor,
+  type LayoutSetting,
+  learnLayout,
+} from "../../protocol/content_sig_layout.ts";
+import { LruMap } from "../../lib/lru.ts";
+import type { Clock } from "../../lib/world.ts";
 import { type FileEvent, FileReceiver, sendFile } from "./files.ts";
 import { decrypt, encrypt, importPublic, type KeyPair, type PublicKey, sign } from "./rsa.ts";
 import {
@@ -35,12 +52,14 @@ export interface KnownKey {
   changed?: { spki: string; fingerprint: string; at: number };
 }
 
-/** The server key seen at a URL. */
+/** The server key seen at a URL ("" when the server never proved one). */
 export interface ServerPin {
   url: string;
   server_id: string;
   spki: string;
   fingerprint: string;
+  /** The content_sig layout learned for this server while it had this key. */
+  content_sig?: Layout;
 }
 
 /** Where the session remembers keys (IndexedDB in the page, a Map in tests). */
@@ -65,7 +84,14 @@ export interface Contact {
 /** The connection as the user should see it. */
 export type ConnectionState =
   | { state: "connecting"; attempt: number }
-  | { state: "online"; server_id: string; server_fingerprint: string }
+  | {
+    state: "online";
+    server_id: string;
+    server_fingerprint: string;
+    /** `quiet`: no answer to USER_HELLO and no ERROR within the quiet period. */
+    hello: "ack" | "quiet";
+    content_sig: string;
+  }
   | { state: "waiting"; retryAt: number; attempt: number; reason: string }
   | { state: "stopped"; reason: string };
 
@@ -101,7 +127,12 @@ export interface SessionOptions {
   /** First reconnect delay (doubles per failure, with jitter, up to `backoffMaxMs`). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
-  helloTimeoutMs?: number;
+  /** Quiet milliseconds after USER_HELLO (no answer, no ERROR) after which we count as online. */
+  helloQuietMs?: number;
+  /** content_sig layout for DMs: one of A-D, or learned per server (default). */
+  contentSig?: LayoutSetting;
+  /** Timers for the quiet period (tests inject their own). */
+  timers?: Pick<Clock, "setTimeout" | "clearTimeout">;
 }
 
 /** Error codes that make retrying pointless: the server refuses this identity. */
@@ -125,6 +156,10 @@ export class ChatSession {
   #listWaiters: (() => void)[] = [];
   #files: FileReceiver;
   #fatal?: string;
+  #layout: Layout = "A";
+  #peerLayouts = new LruMap<string, Layout>(PEER_LAYOUTS_MAX);
+  #challenges = new SignedChallenges();
+  #quietTimer?: ReturnType<Clock["setTimeout"]>;
 
   constructor(private readonly options: SessionOptions) {
     this.#files = new FileReceiver({
@@ -213,7 +248,7 @@ export class ChatSession {
         from: this.options.user_id,
         to: user_id,
         ts,
-      });
+      }, layoutFor(this.#setting, this.#layout, this.#peerLayouts.get(user_id)));
       await this.#sendSigned("MSG_DIRECT", user_id, {
         ciphertext,
         sender_pub: this.options.pair.publicKey.spki,
@@ -324,10 +359,8 @@ export class ChatSession {
       return this.#lost(generation, `cannot connect: ${(e as Error).message}`);
     }
     this.#socket = socket;
-    const helloTimer = setTimeout(() => {
-      if (this.#generation === generation && !this.#ready) socket.close(4000, "no answer to hello");
-    }, this.options.helloTimeoutMs ?? 10_000);
     socket.onopen = async () => {
+      await this.#usePin();
       const payload: Record<string, unknown> = {
         client: "socp-web/0.1",
         pubkey: this.options.pair.publicKey.spki,
@@ -338,6 +371,7 @@ export class ChatSession {
       if (this.options.display_name) payload.meta = { display_name: this.options.display_name };
       try {
         await this.#sendSigned("USER_HELLO", "server", payload, this.#nextTs(), true);
+        this.#waitQuietly(generation);
       } catch { /* the close handler reconnects */ }
     };
     socket.onmessage = (e) => {
@@ -348,7 +382,7 @@ export class ChatSession {
       );
     };
     socket.onclose = (e) => {
-      clearTimeout(helloTimer);
+      this.#stopQuiet();
       this.#lost(
         generation,
         e.code === 1000
@@ -391,6 +425,52 @@ export class ChatSession {
       }
     }
     if (changed) this.options.onEvent({ kind: "contacts" });
+  }
+
+  /** The server key pinned for this URL verifies its frames until (unless) it answers hello. */
+  async #usePin(): Promise<void> {
+    const pin = await this.options.memory.serverPin(this.options.url);
+    const imported = pin?.spki ? await importPublic(pin.spki) : undefined;
+    this.#serverKey = imported?.ok ? imported.key : undefined;
+    this.#serverId = "";
+    this.#layout = initialLayout(
+      this.#setting,
+      pin && isLayout(pin.content_sig) ? pin.content_sig : undefined,
+    );
+  }
+
+  get #setting(): LayoutSetting {
+    return this.options.contentSig ?? "auto";
+  }
+
+  get #timers(): Pick<Clock, "setTimeout" | "clearTimeout"> {
+    return this.options.timers ?? { setTimeout, clearTimeout };
+  }
+
+  /** (Re)starts the quiet period after USER_HELLO (and after answering a challenge). */
+  #waitQuietly(generation: number): void {
+    this.#stopQuiet();
+    this.#quietTimer = this.#timers.setTimeout(() => {
+      if (this.#generation === generation && !this.#ready) this.#online("quiet");
+    }, this.options.helloQuietMs ?? HELLO_QUIET_MS);
+  }
+
+  #stopQuiet(): void {
+    if (this.#quietTimer !== undefined) this.#timers.clearTimeout(this.#quietTimer);
+    this.#quietTimer = undefined;
+  }
+
+  #online(hello: "ack" | "quiet"): void {
+    this.#stopQuiet();
+    this.#ready = true;
+    this.#failures = 0;
+    this.#setConnection({
+      state: "online",
+      server_id: this.#serverId,
+      server_fingerprint: this.#serverKey?.fingerprint ?? "unknown",
+      hello,
+      content_sig: describeLayout(this.#setting, this.#layout),
+    });
   }
 
   #setConnection(connection: ConnectionState): void {
@@ -447,16 +527,40 @@ export class ChatSession {
         message: `server sent a bad frame: ${problem}`,
       });
     }
-    if (
-      this.#serverKey && frame.from === this.#serverId &&
-      !(await verifyPayload(this.#serverKey, frame.payload, frame.sig))
-    ) {
+    if (!(await this.#fromServerOk(frame))) {
       return this.options.onEvent({
         kind: "warning",
         message: `dropped a ${frame.type} whose server signature does not verify`,
       });
     }
     await this.#handle(frame, generation);
+  }
+
+  /**
+   * Whether a frame passes the server-signature check (as client/session.ts): with a key, every
+   * frame from the server must verify; a server that never answered hello is known by the first
+   * frame that verifies with the pinned key; with no key, frames pass unverified, as the status
+   * shows ("key unknown").
+   */
+  async #fromServerOk(frame: Frame): Promise<boolean> {
+    const key = this.#serverKey;
+    if (!key) {
+      if (!this.#serverId && SERVER_TO_USER_TYPES.has(frame.type)) this.#serverId = frame.from;
+      return true;
+    }
+    if (this.#serverId) {
+      return frame.from !== this.#serverId || await verifyPayload(key, frame.payload, frame.sig);
+    }
+    // A hello ACK that brings its own key is checked with it when handled.
+    if (
+      frame.type === "ACK" && frame.payload.msg_ref === "USER_HELLO" &&
+      typeof frame.payload.server_pub === "string"
+    ) return true;
+    if (await verifyPayload(key, frame.payload, frame.sig)) {
+      this.#serverId = frame.from;
+      return true;
+    }
+    return !SERVER_TO_USER_TYPES.has(frame.type);
   }
 
   async #handle(frame: Frame, generation: number): Promise<void> {
@@ -487,28 +591,24 @@ export class ChatSession {
         return;
       }
       case "AUTH_CHALLENGE": {
-        // Proof of possession for users with a password login (§15 P15; actors/user_login.ts).
-        const nonce = str(p, "nonce", 256);
-        if (!nonce) return;
-        const signature = b64uEncode(
-          await sign(this.options.pair, authMessage(frame.from, this.options.user_id, nonce)),
-        );
-        const payload = { nonce, signature };
-        this.#sendRaw(
-          "AUTH_RESPONSE",
-          frame.from,
-          payload,
-          this.#nextTs(),
-          await signPayload(this.options.pair, payload),
-        );
+        const refusal = await this.#answerChallenge(frame);
+        if (this.#ready) return;
+        if (refusal === undefined) return this.#waitQuietly(generation); // An ERROR may follow.
+        // Unproven, we are not connected; retrying would meet the same kind of challenge.
+        this.#fatal = `Refused the server's AUTH_CHALLENGE: ${refusal}`;
+        this.#stopQuiet();
+        if (generation === this.#generation) this.#socket?.close(4000, "auth challenge refused");
         return;
       }
       case "ERROR": {
         const code = str(p, "code", 64) ?? "ERROR";
         const detail = str(p, "detail", 2048) ?? "";
         emit({ kind: "error", code, detail, sentence: errorSentence(code) });
-        if (!this.#ready && FATAL_BEFORE_READY.has(code)) {
-          this.#fatal = `${errorSentence(code)} ${detail}`.trim();
+        if (!this.#ready) {
+          // The hello was refused: not online. Retry later, unless retrying cannot help.
+          if (FATAL_BEFORE_READY.has(code)) this.#fatal = `${errorSentence(code)} ${detail}`.trim();
+          this.#stopQuiet();
+          if (generation === this.#generation) this.#socket?.close(4000, `hello refused: ${code}`);
         }
         return;
       }
@@ -562,6 +662,45 @@ export class ChatSession {
     }
   }
 
+  /**
+   * Proves we hold our key: `{nonce}` (our servers) bound to server, user and nonce; `{challenge}`
+   * (a dialect) as PSS over its raw bytes, answered with AUTH_PROOF, only when it cannot stand
+   * for another signature of this key and was never signed before (protocol/auth_challenge.ts).
+   */
+  async #answerChallenge(frame: Frame): Promise<string | undefined> {
+    const p = frame.payload;
+    const nonce = str(p, "nonce", 256);
+    if (nonce) {
+      const signature = b64uEncode(
+        await sign(this.options.pair, authMessage(frame.from, this.options.user_id, nonce)),
+      );
+      await this.#sendUnready("AUTH_RESPONSE", frame.from, { nonce, signature });
+      return undefined;
+    }
+    const challenge = str(p, "challenge", 1024);
+    const checked = checkChallenge(challenge);
+    const refusal = !checked.ok
+      ? checked.reason
+      : !this.#challenges.fresh(challenge!)
+      ? "this challenge was signed before: a server must send a fresh one"
+      : undefined;
+    if (refusal !== undefined || !checked.ok) {
+      this.options.onEvent({
+        kind: "warning",
+        message: `Refused to sign the server's AUTH_CHALLENGE: ${refusal}`,
+      });
+      return refusal ?? "unusable challenge";
+    }
+    const signature = b64uEncode(await sign(this.options.pair, checked.bytes));
+    await this.#sendUnready("AUTH_PROOF", frame.from, { challenge: challenge!, signature });
+    return undefined;
+  }
+
+  /** A signed frame that may go before the session is online (answers during hello). */
+  async #sendUnready(type: string, to: string, payload: Record<string, unknown>): Promise<void> {
+    this.#sendRaw(type, to, payload, this.#nextTs(), await signPayload(this.options.pair, payload));
+  }
+
   async #welcomed(frame: Frame): Promise<void> {
     const emit = this.options.onEvent;
     this.#serverId = str(frame.payload, "server_id", 256) ?? frame.from;
@@ -570,7 +709,7 @@ export class ChatSession {
     if (claimed.ok && await verifyPayload(claimed.key, frame.payload, frame.sig)) {
       this.#serverKey = claimed.key;
       const pin = await this.options.memory.serverPin(this.options.url);
-      if (pin && pin.spki !== claimed.key.spki) {
+      if (pin?.spki && pin.spki !== claimed.key.spki) {
         emit({
           kind: "warning",
           message:
@@ -578,26 +717,41 @@ export class ChatSession {
             "If the operator did not replace it, someone may be impersonating the server.",
         });
       }
+      // A learned layout is kept only while the server keeps its key.
+      const learned = pin?.spki === claimed.key.spki ? pin.content_sig : undefined;
+      this.#layout = initialLayout(this.#setting, isLayout(learned) ? learned : undefined);
       await this.options.memory.saveServerPin({
         url: this.options.url,
         server_id: this.#serverId,
         spki: claimed.key.spki,
         fingerprint: claimed.key.fingerprint,
+        ...(isLayout(learned) ? { content_sig: learned } : {}),
       });
-    } else {
-      this.#serverKey = undefined;
+    } else if (!this.#serverKey) {
       emit({
         kind: "warning",
         message: "The server did not prove its key; its frames are not verified.",
       });
     }
-    this.#ready = true;
-    this.#failures = 0;
-    this.#setConnection({
-      state: "online",
+    this.#online("ack");
+  }
+
+  /** A DM through this server verified under `layout`: sign ours that way from now on. */
+  async #learnLayout(layout: Layout | undefined, sender: string): Promise<void> {
+    if (layout !== undefined) this.#peerLayouts.set(sender, layout);
+    const next = learnLayout(this.#setting, this.#layout, layout);
+    if (next === this.#layout) return;
+    this.#layout = next;
+    await this.options.memory.saveServerPin({
+      url: this.options.url,
       server_id: this.#serverId,
-      server_fingerprint: this.#serverKey?.fingerprint ?? "unknown",
+      spki: this.#serverKey?.spki ?? "",
+      fingerprint: this.#serverKey?.fingerprint ?? "",
+      content_sig: next,
     });
+    if (this.connection.state === "online") {
+      this.#setConnection({ ...this.connection, content_sig: describeLayout(this.#setting, next) });
+    }
   }
 
   async #learn(
@@ -722,12 +876,15 @@ export class ChatSession {
     const ts = frame.ts;
     if (this.#confirm(sender, ts, frame.type)) return; // A re-send we already showed.
     const { key, note } = await this.#senderKey(sender, str(p, "sender_pub"));
-    const good = key !== undefined && await verifyDm(key, {
-          ciphertext,
-          from: sender,
-          to: this.options.user_id,
-          ts,
-        }, p.content_sig) !== undefined;
+    const layout = key === undefined ? undefined : await verifyDm(key, {
+      ciphertext,
+      from: sender,
+      to: this.options.user_id,
+      ts,
+    }, p.content_sig);
+    const good = layout !== undefined;
+    // Only a key the directory vouches for teaches a layout.
+    if (note === undefined) await this.#learnLayout(layout, sender);
     this.options.onEvent({
       kind: "dm",
       from: sender,

@@ -86,9 +86,11 @@ export async function verifyPayload(
   return hasNonAscii(payload) && await verify(key, canonicalBytes(payload, "utf8"), bytes);
 }
 
-/** DM content_sig, variant A. */
-export async function signDm(pair: KeyPair, c: DmContent): Promise<string> {
-  return b64uEncode(await sign(pair, (await dmPreimages(c)).A!));
+/** DM content_sig: variant A unless a peer needs another (§5.2). */
+export async function signDm(pair: KeyPair, c: DmContent, variant: Variant = "A"): Promise<string> {
+  const bytes = (await dmPreimages(c))[variant];
+  if (bytes === undefined) throw new TypeError(`the ciphertext cannot form layout ${variant}`);
+  return b64uEncode(await sign(pair, bytes));
 }
 
 /** Verifies a DM content_sig against variants A-D; the matching variant or `undefined`. */
