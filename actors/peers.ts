@@ -9,6 +9,8 @@ import type { Logger } from "../lib/log.ts";
 import { DIAL_TIMEOUT_MS } from "../protocol/limits.ts";
 import { type DialOptions, openSocket, peerUrl, type WebSocket } from "./dial.ts";
 import type { RouterState } from "./router_state.ts";
+import type { OutboundNote } from "./outbound_journal.ts";
+import { flagId } from "../protocol/ids.ts";
 
 /** What the peer manager needs. */
 export interface PeersContext {
@@ -22,6 +24,8 @@ export interface PeersContext {
   adopt: (socket: WebSocket, server_id: string) => void;
   /** Hardening: which peers take wss:// and which CAs to trust. */
   dial?: DialOptions;
+  /** Told each failed dial and why, for the journal (a dial that connects is the Router's). */
+  note?: (note: OutboundNote) => void;
 }
 
 interface Attempt {
@@ -105,6 +109,17 @@ export class Peers {
       attempt.dialling = false;
       attempt.failures++;
       const delay = this.#delay(attempt.failures);
+      this.ctx.note?.({
+        at_ms: this.ctx.clock.now(),
+        what: "dial",
+        target: `${addr.host}:${addr.port}`,
+        server_id,
+        raw: "",
+        accepted: false,
+        reason: `dial to ${flagId(server_id)} failed: ${
+          (e as Error).message
+        }; retry in ${delay} ms`,
+      });
       this.ctx.log.info("server unreachable; will retry", {
         server_id,
         error: (e as Error).message,

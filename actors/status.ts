@@ -39,6 +39,8 @@ export interface PeerStatus {
   backoff?: { failures: number; waiting: boolean };
   /** Users this server hosts, as it advertised them. */
   users: number;
+  /** Placeholder ids it joined with and may still use, standing for this id and its key. */
+  aliases?: string[];
 }
 
 /** The `/status` document. */
@@ -137,6 +139,8 @@ export function serverStatus(sources: StatusSources): ServerStatus {
       peer.outbox_depth = link.outboxDepth;
     }
     if (retry) peer.backoff = { failures: retry.failures, waiting: retry.waiting };
+    const aliases = [...s.server_aliases].filter(([, id]) => id === server_id).map(([a]) => a);
+    if (aliases.length > 0) peer.aliases = aliases;
     return peer;
   });
   const g = gauges(sources);
@@ -237,7 +241,7 @@ export function formatStatus(s: ServerStatus): string[] {
   const rows = [["SERVER", "ADDRESS", "LINK", "LAST FRAME", "OUTBOX", "BACKOFF", "USERS"]];
   for (const p of s.servers) {
     rows.push([
-      p.server_id,
+      p.aliases ? `${p.server_id} (alias ${p.aliases.join(", ")})` : p.server_id,
       p.host !== undefined ? `${p.host}:${p.port}` : "?",
       p.linked ? `up (${p.direction})` : "down",
       p.last_frame_ms_ago !== undefined ? `${duration(p.last_frame_ms_ago)} ago` : "-",
