@@ -4,7 +4,6 @@
 // claiming the id with another key, is refused.
 import assert from "node:assert/strict";
 import {
-  assertDm,
   connectUser,
   DoubleServer,
   eventually,
