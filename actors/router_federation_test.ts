@@ -336,3 +336,38 @@ Deno.test("a join over a link that loses the tie-break still gets the welcome, a
   assert.ok(w.effects.some((e) => e.type === "Dial" && e.server_id === "s-q"));
   assert.ok(w.events.some((e) => e.type === "ServerPinned" && e.server_id === "s-q"));
 });
+
+Deno.test("a placeholder id becomes the alias of the first joiner that asked for it, and of no other", () => {
+  const w = given([]);
+  const join = (key: string, fresh: string) =>
+    w.when(
+      { ...hello("SERVER_HELLO_JOIN", "auto", "L-" + fresh, key), fresh_id: fresh } as RouterInput,
+    );
+  const first = join("K-first", NEW);
+  assert.deepEqual(first.events.map((e) => e.type), [
+    "ServerPinned",
+    "ServerAliased",
+    "ServerLinked",
+  ]);
+  assert.match(first.verdict.reason, /instead of auto: not a UUID v4; auto kept as its alias/);
+  assert.equal(w.state.server_aliases.get("auto"), NEW);
+  // The same key joining again under the alias keeps its UUID.
+  const again = join("K-first", B);
+  assert.equal(again.events.some((e) => e.type === "ServerPinned" && e.server_id === B), false);
+  assert.match(again.verdict.reason, /alias auto, bound to its key/);
+  // Another key asking for the placeholder: its own UUID, no alias.
+  const other = join("K-other", B);
+  assert.equal(other.events.some((e) => e.type === "ServerAliased"), false);
+  assert.equal(w.state.server_keys.get(B), "K-other");
+  assert.equal(w.state.server_aliases.get("auto"), NEW);
+  // A link hello naming the alias must bring the alias's key; PEER_HELLO_LINK is a link hello.
+  const link = hello("SERVER_HELLO_LINK", "auto", "L-x", "K-other") as Extract<
+    RouterInput,
+    { type: "ServerHello" }
+  >;
+  const impostor = w.when({ ...link, frame: { ...link.frame, type: "PEER_HELLO_LINK" } });
+  assert.match(
+    impostor.verdict.reason,
+    /BAD_KEY: id auto is an alias of server .* bound to another key/,
+  );
+});
