@@ -79,6 +79,33 @@ export async function assertDm(from: RefClient, to: RefClient, toPub: string): P
 }
 
 /**
+ * A DM each way across a server link: the double's user `remote` (fixture key `remoteUser`) to
+ * our user, and back; each must decrypt and carry a verifiable content_sig.
+ */
+export async function assertDmAcross(
+  theirs: DoubleServer,
+  ourUser: RefClient,
+  ourKey: string,
+  remote: string,
+): Promise<void> {
+  const inbound = `from ${remote} ${crypto.randomUUID()}`;
+  theirs.deliver({
+    to: ourUser.userId,
+    toPub: spkiOf(ourKey),
+    sender: remote,
+    senderKey: KEYS.remoteUser,
+    text: inbound,
+  });
+  const got = await ourUser.next((f) => f.type === "USER_DELIVER" && f.payload?.sender === remote);
+  const opened = ourUser.openDeliver(got);
+  assert.equal(opened.plaintext, inbound);
+  assert.ok(opened.variant, "content_sig of the delivered DM verifies");
+  const outbound = `to ${remote} ${crypto.randomUUID()}`;
+  await ourUser.sendDirect(remote, spkiOf(KEYS.remoteUser), outbound);
+  assert.equal(await theirs.receiveDm(remote, KEYS.remoteUser), outbound);
+}
+
+/**
  * A peer server under a test's control: it dials our server (`dial`) or waits for our server to
  * dial it (`listen`), and sends whatever frames the test scripts, signed with its fixture key.
  */

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { isUuidV4 } from "../../protocol/ids.ts";
 import {
   assertDm,
+  assertDmAcross,
   connectUser,
   DoubleServer,
   eventually,
@@ -46,18 +47,7 @@ Deno.test('a joiner asking for "auto" gets a UUID v4; "auto" stays its alias, bo
       async () => (await ourUser.list()).includes(carol),
     );
     assert.equal(state.user_locations.get(carol), assigned);
-    const reply = `to carol ${crypto.randomUUID()}`;
-    await ourUser.sendDirect(carol, carolKey, reply);
-    assert.equal(await theirs.receiveDm(carol, KEYS.remoteUser), reply);
-    theirs.deliver({
-      to: ourUser.userId,
-      toPub: spkiOf(KEYS.ourUser),
-      sender: carol,
-      senderKey: KEYS.remoteUser,
-      text: "from carol",
-    });
-    const got = await ourUser.next((f) => f.type === "USER_DELIVER" && f.payload?.sender === carol);
-    assert.equal(ourUser.openDeliver(got).plaintext, "from carol");
+    await assertDmAcross(theirs, ourUser, KEYS.ourUser, carol);
 
     // A second joiner asking for the same placeholder: its own UUID, no alias.
     await second.dial(ours.url);

@@ -4,6 +4,7 @@
 // claiming the id with another key, is refused.
 import assert from "node:assert/strict";
 import {
+  assertDmAcross,
   connectUser,
   DoubleServer,
   eventually,
@@ -34,19 +35,7 @@ Deno.test("PEER_HELLO_LINK links like SERVER_HELLO_LINK: presence and DMs both w
       "carol listed by our user",
       async () => (await ourUser.list()).includes(carol),
     );
-    // DMs both ways across the link.
-    theirs.deliver({
-      to: ourUser.userId,
-      toPub: spkiOf(KEYS.ourUser),
-      sender: carol,
-      senderKey: KEYS.remoteUser,
-      text: "from carol",
-    });
-    const got = await ourUser.next((f) => f.type === "USER_DELIVER" && f.payload?.sender === carol);
-    assert.equal(ourUser.openDeliver(got).plaintext, "from carol");
-    const reply = `to carol ${crypto.randomUUID()}`;
-    await ourUser.sendDirect(carol, carolKey, reply);
-    assert.equal(await theirs.receiveDm(carol, KEYS.remoteUser), reply);
+    await assertDmAcross(theirs, ourUser, KEYS.ourUser, carol);
   } finally {
     ourUser.terminate();
     await theirs.close();

@@ -10,6 +10,7 @@ import { ManualClock } from "../../lib/world.ts";
 import { HEARTBEAT_INTERVAL_MS, LINK_TIMEOUT_MS } from "../../protocol/limits.ts";
 import type { InProcessServer } from "../harness/in_process.ts";
 import {
+  assertDmAcross,
   connectUser,
   DoubleServer,
   eventually,
@@ -72,9 +73,7 @@ Deno.test("a link we dialled survives two windows on the peer's pongs alone; we 
     const carol = crypto.randomUUID();
     theirs.advertise(carol, spkiOf(KEYS.remoteUser));
     await eventually("carol listed", async () => (await ourUser.list()).includes(carol));
-    const text = `after two windows ${crypto.randomUUID()}`;
-    await ourUser.sendDirect(carol, spkiOf(KEYS.remoteUser), text);
-    assert.equal(await theirs.receiveDm(carol, KEYS.remoteUser), text);
+    await assertDmAcross(theirs, ourUser, KEYS.ourUser, carol);
     ourUser.terminate();
   } finally {
     await ours.close();
@@ -131,18 +130,7 @@ Deno.test("a peer that dialled us and only pings keeps its link past two windows
     const ourUser = await connectUser(ours.url, KEYS.ourUser);
     theirs.advertise(carol, spkiOf(KEYS.remoteUser));
     await eventually("carol listed", async () => (await ourUser.list()).includes(carol));
-    theirs.deliver({
-      to: ourUser.userId,
-      toPub: spkiOf(KEYS.ourUser),
-      sender: carol,
-      senderKey: KEYS.remoteUser,
-      text: "still here",
-    });
-    const got = await ourUser.next((f) => f.type === "USER_DELIVER" && f.payload?.sender === carol);
-    assert.equal(ourUser.openDeliver(got).plaintext, "still here");
-    const text = `back ${crypto.randomUUID()}`;
-    await ourUser.sendDirect(carol, spkiOf(KEYS.remoteUser), text);
-    assert.equal(await theirs.receiveDm(carol, KEYS.remoteUser), text);
+    await assertDmAcross(theirs, ourUser, KEYS.ourUser, carol);
     ourUser.terminate();
   } finally {
     await theirs.close();

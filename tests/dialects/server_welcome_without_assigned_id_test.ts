@@ -9,6 +9,7 @@ import { DATABASE_FILE } from "../../actors/server.ts";
 import { Store } from "../../store/store.ts";
 import { runReplay } from "../harness/processes.ts";
 import {
+  assertDmAcross,
   connectUser,
   DoubleServer,
   eventually,
@@ -65,20 +66,7 @@ Deno.test("a welcome without assigned_id is accepted: we keep our id; presence a
       );
       theirs.advertise(carol, carolKey);
       await eventually("carol listed", async () => (await ourUser.list()).includes(carol));
-      const text = `to carol ${crypto.randomUUID()}`;
-      await ourUser.sendDirect(carol, carolKey, text);
-      assert.equal(await theirs.receiveDm(carol, KEYS.remoteUser), text);
-      theirs.deliver({
-        to: ourUser.userId,
-        toPub: spkiOf(KEYS.ourUser),
-        sender: carol,
-        senderKey: KEYS.remoteUser,
-        text: "from carol",
-      });
-      const got = await ourUser.next((f) =>
-        f.type === "USER_DELIVER" && f.payload?.sender === carol
-      );
-      assert.equal(ourUser.openDeliver(got).plaintext, "from carol");
+      await assertDmAcross(theirs, ourUser, KEYS.ourUser, carol);
     } finally {
       ourUser.terminate();
     }
