@@ -23,7 +23,7 @@ export interface FrameSocket {
   /**
    * True when the runtime checks the peer is alive out of our sight: Deno's server sockets
    * answer pings themselves, show no ping or pong to us, and close the socket when a quiet peer
-   * does not answer the ping they send it (`idleTimeout`).
+   * does not answer the ping they send it (`idleTimeout`, SOCKET_IDLE_TIMEOUT_S).
    */
   readonly livenessByRuntime?: boolean;
 }

@@ -20,6 +20,7 @@ import {
   LINK_OUTBOX_MAX,
   OUTBOX_HIGH_WATER,
   PUBLIC_CHANNEL_REKEY_DELAY_MS,
+  SOCKET_IDLE_TIMEOUT_S,
 } from "../protocol/limits.ts";
 import { PublicChannelKeys } from "./public_channel.ts";
 import { type Identity, loadOrCreateIdentity, saveServerId } from "../store/identity.ts";
@@ -167,10 +168,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     };
     // --- end hardening ---
     // Deno answers a peer's pings itself and shows us no ping or pong, so it also judges
-    // liveness on these sockets: it pings a peer quiet for half the link timeout and closes
-    // the socket if no pong comes by the full timeout (FrameSocket.livenessByRuntime).
+    // liveness on these sockets (FrameSocket.livenessByRuntime).
     const { socket, response } = Deno.upgradeWebSocket(request, {
-      idleTimeout: config.link_timeout_ms / 1000,
+      idleTimeout: SOCKET_IDLE_TIMEOUT_S,
     });
     socket.addEventListener("close", release);
     accept(socket);

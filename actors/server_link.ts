@@ -30,6 +30,8 @@ const HELLO_TYPES = new Set([
 /** Handles a link to another server. */
 export class ServerLinkHandler implements FrameHandler {
   #established: boolean;
+  /** The peer sends HEARTBEAT frames, so it is held to them (§3.4) wherever pings are hidden. */
+  #heartbeats = false;
   #timer: TimerId | undefined;
   #stopped = false;
 
@@ -123,6 +125,7 @@ export class ServerLinkHandler implements FrameHandler {
     if (frame.type === "USER_ADVERTISE" || frame.type === "USER_REMOVE") {
       frame.payload.server_id = serverOf(state, frame.payload.server_id);
     }
+    if (frame.type === "HEARTBEAT") this.#heartbeats = true;
     this.link.post({
       type: "FromServer",
       link: this.link.id,
@@ -196,8 +199,12 @@ export class ServerLinkHandler implements FrameHandler {
       if (this.#stopped) return;
       const silentMs = ctx.clock.now() - this.link.lastReceivedMs;
       // Any traffic counts (frames, pings, pongs). Where the runtime hides pings and pongs from
-      // us, it runs this check itself and closes the socket (see FrameSocket.livenessByRuntime).
-      if (silentMs > ctx.linkTimeoutMs && !this.link.livenessByRuntime) {
+      // us, a peer that sends HEARTBEAT is held to it, and one that does not (it keeps the link
+      // alive with pings) is judged by the runtime, which closes the socket when it stops
+      // answering pings (see FrameSocket.livenessByRuntime).
+      if (
+        silentMs > ctx.linkTimeoutMs && (!this.link.livenessByRuntime || this.#heartbeats)
+      ) {
         ctx.log.warn("server link timed out", { link: this.link.id, silent_ms: silentMs });
         return this.link.close(4000, `TIMEOUT: no frame, ping or pong for ${silentMs} ms`);
       }

@@ -3,8 +3,9 @@
 // injected clock; we still send HEARTBEAT every interval. Any inbound traffic counts: a frame, a
 // ping, a pong. A peer that sends nothing and answers nothing is still timed out (the control).
 // Deno's server sockets answer pings in the runtime and show us neither pings nor pongs, so on
-// links the peer dialled the runtime judges liveness (its idleTimeout, set to the link timeout);
-// the links we dial (npm:ws) show both, and our clock-driven check counts them.
+// links the peer dialled, a peer that sends HEARTBEAT is held to it by our clock-driven check and
+// one that does not is judged by the runtime (idleTimeout: it pings a quiet peer, and closes the
+// socket if no pong comes); the links we dial (npm:ws) show both, and our check counts them.
 import assert from "node:assert/strict";
 import { ManualClock } from "../../lib/world.ts";
 import { HEARTBEAT_INTERVAL_MS, LINK_TIMEOUT_MS } from "../../protocol/limits.ts";
@@ -132,6 +133,33 @@ Deno.test("a peer that dialled us and only pings keeps its link past two windows
     await eventually("carol listed", async () => (await ourUser.list()).includes(carol));
     await assertDmAcross(theirs, ourUser, KEYS.ourUser, carol);
     ourUser.terminate();
+  } finally {
+    await theirs.close();
+    await ours.close();
+  }
+});
+
+Deno.test("control: a peer that dialled us and sent HEARTBEAT is held to it when it falls silent", async () => {
+  const clock = new ManualClock(Date.now());
+  const ours = await startOurs({ clock });
+  const theirs = new DoubleServer(crypto.randomUUID(), KEYS.theirs, () => clock.now());
+  try {
+    await theirs.dial(ours.url);
+    theirs.send(theirs.frame("SERVER_HELLO_LINK", ours.server.server_id, theirs.address()));
+    await eventually("linked", () => linkTo(ours, theirs.id) !== undefined);
+    theirs.send(theirs.frame("HEARTBEAT", ours.server.server_id, {}));
+    await eventually("heartbeat handled", () => {
+      ours.server.store.commit();
+      return [...ours.server.store.readJournal()].some((r) => r.reason === "heartbeat");
+    });
+    await pastTwoWindows(clock, async () => {
+      theirs.ping();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    });
+    await eventually(
+      "timed out",
+      () => ours.closeReasons().some((r) => /TIMEOUT: no frame, ping or pong for \d+ ms/.test(r)),
+    );
   } finally {
     await theirs.close();
     await ours.close();
