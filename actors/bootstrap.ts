@@ -1,7 +1,8 @@
 /**
  * Joining a network through an introducer (§3.1): SERVER_HELLO_JOIN to the first reachable
  * entry of the bootstrap list, trying the next on failure; the SERVER_WELCOME must verify with
- * that entry's pinned key. The join socket then stays open as the link to the introducer.
+ * that entry's pinned key. The join socket then stays open as the link to the introducer. Each
+ * attempt is reported with its verdict, for the journal.
  * @module
  */
 import { parsePublicKey } from "../crypto/key_import.ts";
@@ -17,6 +18,8 @@ import type { FrameSigner } from "./frame_signer.ts";
 import type { PeerEntry } from "./router_messages.ts";
 import { OUR_SERVER_FEATURES } from "./router_delivery.ts";
 import { featuresOf } from "./router_federation.ts";
+import type { OutboundNote } from "./outbound_journal.ts";
+import { flagId, isUuidV4 } from "../protocol/ids.ts";
 
 /** A successful join. */
 export interface Joined {
@@ -24,7 +27,10 @@ export interface Joined {
   /** Text messages that arrived after the welcome, to hand to the link. */
   backlog: string[];
   welcomeRaw: string;
+  /** The id we go by from now on (see `idAfterWelcome`). */
   assigned_id: string;
+  /** Why the welcome was accepted, for the journal. */
+  verdict: string;
   introducer: PeerEntry;
   servers: PeerEntry[];
 }
@@ -40,6 +46,8 @@ export interface Joiner {
   log: Logger;
   /** Hardening: TLS for the dial (entries with `tls: true` use wss://). */
   dial?: DialOptions;
+  /** Told each attempt and its verdict, for the journal. */
+  note?: (note: OutboundNote) => void;
 }
 
 /** Tries each introducer in order; undefined when none answered with a valid welcome. */
@@ -49,16 +57,47 @@ export async function join(
 ): Promise<Joined | undefined> {
   for (const entry of introducers) {
     if (entry.pubkey === me.pubkey) continue; // Our own entry in a shared bootstrap list.
+    const target = `${entry.host}:${entry.port}`;
+    const attempt = { what: "join" as const, target, at_ms: me.clock.now() };
     try {
-      return await joinOne(entry, me);
+      const joined = await joinOne(entry, me);
+      me.note?.({ ...attempt, raw: joined.welcomeRaw, accepted: true, reason: joined.verdict });
+      return joined;
     } catch (e) {
+      const { message } = e as Error;
+      me.note?.({
+        ...attempt,
+        raw: (e as JoinRefused).raw ?? "",
+        accepted: false,
+        reason: message,
+      });
       me.log.warn("introducer did not welcome us; trying the next", {
-        introducer: `${entry.host}:${entry.port}`,
-        error: (e as Error).message,
+        introducer: target,
+        error: message,
       });
     }
   }
   return undefined;
+}
+
+/** A join that failed after the introducer answered: the answer is kept for the journal. */
+class JoinRefused extends Error {
+  constructor(message: string, readonly raw: string) {
+    super(message);
+  }
+}
+
+/**
+ * The id we go by after a welcome: `assigned_id` when it is a UUID v4; our own when the welcome
+ * has none (the `{host, port, pubkey, role}` dialect) or names one that is not a UUID v4, which
+ * we would never send.
+ */
+function idAfterWelcome(assigned: string | undefined, own: string): { id: string; why: string } {
+  if (assigned === undefined) return { id: own, why: "no assigned_id in the welcome: kept our id" };
+  if (!isUuidV4(assigned)) {
+    return { id: own, why: `assigned_id ${flagId(assigned)} ignored: kept our id` };
+  }
+  return { id: assigned, why: assigned === own ? "our id confirmed" : `assigned id ${assigned}` };
 }
 
 async function joinOne(entry: PinnedServer, me: Joiner): Promise<Joined> {
@@ -113,7 +152,7 @@ async function joinOne(entry: PinnedServer, me: Joiner): Promise<Joined> {
   socket.removeAllListeners("close");
   const fail = (why: string): never => {
     socket.terminate();
-    throw new Error(why);
+    throw new JoinRefused(`welcome refused: ${why}`, raw);
   };
   const parsed = parseFrame(raw, SERVER_FRAME_BYTES_MAX);
   if (!parsed.ok) return fail(`introducer answered with a bad frame: ${parsed.detail}`);
@@ -145,11 +184,13 @@ async function joinOne(entry: PinnedServer, me: Joiner): Promise<Joined> {
       });
     }
   }
+  const kept = idAfterWelcome(frame.payload.assigned_id, me.server_id);
   return {
     socket,
     backlog,
     welcomeRaw: raw,
-    assigned_id: frame.payload.assigned_id,
+    assigned_id: kept.id,
+    verdict: `welcomed by ${flagId(frame.from)}: ${kept.why}; ${servers.length} server(s) listed`,
     introducer: {
       server_id: frame.from,
       host: entry.host,

@@ -114,6 +114,7 @@ export function inputOfRow(row: StoredJournalRow): RouterInput | undefined {
       };
     case "frame":
     case "note":
+    case "outbound":
       return undefined;
   }
 }

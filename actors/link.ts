@@ -93,7 +93,7 @@ export class Link {
   #limiters: { user?: LinkRateLimiter; server?: LinkRateLimiter } = {};
   /** Hardening: frames received and not yet handled, and their length. */
   #waiting = { frames: 0, bytes: 0 };
-  /** Time the last frame arrived (heartbeat timeout). */
+  /** Time the last traffic arrived: a frame, a ping or a pong (heartbeat timeout). */
   lastReceivedMs: number;
 
   constructor(
@@ -124,10 +124,25 @@ export class Link {
     });
   }
 
+  /** Any traffic from the peer (a frame, a WebSocket ping or pong) shows the link is alive. */
+  alive(): void {
+    this.lastReceivedMs = this.ctx.clock.now();
+  }
+
+  /** Sends a WebSocket ping where the socket can; any peer's pong then counts as traffic. */
+  ping(): void {
+    if (!this.#closing) this.socket.ping?.();
+  }
+
+  /** True when the runtime, not our clock, decides whether a quiet peer is gone. */
+  get livenessByRuntime(): boolean {
+    return this.socket.livenessByRuntime === true;
+  }
+
   /** Feeds one received text message. */
   receive(raw: string): void {
     if (this.#closing) return;
-    this.lastReceivedMs = this.ctx.clock.now();
+    this.alive();
     // Hardening: a sender that keeps sending while its frames wait is refused, not queued.
     const over = this.#policed(raw.length);
     if (over !== undefined) {

@@ -174,6 +174,8 @@ export class Metrics {
       get bufferedAmount() {
         return socket.bufferedAmount;
       },
+      ...(socket.ping ? { ping: () => socket.ping!() } : {}),
+      livenessByRuntime: socket.livenessByRuntime,
     };
   }
 }

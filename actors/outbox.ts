@@ -18,6 +18,14 @@ export interface FrameSocket {
   send(text: string): void;
   close(code: number, reason: string): void;
   readonly bufferedAmount: number;
+  /** Sends a WebSocket ping, where the socket exposes pings (npm:ws); the pong is traffic too. */
+  ping?(): void;
+  /**
+   * True when the runtime checks the peer is alive out of our sight: Deno's server sockets
+   * answer pings themselves, show no ping or pong to us, and close the socket when a quiet peer
+   * does not answer the ping they send it (`idleTimeout`, SOCKET_IDLE_TIMEOUT_S).
+   */
+  readonly livenessByRuntime?: boolean;
 }
 
 /** Milliseconds between looks at a full socket buffer (WebSocket has no drain event). */

@@ -11,6 +11,8 @@ import type { Logger } from "../lib/log.ts";
 import { DIAL_TIMEOUT_MS, PEER_NEVER_LINKED_FORGET_MS } from "../protocol/limits.ts";
 import { type DialOptions, openSocket, peerUrl, type WebSocket } from "./dial.ts";
 import type { RouterState } from "./router_state.ts";
+import type { OutboundNote } from "./outbound_journal.ts";
+import { flagId } from "../protocol/ids.ts";
 
 /** What the peer manager needs. */
 export interface PeersContext {
@@ -26,6 +28,8 @@ export interface PeersContext {
   dial?: DialOptions;
   /** How long a server that never linked is retried (default PEER_NEVER_LINKED_FORGET_MS). */
   forgetAfterMs?: number;
+  /** Told each failed dial and why, for the journal (a dial that connects is the Router's). */
+  note?: (note: OutboundNote) => void;
 }
 
 interface Attempt {
@@ -148,7 +152,17 @@ export class Peers {
     } catch (e) {
       attempt.dialling = false;
       attempt.failures++;
-      this.#failed(server_id, attempt, (e as Error).message);
+      const error = (e as Error).message;
+      this.ctx.note?.({
+        at_ms: this.ctx.clock.now(),
+        what: "dial",
+        target: `${addr.host}:${addr.port}`,
+        server_id,
+        raw: "",
+        accepted: false,
+        reason: `dial to ${flagId(server_id)} failed: ${error}`,
+      });
+      this.#failed(server_id, attempt, error);
     }
   }
 

@@ -197,8 +197,9 @@ class ReplayWorld {
         sent: [`ERROR TIMEOUT → ${row.link}`],
       };
     }
-    if (row.kind === "note") {
-      // Handled by the link alone (password login): shown as recorded, not re-run.
+    if (row.kind === "note" || row.kind === "outbound") {
+      // Handled by the link alone (password login), or an attempt of ours that depended on the
+      // network (a join, a dial): shown as recorded, not re-run.
       return {
         row,
         frame: summary(row.raw),

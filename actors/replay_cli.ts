@@ -148,7 +148,9 @@ export function render(step: ReplayStep, json: boolean): string {
       divergence: step.divergence,
     });
   }
-  const what = step.frame
+  const what = row.kind === "outbound"
+    ? outboundWhat(step)
+    : step.frame
     ? `${step.frame.type} ${short(step.frame.from)} → ${short(step.frame.to)}`
     : row.kind === "frame"
     ? "(unparsable frame)"
@@ -164,6 +166,13 @@ export function render(step: ReplayStep, json: boolean): string {
   }
   if (step.sent.length > 0) lines.push(`    sent: ${step.sent.join("; ")}`);
   return lines.join("\n");
+}
+
+/** An outbound attempt: what we tried, where, and the answer's type if one came. */
+function outboundWhat(step: ReplayStep): string {
+  const input = JSON.parse(step.row.input || "{}");
+  const answer = step.frame ? `, answered ${step.frame.type} from ${short(step.frame.from)}` : "";
+  return `OUTBOUND ${String(input.what ?? "").toUpperCase()} → ${input.target ?? "?"}${answer}`;
 }
 
 function short(id: string): string {

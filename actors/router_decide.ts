@@ -38,6 +38,7 @@ import {
   toServers,
 } from "./router_federation.ts";
 import { CONTENT_TYPES, joinPublicChannel, onRekeyed, onUserContent } from "./router_content.ts";
+import { isListRequest, onKeyRequest, onListRequest } from "./router_directory.ts";
 
 /** Settings a decision depends on (recorded in the log's meta, so replay uses the same). */
 export interface RouterConfig {
@@ -190,11 +191,13 @@ function onFromUser(
     return dropped(`link ${link} has no accepted USER_HELLO for ${frame.from}`);
   }
   if (CONTENT_TYPES.has(frame.type)) return onUserContent(state, input);
+  if (isListRequest(frame)) return onListRequest(state, input);
   switch (frame.type) {
     case "MSG_DIRECT":
       return onMsgDirect(state, input, frame);
     case "PUBKEY_REQUEST":
-      return onPubkeyRequest(state, input, frame.payload.user_id);
+    case "USER_DB_GET":
+      return onKeyRequest(state, input, frame.payload.user_id, frame.type);
     case "LOGIN_REGISTER": {
       const { privkey_store, pake_password } = frame.payload;
       const registered: RouterEvent = {
@@ -217,12 +220,6 @@ function onFromUser(
         `password login registered for ${frame.from}`,
       );
     }
-    case "LIST_REQUEST":
-      return accepted([], [{
-        type: "Send",
-        link,
-        frame: listResponse(state, frame.from, input.at_ms),
-      }]);
     case "CTRL_CLOSE":
       return accepted(
         [],
@@ -353,61 +350,6 @@ function onUserAck(
     ? receiptEffects(state, parsed.sender, input.frame.from, ref, "delivered", input.at_ms)
     : [];
   return accepted(events, effects, `delivery of ${ref} confirmed`);
-}
-
-/** The directory (spec §13): a user's key, signed by this server through the frame's `sig`. */
-function onPubkeyRequest(
-  state: RouterState,
-  input: Extract<RouterInput, { type: "FromUser" }>,
-  user: string,
-): Decision {
-  const where = state.user_locations.get(user);
-  const local = state.users.get(user);
-  const record = where !== undefined && where !== "local" ? state.remote_users.get(user) : local;
-  const me = state.server_id;
-  if (!record?.pubkey) {
-    const detail = `no key is known for user ${user}`;
-    return dropped(`USER_NOT_FOUND: ${detail}`, [
-      {
-        type: "Send",
-        link: input.link,
-        frame: errorFrame(me, input.frame.from, input.at_ms, "USER_NOT_FOUND", detail),
-      },
-    ]);
-  }
-  const payload: Record<string, unknown> = {
-    user_id: user,
-    pubkey: record.pubkey,
-    server_id: where === undefined || where === "local" ? me : where,
-    online: where !== undefined,
-    // Registered here, so this server is the authority for the binding; else it relays gossip.
-    authority: local !== undefined && (where === undefined || where === "local")
-      ? "registered"
-      : "advertised",
-  };
-  if (record.meta.display_name !== undefined) payload.display_name = record.meta.display_name;
-  return accepted([], [{
-    type: "Send",
-    link: input.link,
-    frame: { type: "PUBKEY_RESPONSE", from: me, to: input.frame.from, ts: input.at_ms, payload },
-  }]);
-}
-
-/** LIST_RESPONSE per §15 P8: sorted ids plus entries with keys and labels. */
-function listResponse(state: RouterState, to: string, ts: number): UnsignedFrame<"LIST_RESPONSE"> {
-  const ids = [...state.user_locations.keys()].sort();
-  const entries = ids.map((user_id) => {
-    const where = state.user_locations.get(user_id)!;
-    const record = where === "local" ? state.users.get(user_id) : state.remote_users.get(user_id);
-    const entry: Record<string, unknown> = {
-      user_id,
-      server_id: where === "local" ? state.server_id : where,
-    };
-    if (record?.meta.display_name !== undefined) entry.display_name = record.meta.display_name;
-    if (record?.pubkey) entry.pubkey = record.pubkey;
-    return entry;
-  });
-  return { type: "LIST_RESPONSE", from: state.server_id, to, ts, payload: { users: ids, entries } };
 }
 
 function helloMeta(frame: FrameOf<"USER_HELLO">): UserMeta {

@@ -18,9 +18,11 @@ import {
   type PeerEntry,
   removeFrame,
   type RouterInput,
+  type ServerHelloFrame,
   type UnsignedFrame,
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
+import { flagId, isUuidV4 } from "../protocol/ids.ts";
 import { onPublicChannelFrame, onServerContent, unwrapContent } from "./router_content.ts";
 import {
   acknowledged,
@@ -219,14 +221,9 @@ export function onServerHello(
       { type: "Send", link, frame: errorFrame(me, frame.from, at_ms, "BAD_KEY", detail) },
       { type: "Close", link, code: 1008, reason: "BAD_KEY" },
     ]);
-  let id = frame.from;
-  if (frame.type === "SERVER_HELLO_JOIN") {
-    // The requested id must be unique in the network (§3.1.2): a taken id gets a fresh one.
-    const taken = id === me || (state.server_keys.has(id) && state.server_keys.get(id) !== pubkey);
-    if (taken) id = input.fresh_id;
-  } else if (id === me) {
-    return refuse("that is this server's own id");
-  }
+  const named = helloId(state, frame, pubkey, input.fresh_id);
+  if ("refusal" in named) return refuse(named.refusal);
+  const { id, alias } = named;
   const why = distrust(state, config, id, pubkey);
   if (why !== undefined) return refuse(why);
   const peer: PeerEntry = {
@@ -250,15 +247,59 @@ export function onServerHello(
       reason: "duplicate link",
     }]);
   }
-  const events = [...pinIfChanged(state, peer, at_ms), ...linked.events];
+  const aliased: RouterEvent[] = alias
+    ? [{ type: "ServerAliased", alias, server_id: id, at_ms }]
+    : [];
+  const events = [...pinIfChanged(state, peer, at_ms), ...aliased, ...linked.events];
   const effects: Effect[] = [...linked.effects];
   if (frame.type === "SERVER_HELLO_JOIN") effects.push(welcomeSend(state, config, id, link, at_ms));
   effects.push(...greet(state, link, at_ms));
-  return accepted(
-    events,
-    effects,
-    `${frame.type} from ${id}${id !== frame.from ? ` (assigned instead of ${frame.from})` : ""}`,
-  );
+  return accepted(events, effects, `${frame.type} from ${flagId(id)}${named.note}`);
+}
+
+/**
+ * The id a server hello names, and why. A joiner gets its requested id when that is a free UUID
+ * v4 (§3.1.2), else a fresh one; a non-UUID id it asked for becomes its alias, bound to its key,
+ * unless another server holds that alias. A link hello naming an alias must bring the alias's key.
+ */
+function helloId(
+  state: RouterState,
+  frame: ServerHelloFrame,
+  pubkey: string,
+  fresh: string,
+): { id: string; alias?: string; note: string } | { refusal: string } {
+  const asked = frame.from;
+  const me = state.server_id;
+  const aliasOf = state.server_aliases.get(asked);
+  if (aliasOf !== undefined) {
+    if (state.server_keys.get(aliasOf) === pubkey) {
+      return { id: aliasOf, note: ` (alias ${asked}, bound to its key)` };
+    }
+    if (frame.type !== "SERVER_HELLO_JOIN") {
+      return { refusal: `id ${asked} is an alias of server ${aliasOf}, bound to another key` };
+    }
+  }
+  if (frame.type !== "SERVER_HELLO_JOIN") {
+    return asked === me ? { refusal: "that is this server's own id" } : { id: asked, note: "" };
+  }
+  const pinned = state.server_keys.get(asked);
+  if (isUuidV4(asked) && asked !== me && (pinned === undefined || pinned === pubkey)) {
+    return { id: asked, note: "" };
+  }
+  const why = !isUuidV4(asked)
+    ? "not a UUID v4"
+    : asked === me
+    ? "this server's own id"
+    : "taken by another key";
+  // A placeholder id stands for the first joiner that asked for it, and only for its key.
+  const alias = !isUuidV4(asked) && aliasOf === undefined && pinned === undefined && asked !== me
+    ? asked
+    : undefined;
+  return {
+    id: fresh,
+    ...(alias ? { alias } : {}),
+    note: ` (assigned instead of ${asked}: ${why}${alias ? `; ${asked} kept as its alias` : ""})`,
+  };
 }
 
 /** The feature list a peer's payload announces (ours: delivery ACKs); [] for other servers. */
@@ -486,6 +527,7 @@ export function onFromServer(
     }
     case "ERROR":
     case "SERVER_HELLO_LINK":
+    case "PEER_HELLO_LINK":
     case "SERVER_HELLO_JOIN":
     case "SERVER_WELCOME":
       return accepted([seen], [], `${frame.type} from ${frame.from} noted`);

@@ -11,6 +11,9 @@ import { given as givenRouter } from "./_router_spec.ts";
 const ME = "s-m";
 
 const NOW = 1_000_000;
+/** Joiners ask for UUID v4 ids (any other id is replaced, see the alias tests). */
+const NEW = "5e000000-0000-4000-8000-00000000000e";
+const B = "b0000000-0000-4000-8000-00000000000b";
 
 function given(events: RouterEvent[], config: RouterConfig = DEFAULT_ROUTER_CONFIG) {
   return givenRouter(ME, events, { server_pub: "KM", config });
@@ -69,7 +72,7 @@ const advertise = (from: string, user: string, server = from, ts = NOW): Frame =
 });
 
 Deno.test("a join gets a welcome listing both keys and every pinned server, with our own entry", () => {
-  const d = given([pinned("s-b")]).when(hello("SERVER_HELLO_JOIN", "s-new", "L1"));
+  const d = given([pinned("s-b")]).when(hello("SERVER_HELLO_JOIN", NEW, "L1"));
   const welcome = d.effects.find((e) => e.type === "Send" && e.frame.type === "SERVER_WELCOME");
   assert.ok(welcome && welcome.type === "Send");
   const p = welcome.frame.payload as {
@@ -77,7 +80,7 @@ Deno.test("a join gets a welcome listing both keys and every pinned server, with
     servers: { server_id: string; user_id: string }[];
     clients: unknown;
   };
-  assert.equal(p.assigned_id, "s-new");
+  assert.equal(p.assigned_id, NEW);
   assert.deepEqual(p.servers.map((s) => s.server_id).sort(), ["s-b", ME]);
   assert.ok(p.servers.every((s) => s.user_id === s.server_id));
   assert.deepEqual(p.clients, p.servers);
@@ -85,18 +88,18 @@ Deno.test("a join gets a welcome listing both keys and every pinned server, with
 });
 
 Deno.test("a join with an id taken by another key is assigned a fresh id", () => {
-  const d = given([pinned("s-b")]).when(hello("SERVER_HELLO_JOIN", "s-b", "L1", "K-impostor"));
+  const d = given([pinned(B)]).when(hello("SERVER_HELLO_JOIN", B, "L1", "K-impostor"));
   const welcome = d.effects.find((e) => e.type === "Send" && e.frame.type === "SERVER_WELCOME");
   assert.equal(
     (welcome as { frame: { payload: { assigned_id: string } } }).frame.payload.assigned_id,
     "s-fresh",
   );
-  const rejoin = given([pinned("s-b")]).when(hello("SERVER_HELLO_JOIN", "s-b", "L1"));
+  const rejoin = given([pinned(B)]).when(hello("SERVER_HELLO_JOIN", B, "L1"));
   assert.equal(
     (rejoin.effects.find((e) => e.type === "Send" && e.frame.type === "SERVER_WELCOME") as {
       frame: { payload: { assigned_id: string } };
     }).frame.payload.assigned_id,
-    "s-b",
+    B,
     "the same key keeps its id",
   );
 });
@@ -111,11 +114,11 @@ Deno.test("a link claiming a pinned id with another key is refused; the pinned p
     pinned_keys: new Set(["K-ok"]),
   };
   assert.match(
-    given([], strict).when(hello("SERVER_HELLO_JOIN", "s-x", "L1")).verdict.reason,
+    given([], strict).when(hello("SERVER_HELLO_JOIN", NEW, "L1")).verdict.reason,
     /accepts only servers whose keys are pinned/,
   );
   assert.equal(
-    given([], strict).when(hello("SERVER_HELLO_JOIN", "s-x", "L1", "K-ok")).verdict.accepted,
+    given([], strict).when(hello("SERVER_HELLO_JOIN", NEW, "L1", "K-ok")).verdict.accepted,
     true,
   );
 });
@@ -303,8 +306,14 @@ Deno.test("a new link forgets what relays said of that server; its own link is h
 Deno.test("a join over a link that loses the tie-break still gets the welcome, and the list is used", () => {
   // The joiner gave up waiting for our welcome; we dialled it (we have the smaller id) and it
   // now asks to join again over a second link.
-  const introducer = given([pinned("s-z"), pinned("s-q"), linked("s-z", "OUT", true)]);
-  const d = introducer.when(hello("SERVER_HELLO_JOIN", "s-z", "IN"));
+  // The introducer's id is the smaller one, so the link it dialled wins.
+  const Z = "f0000000-0000-4000-8000-00000000000f";
+  const introducer = givenRouter("00000000-0000-4000-8000-000000000000", [
+    pinned(Z),
+    pinned("s-q"),
+    linked(Z, "OUT", true),
+  ], { server_pub: "KM" });
+  const d = introducer.when(hello("SERVER_HELLO_JOIN", Z, "IN"));
   assert.equal(d.verdict.accepted, false);
   assert.deepEqual(
     d.effects.map((e) => e.type === "Send" ? e.frame.type : e.type),
@@ -326,4 +335,39 @@ Deno.test("a join over a link that loses the tie-break still gets the welcome, a
   assert.ok(w.effects.some((e) => e.type === "Close" && e.link === "JOIN"));
   assert.ok(w.effects.some((e) => e.type === "Dial" && e.server_id === "s-q"));
   assert.ok(w.events.some((e) => e.type === "ServerPinned" && e.server_id === "s-q"));
+});
+
+Deno.test("a placeholder id becomes the alias of the first joiner that asked for it, and of no other", () => {
+  const w = given([]);
+  const join = (key: string, fresh: string) =>
+    w.when(
+      { ...hello("SERVER_HELLO_JOIN", "auto", "L-" + fresh, key), fresh_id: fresh } as RouterInput,
+    );
+  const first = join("K-first", NEW);
+  assert.deepEqual(first.events.map((e) => e.type), [
+    "ServerPinned",
+    "ServerAliased",
+    "ServerLinked",
+  ]);
+  assert.match(first.verdict.reason, /instead of auto: not a UUID v4; auto kept as its alias/);
+  assert.equal(w.state.server_aliases.get("auto"), NEW);
+  // The same key joining again under the alias keeps its UUID.
+  const again = join("K-first", B);
+  assert.equal(again.events.some((e) => e.type === "ServerPinned" && e.server_id === B), false);
+  assert.match(again.verdict.reason, /alias auto, bound to its key/);
+  // Another key asking for the placeholder: its own UUID, no alias.
+  const other = join("K-other", B);
+  assert.equal(other.events.some((e) => e.type === "ServerAliased"), false);
+  assert.equal(w.state.server_keys.get(B), "K-other");
+  assert.equal(w.state.server_aliases.get("auto"), NEW);
+  // A link hello naming the alias must bring the alias's key; PEER_HELLO_LINK is a link hello.
+  const link = hello("SERVER_HELLO_LINK", "auto", "L-x", "K-other") as Extract<
+    RouterInput,
+    { type: "ServerHello" }
+  >;
+  const impostor = w.when({ ...link, frame: { ...link.frame, type: "PEER_HELLO_LINK" } });
+  assert.match(
+    impostor.verdict.reason,
+    /BAD_KEY: id auto is an alias of server .* bound to another key/,
+  );
 });

@@ -19,6 +19,7 @@ export interface UnsignedFrame<T extends FrameType = FrameType> {
 /** The first frame of a server link we accepted: who the peer says it is, with a proven key. */
 export type ServerHelloFrame =
   | FrameOf<"SERVER_HELLO_LINK">
+  | FrameOf<"PEER_HELLO_LINK">
   | FrameOf<"SERVER_ANNOUNCE">
   | FrameOf<"SERVER_HELLO_JOIN">;
 

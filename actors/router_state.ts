@@ -56,6 +56,11 @@ export interface RouterState {
   server_addrs: Map<string, { host: string; port: number }>;
   /** server_id -> its pinned key (base64url DER SPKI). */
   server_keys: Map<string, string>;
+  /**
+   * A joiner's own non-UUID id -> the UUID v4 we assigned it: frames naming the alias are
+   * verified with that server's one pinned key. One server per alias, first come.
+   */
+  server_aliases: Map<string, string>;
   /** Seen id -> ts of the frame, oldest first (insertion order), at most SEEN_IDS_MAX. */
   seen_ids: Map<string, number>;
   /** Frames with a `ts` below this could no longer be de-duplicated, so they are dropped. */
@@ -81,6 +86,7 @@ export function initialRouterState(server_id: string): RouterState {
     servers: new Map(),
     server_addrs: new Map(),
     server_keys: new Map(),
+    server_aliases: new Map(),
     seen_ids: new Map(),
     seen_floor_ms: 0,
     seen_order: { keys: [], head: 0 },
@@ -135,6 +141,11 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
     case "ServerPinned":
       state.server_keys.set(event.server_id, event.pubkey);
       state.server_addrs.set(event.server_id, { host: event.host, port: event.port });
+      break;
+    case "ServerAliased":
+      if (!state.server_aliases.has(event.alias)) {
+        state.server_aliases.set(event.alias, event.server_id);
+      }
       break;
     case "ServerLinked":
       state.servers.set(event.server_id, { link: event.link, outbound: event.outbound });
@@ -253,7 +264,16 @@ export function checkInvariants(state: RouterState): void {
   for (const server of state.servers.keys()) {
     assert(state.server_keys.has(server), `linked server ${server} has no pinned key`);
   }
+  for (const [alias, server] of state.server_aliases) {
+    assert(state.server_keys.has(server), `alias ${alias} names ${server}, which is not pinned`);
+    assert(!state.server_keys.has(alias), `alias ${alias} is also a pinned server id`);
+  }
   assert(state.seen_ids.size <= SEEN_IDS_MAX, "seen_ids over its bound");
+}
+
+/** The server an id names: itself, or the server it is an alias of (§15 dialects). */
+export function serverOf(state: Readonly<RouterState>, id: string): string {
+  return state.server_aliases.get(id) ?? id;
 }
 
 /** Folds a whole log. */

@@ -20,6 +20,7 @@ import {
   LINK_OUTBOX_MAX,
   OUTBOX_HIGH_WATER,
   PUBLIC_CHANNEL_REKEY_DELAY_MS,
+  SOCKET_IDLE_TIMEOUT_S,
 } from "../protocol/limits.ts";
 import { PublicChannelKeys } from "./public_channel.ts";
 import { type Identity, readIdentity, saveIdentity, saveServerId } from "../store/identity.ts";
@@ -27,6 +28,7 @@ import { checkDatabase, checkDataDir } from "../store/preflight.ts";
 import { StartupError } from "../lib/startup_error.ts";
 import { Store } from "../store/store.ts";
 import { join, type Joined } from "./bootstrap.ts";
+import { type OutboundNote, outboundRow } from "./outbound_journal.ts";
 import { BUILD } from "./build.ts";
 import { buildConfig, type ServerConfig } from "./config.ts";
 import type { DialOptions, WebSocket } from "./dial.ts";
@@ -176,7 +178,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       else perIp.set(ip, n);
     };
     // --- end hardening ---
-    const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 60 });
+    // Deno answers a peer's pings itself and shows us no ping or pong, so it also judges
+    // liveness on these sockets (FrameSocket.livenessByRuntime).
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      idleTimeout: SOCKET_IDLE_TIMEOUT_S,
+    });
     socket.addEventListener("close", release);
     accept(socket);
     return response;
@@ -194,6 +200,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const signer = new FrameSigner(backend, identity.key);
   const advertise = { host: config.advertise_host, port: config.advertise_port ?? port };
 
+  // Our attempts are journaled with their verdicts; the store opens after the join (the join
+  // may change our id), so the first ones wait here.
+  const outbound: OutboundNote[] = [];
+  const late_note: { journal?: (note: OutboundNote) => void } = {};
+  const note = (n: OutboundNote) => late_note.journal ? late_note.journal(n) : outbound.push(n);
   const joined = config.bootstrap_servers.length > 0
     ? await join(config.bootstrap_servers, {
       server_id: identity.server_id,
@@ -204,6 +215,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       clock,
       log,
       dial,
+      note,
     })
     : undefined;
   if (joined && joined.assigned_id !== identity.server_id) {
@@ -260,6 +272,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     at_ms: clock.now(),
     build: BUILD,
   });
+
+  late_note.journal = (n) => store.journal(outboundRow(n, store.lastSeq));
+  for (const n of outbound.splice(0)) late_note.journal(n);
 
   late.keys = new PublicChannelKeys({
     backend,
@@ -329,7 +344,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   // Inbound connections: the first frame decides the role; no hello in time closes it.
   late.accept = (s) => {
-    const link = supervise(s, "in");
+    const link = supervise(Object.assign(s, { livenessByRuntime: true }), "in");
     link.handler = new FirstFrameHandler(link);
     const timer = clock.setTimeout(() => {
       if (
@@ -350,10 +365,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   // Outbound server links: npm:ws sockets we opened (dialled, or the join).
   const adoptOutbound = (socket: WebSocket, server_id: string, backlog: string[] = []): Link => {
-    const link = supervise(socket, "out");
+    const link = supervise(outboundSocket(socket), "out");
     const handler = new ServerLinkHandler(link, server_id);
     link.handler = handler;
     socket.on("message", (data) => link.receive(data.toString()));
+    // npm:ws shows pings and pongs: any traffic keeps the link alive (a peer may ping only).
+    socket.on("ping", () => link.alive());
+    socket.on("pong", () => link.alive());
     socket.on(
       "close",
       (code, reason) => down(link, `socket closed (${code}${reason.length ? ` ${reason}` : ""})`),
@@ -364,6 +382,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const peers = new Peers({
     dial,
+    note,
     clock,
     random,
     log,
@@ -403,7 +422,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   for (const server_id of r.state.server_keys.keys()) peers.dial(server_id);
   const rejoin = config.bootstrap_servers.length > 0 && !joined
-    ? retryJoin(config, identity, { signer, backend, clock, log, advertise, random, dial }, (j) => {
+    ? retryJoin(config, identity, {
+      signer,
+      backend,
+      clock,
+      log,
+      advertise,
+      random,
+      dial,
+      note,
+    }, (j) => {
       if (j.assigned_id !== identity.server_id) {
         log.error("introducer assigned a different id to a running server; restart to adopt it", {
           assigned: j.assigned_id,
@@ -476,6 +504,7 @@ function retryJoin(
     advertise: { host: string; port: number };
     random: Random;
     dial: DialOptions;
+    note: (note: OutboundNote) => void;
   },
   done: (j: Joined) => void,
 ): { stop(): void } {
@@ -583,6 +612,24 @@ function listen(
     }
     throw e;
   }
+}
+
+/** An npm:ws socket as a link's socket: it can ping, and we see its peer's pings and pongs. */
+function outboundSocket(socket: WebSocket): FrameSocket {
+  return {
+    send: (text) => socket.send(text),
+    close: (code, reason) => socket.close(code, reason),
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
+    ping: () => {
+      try {
+        socket.ping();
+      } catch {
+        // Not open (yet, or any more): its close is reported on its own.
+      }
+    },
+  };
 }
 
 /** Cores this process may use. */

@@ -2,7 +2,8 @@
  * The server side of a link (§3.1-3.4). Every frame must verify with the pinned key of its
  * `from` server, whoever relayed it; a SERVER_ANNOUNCE from a server not yet pinned proves the
  * key it carries. An inbound link starts with the peer's hello; an outbound link (we dialled)
- * starts with ours. Heartbeats go out every interval; a link silent for the timeout is closed.
+ * starts with ours. Heartbeats (and WebSocket pings) go out every interval; a link without any
+ * traffic (frame, ping or pong) for the timeout is closed.
  * @module
  */
 import type { PublicKey } from "../crypto/types.ts";
@@ -16,12 +17,21 @@ import type { ServerHelloFrame } from "./router_messages.ts";
 import { CONTENT_TYPES } from "./router_content.ts";
 import { OUR_SERVER_FEATURES } from "./router_delivery.ts";
 import { verifyPayloadCached } from "./verify_cache.ts";
+import { serverOf } from "./router_state.ts";
 
-const HELLO_TYPES = new Set(["SERVER_HELLO_LINK", "SERVER_HELLO_JOIN", "SERVER_ANNOUNCE"]);
+/** First frames of a server link: ours, the tolerated ones (§15 P10) and the v1.1 name (§10). */
+const HELLO_TYPES = new Set([
+  "SERVER_HELLO_LINK",
+  "SERVER_HELLO_JOIN",
+  "SERVER_ANNOUNCE",
+  "PEER_HELLO_LINK",
+]);
 
 /** Handles a link to another server. */
 export class ServerLinkHandler implements FrameHandler {
   #established: boolean;
+  /** The peer sends HEARTBEAT frames, so it is held to them (§3.4) wherever pings are hidden. */
+  #heartbeats = false;
   #timer: TimerId | undefined;
   #stopped = false;
 
@@ -74,6 +84,8 @@ export class ServerLinkHandler implements FrameHandler {
       );
     }
     const state = this.link.ctx.state();
+    // A server that kept the placeholder id it joined with speaks for the UUID we assigned it.
+    frame.from = serverOf(state, frame.from);
     // Raw user content over a server link is accepted when the neighbour signed it (§15 P6).
     const neighbour = this.peer ?? [...state.servers].find(([, s]) => s.link === this.link.id)?.[0];
     const signer =
@@ -110,6 +122,10 @@ export class ServerLinkHandler implements FrameHandler {
         answer,
       );
     }
+    if (frame.type === "USER_ADVERTISE" || frame.type === "USER_REMOVE") {
+      frame.payload.server_id = serverOf(state, frame.payload.server_id);
+    }
+    if (frame.type === "HEARTBEAT") this.#heartbeats = true;
     this.link.post({
       type: "FromServer",
       link: this.link.id,
@@ -182,9 +198,15 @@ export class ServerLinkHandler implements FrameHandler {
     this.#timer = ctx.clock.setTimeout(() => {
       if (this.#stopped) return;
       const silentMs = ctx.clock.now() - this.link.lastReceivedMs;
-      if (silentMs > ctx.linkTimeoutMs) {
+      // Any traffic counts (frames, pings, pongs). Where the runtime hides pings and pongs from
+      // us, a peer that sends HEARTBEAT is held to it, and one that does not (it keeps the link
+      // alive with pings) is judged by the runtime, which closes the socket when it stops
+      // answering pings (see FrameSocket.livenessByRuntime).
+      if (
+        silentMs > ctx.linkTimeoutMs && (!this.link.livenessByRuntime || this.#heartbeats)
+      ) {
         ctx.log.warn("server link timed out", { link: this.link.id, silent_ms: silentMs });
-        return this.link.close(4000, `TIMEOUT: no frame for ${silentMs} ms`);
+        return this.link.close(4000, `TIMEOUT: no frame, ping or pong for ${silentMs} ms`);
       }
       const state = ctx.state();
       const peer = this.peer ?? [...state.servers].find(([, s]) => s.link === this.link.id)?.[0];
@@ -197,6 +219,8 @@ export class ServerLinkHandler implements FrameHandler {
           payload: {},
         });
       }
+      // A WebSocket ping too: a peer that sends no HEARTBEAT still proves itself by its pong.
+      this.link.ping();
       this.#schedule();
     }, ctx.heartbeatIntervalMs);
   }

@@ -42,6 +42,8 @@ export interface PeerStatus {
   backoff?: { failures: number; waiting: boolean; retry_in_ms?: number; forget_in_ms?: number };
   /** Users this server hosts, as it advertised them. */
   users: number;
+  /** Placeholder ids it joined with and may still use, standing for this id and its key. */
+  aliases?: string[];
 }
 
 /** The `/status` document. */
@@ -140,6 +142,8 @@ export function serverStatus(sources: StatusSources): ServerStatus {
       peer.outbox_depth = link.outboxDepth;
     }
     if (retry) peer.backoff = backoffOf(retry, now());
+    const aliases = [...s.server_aliases].filter(([, id]) => id === server_id).map(([a]) => a);
+    if (aliases.length > 0) peer.aliases = aliases;
     return peer;
   });
   const g = gauges(sources);
@@ -250,7 +254,7 @@ export function formatStatus(s: ServerStatus): string[] {
   const rows = [["SERVER", "ADDRESS", "LINK", "LAST FRAME", "OUTBOX", "BACKOFF", "USERS"]];
   for (const p of s.servers) {
     rows.push([
-      p.server_id,
+      p.aliases ? `${p.server_id} (alias ${p.aliases.join(", ")})` : p.server_id,
       p.host !== undefined ? `${p.host}:${p.port}` : "?",
       p.linked ? `up (${p.direction})` : "down",
       p.last_frame_ms_ago !== undefined ? `${duration(p.last_frame_ms_ago)} ago` : "-",

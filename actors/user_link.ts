@@ -9,6 +9,7 @@ import { verifyPayload } from "../crypto/signing.ts";
 import { b64uDecode, type FrameOf } from "../protocol/mod.ts";
 import { authMessage, LoginResponder } from "./user_login.ts";
 import { USER_FRAME_BYTES_MAX } from "../protocol/limits.ts";
+import { isUuidV4 } from "../protocol/ids.ts";
 import type { FrameHandler, Link } from "./link.ts";
 import { CONTENT_TYPES } from "./router_content.ts";
 
@@ -110,6 +111,15 @@ export class UserLinkHandler implements FrameHandler {
   async #hello(frame: FrameOf<"USER_HELLO">, raw: string, at_ms: number): Promise<void> {
     const { link } = this;
     const { backend } = link.ctx;
+    if (!isUuidV4(frame.from)) {
+      // Servers may get aliases for placeholder ids; users never do: their id is their name in
+      // every directory and in every content signature, and must be unique in the network.
+      const detail = `field "from" must be a UUID v4: user ids are UUID v4 (SOCP §1), got "${
+        frame.from.slice(0, 64)
+      }"`;
+      link.refuse(raw, at_ms, "BAD_KEY", detail, frame.from);
+      return link.close(1008, "BAD_KEY");
+    }
     const imported = await backend.importPublic(frame.payload.pubkey);
     if (!imported.ok) {
       link.refuse(raw, at_ms, "BAD_KEY", `field "payload.pubkey": ${imported.reason}`, frame.from);

@@ -30,6 +30,14 @@ export async function directPayload(
   };
 }
 
+/**
+ * What "nothing delivered and no ERROR" most likely means: a server that checks content_sig in
+ * one byte layout only drops the others without a word (§5.2, §12 #1).
+ */
+export const SILENT_DROP = "nothing was delivered and no ERROR came back: likely a content_sig " +
+  "layout mismatch (the probe signs layout A of §5.2; the server may verify only B, C or D " +
+  "and drop the rest silently)";
+
 /** True when a base64/base64url text decodes to exactly `bytes`. */
 export function sameBytes(text: unknown, bytes: Uint8Array): boolean {
   const decoded = typeof text === "string" ? b64uDecode(text.trim()) : undefined;
@@ -64,7 +72,7 @@ export const dmDelivered: Check = {
       const errors = a.peer.since(markA, (f) => f.type === "ERROR").map(describe);
       return fail(
         `B received no USER_DELIVER within ${ctx.opts.timeoutMs} ms${
-          errors.length ? `; A got ${errors.join(", ")}` : ""
+          errors.length ? `; A got ${errors.join(", ")}` : `; ${SILENT_DROP}`
         }`,
       );
     }

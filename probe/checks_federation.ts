@@ -17,7 +17,7 @@ import { signBytes, type SigningKey } from "./keys.ts";
 import { ProbeLink } from "./link.ts";
 import type { Frame } from "./peer.ts";
 import { advertisedUser, describe, isDelivery } from "./tolerant.ts";
-import { sameBytes } from "./checks_dm.ts";
+import { sameBytes, SILENT_DROP } from "./checks_dm.ts";
 
 const FORGED_ADVERTISE = "§3.2.1, §15 P5 (spec §8.2, §16)";
 
@@ -61,13 +61,17 @@ export const federationLink: Check = {
   name: "federation-link",
   group: "mandatory",
   section: "§3.1, §3.2.1 (spec §8.1, §8.2, §14)",
-  requires: ["users-connect"],
+  // A server link needs no users: it runs even when the user checks failed, and only the
+  // presence step (seen by user A) waits for them.
   async run(ctx) {
     const { link, reason } = await ProbeLink.establish(ctx);
     if (link === undefined) return skip(`no server link: ${reason}`);
     ctx.link = link;
     ctx.remoteUser = crypto.randomUUID();
     link.send("USER_ADVERTISE", "*", advertise(ctx, ctx.remoteUser, "probe-remote"));
+    if (!ctx.passed("users-connect")) {
+      return pass(`${reason}; presence not observed: no probe user is connected`);
+    }
     const seen = await ctx.a!.waitSees(ctx.remoteUser, ctx.opts.timeoutMs);
     if (seen === true) {
       return pass(`${reason}; its signed USER_ADVERTISE reached user A`);
@@ -114,7 +118,7 @@ export const advertiseUnsigned: Check = {
   name: "advertise-unsigned",
   group: "weakness",
   section: FORGED_ADVERTISE,
-  requires: ["federation-link"],
+  requires: ["federation-link", "users-connect"],
   run: (ctx) => forgedAdvertise(ctx, null, "with no signature"),
 };
 
@@ -122,7 +126,7 @@ export const advertiseWrongKey: Check = {
   name: "advertise-wrong-key",
   group: "weakness",
   section: FORGED_ADVERTISE,
-  requires: ["federation-link"],
+  requires: ["federation-link", "users-connect"],
   // User B's key: a real RSA-4096 key, just not the one the probe's server pinned.
   run: (ctx) => forgedAdvertise(ctx, ctx.keys.b, "signed by the wrong key"),
 };
@@ -131,7 +135,7 @@ export const federationDeliver: Check = {
   name: "federation-deliver",
   group: "mandatory",
   section: "§3.3, §4 (spec §8.3, §14)",
-  requires: ["federation-link"],
+  requires: ["federation-link", "users-connect"],
   async run(ctx) {
     const b = ctx.b!;
     const { frame, ciphertext } = await deliverToB(ctx);
@@ -143,7 +147,7 @@ export const federationDeliver: Check = {
       const errors = ctx.link!.peer.since(linkMark, (f) => f.type === "ERROR").map(describe);
       return fail(
         `a signed SERVER_DELIVER for B did not reach B within ${ctx.opts.timeoutMs} ms${
-          errors.length ? ` (link got ${errors.join(", ")})` : ""
+          errors.length ? ` (link got ${errors.join(", ")})` : `; ${SILENT_DROP}`
         }`,
       );
     }

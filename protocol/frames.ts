@@ -36,17 +36,22 @@ const serverEntry = z.looseObject({
   pubkey: key,
 });
 const listEntry = z.union([id, z.looseObject({ user_id: id })]);
+const listResponse = z.looseObject({ users: z.array(listEntry).max(100_000) });
 
 /** Payload schema of every frame type we understand. */
 export const PAYLOADS = {
   // Server <-> server (§3.1-3.4).
   SERVER_HELLO_JOIN: serverAddress,
+  // Some introducers answer `{host, port, pubkey, role}` without an assigned id: the joiner keeps
+  // its own (DECISIONS.md, dialects).
   SERVER_WELCOME: z.looseObject({
-    assigned_id: id,
+    assigned_id: id.optional(),
     servers: z.array(serverEntry).max(1000).optional(),
     clients: z.array(serverEntry).max(1000).optional(),
   }),
   SERVER_HELLO_LINK: serverAddress,
+  // The v1.1 name of SERVER_HELLO_LINK (§10), still sent by some servers.
+  PEER_HELLO_LINK: serverAddress,
   SERVER_ANNOUNCE: serverAddress,
   USER_ADVERTISE: z.looseObject({
     user_id: id,
@@ -112,10 +117,26 @@ export const PAYLOADS = {
   }),
   CTRL_CLOSE: z.looseObject({}),
   LIST_REQUEST: z.looseObject({}),
-  LIST_RESPONSE: z.looseObject({ users: z.array(listEntry).max(100_000) }),
+  LIST_RESPONSE: listResponse,
+  // The other /list dialects of §3.11: requests, and the answers each expects.
+  USER_LIST_REQ: z.looseObject({}),
+  USER_LIST: listResponse,
+  LIST_REQ: z.looseObject({}),
+  LIST_RES: listResponse,
+  CTRL_LIST: z.looseObject({}),
+  CTRL_LIST_RESP: listResponse,
+  LIST: z.looseObject({}),
+  CLIENT_CMD: z.looseObject({ cmd: z.string().max(64) }),
+  CLIENT_COMMAND: z.looseObject({
+    cmd: z.string().max(64).optional(),
+    command: z.string().max(64).optional(),
+  }),
   // Directory (spec §13, our extension): a user's key, vouched for by the server's signature.
   PUBKEY_REQUEST: z.looseObject({ user_id: id }),
   PUBKEY_RESPONSE: z.looseObject({ user_id: id, pubkey: key, server_id: id }),
+  // The same look-up under its v1.1 master-database names (§10), still sent by some clients.
+  USER_DB_GET: z.looseObject({ user_id: id }),
+  USER_DB_USER: z.looseObject({ user_id: id, pubkey: key }),
   // Password login (spec §13 recommended model, our extension; SRP-6a, the password never
   // leaves the client). Only our own clients send these.
   LOGIN_REGISTER: z.looseObject({

@@ -83,6 +83,12 @@ export const LINK_BAD_FRAMES_MAX = 20;
  */
 export const LINK_CLOSE_LINGER_MS = 2_000;
 
+/**
+ * Seconds after which Deno pings a quiet peer on a socket it accepted, and closes it if no pong
+ * came (it pings at half). Deno answers a peer's pings itself and shows us neither pings nor
+ * pongs, so this is the liveness check for inbound links of peers that send no HEARTBEAT.
+ */
+export const SOCKET_IDLE_TIMEOUT_S = 60;
 /** How often a HEARTBEAT goes to every linked server (§3.4). */
 export const HEARTBEAT_INTERVAL_MS = 15_000;
 /** Silence after which a server link is dead (§3.4). */

@@ -8,3 +8,4 @@ export * from "./canonical.ts";
 export * from "./frames.ts";
 export * from "./limits.ts";
 export * from "./parse.ts";
+export * from "./ids.ts";

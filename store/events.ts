@@ -51,6 +51,11 @@ export type RouterEvent =
     /** What the server announced it supports (ours: delivery ACKs). */
     features?: string[];
   }
+  /**
+   * A joiner asked for an id that is not a UUID v4 and was assigned `server_id` instead; it may
+   * keep naming itself `alias`, which stands for `server_id` and so for its one pinned key.
+   */
+  | { type: "ServerAliased"; alias: string; server_id: string; at_ms: number }
   /** A server link was established; `outbound` when we dialled it. */
   | {
     type: "ServerLinked";

@@ -64,6 +64,7 @@ export function applyProjection(db: DatabaseSync, event: RouterEvent): void {
     case "ServerStarted":
     case "UserLeft":
     case "ServerPinned":
+    case "ServerAliased":
     case "ServerLinked":
     case "ServerUnlinked":
     case "UserLocated":

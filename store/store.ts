@@ -24,10 +24,11 @@ export interface JournalRow {
   /** Link id, e.g. `conn:3` or `peer:1`; "" for inputs of no link. */
   link: string;
   /**
-   * `frame` (raw text received), `close`, `dial`, `welcome` (raw welcome), `rekey`, or `note`: a
-   * frame a link handled on its own (password login), shown by replay but not re-run.
+   * `frame` (raw text received), `close`, `dial`, `welcome` (raw welcome), `rekey`, `note`: a
+   * frame a link handled on its own (password login), or `outbound`: a join or dial we tried
+   * and its verdict (`actors/outbound_journal.ts`); the last two are shown by replay, not re-run.
    */
-  kind: "frame" | "close" | "dial" | "welcome" | "rekey" | "note";
+  kind: "frame" | "close" | "dial" | "welcome" | "rekey" | "note" | "outbound";
   raw: string;
   /** JSON of whatever else the input carried that the raw text cannot give (ids drawn, ...). */
   input: string;

@@ -105,7 +105,13 @@ Deno.test({
 // The test doubles
 // ---------------------------------------------------------------------------------------------
 
-type Weakness = "accepts-rsa1024" | "no-replay-suppression" | "trusts-unsigned-advertise";
+type Weakness =
+  | "accepts-rsa1024"
+  | "no-replay-suppression"
+  | "trusts-unsigned-advertise"
+  // Not weaknesses of §16, but interop failures the probe must explain:
+  | "refuses-users"
+  | "drops-dms-silently";
 
 /**
  * "strict": what we send (ACK with server_pub, LIST_RESPONSE, salt 32, original ts in the
@@ -178,6 +184,9 @@ async function startDouble(
     const p = f.payload ?? {};
     if (conn.user === undefined && conn.server === undefined) {
       if (f.type === "USER_HELLO") {
+        if (weakness === "refuses-users") {
+          return send(ws, "ERROR", f.from, { code: "BAD_KEY", detail: "users need a login" });
+        }
         if (!acceptableKey(p.pubkey)) {
           return send(ws, "ERROR", f.from, { code: "BAD_KEY", detail: "RSA-4096, e=65537 only" });
         }
@@ -230,6 +239,8 @@ async function startDouble(
           if (to === undefined) {
             return send(ws, "ERROR", conn.user, { code: "USER_NOT_FOUND", detail: f.to });
           }
+          // Like a server that verifies content_sig in one layout only and drops the rest.
+          if (weakness === "drops-dms-silently") return;
           const { ciphertext, sender_pub, content_sig } = p;
           const payload = { ciphertext, sender: conn.user, sender_pub, content_sig };
           if (python) return send(to, "USER_DELIVER", f.to, { ...payload, msg_ts: f.ts });
@@ -345,6 +356,44 @@ Deno.test({
       assert.match(reason("users-connect"), /USER_WELCOME/);
       assert.match(reason("list-sorted"), /no \/list request is answered/);
       assert.match(reason("dm-sender-ts"), /original ts kept \(payload\)/);
+    } finally {
+      await double.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "probe: a target that refuses every user still gets its federation checks",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const double = await startDouble("refuses-users");
+    try {
+      const run = await probe(double.url);
+      assert.equal(run.code, 1, explain(run));
+      assert.deepEqual(named(run, "FAIL"), ["users-connect"], explain(run));
+      const link = run.report.checks.find((c) => c.name === "federation-link")!;
+      assert.equal(link.status, "PASS", explain(run));
+      assert.match(link.reason, /joined with SERVER_HELLO_JOIN.*presence not observed/);
+    } finally {
+      await double.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "probe: a DM dropped without an ERROR is reported as a likely content_sig layout mismatch",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const double = await startDouble("drops-dms-silently");
+    try {
+      const run = await probe(double.url);
+      assert.deepEqual(named(run, "FAIL"), ["dm-delivered"], explain(run));
+      assert.match(
+        run.report.checks.find((c) => c.name === "dm-delivered")!.reason,
+        /nothing was delivered and no ERROR came back: likely a content_sig layout mismatch/,
+      );
     } finally {
       await double.close();
     }

@@ -7,6 +7,7 @@
 import { buildConfig, type ConfigOverrides, type Limits } from "../../actors/config.ts";
 import { type RunningServer, startServer } from "../../actors/server.ts";
 import { silentLogger } from "../../lib/log.ts";
+import type { Clock } from "../../lib/world.ts";
 import { makeDataDir } from "./processes.ts";
 
 /** A running in-process server and how to reach it. */
@@ -28,6 +29,8 @@ export async function startInProcess(
     limits?: Partial<Limits>;
     overrides?: ConfigOverrides;
     yaml?: string;
+    /** Time for the server's timers and stamps (a ManualClock: no real waits). */
+    clock?: Clock;
   } = {},
 ): Promise<InProcessServer> {
   const dataDir = await makeDataDir(o.key ?? "server1");
@@ -38,7 +41,12 @@ export async function startInProcess(
     ...o.overrides,
     limits: { ...o.limits, ...o.overrides?.limits },
   });
-  const server = await startServer({ config, log: silentLogger, checkInvariants: true });
+  const server = await startServer({
+    config,
+    log: silentLogger,
+    checkInvariants: true,
+    ...(o.clock ? { clock: o.clock } : {}),
+  });
   const scheme = config.tls.cert_file ? "wss" : "ws";
   let closed = false;
   return {

@@ -342,8 +342,10 @@ export class World implements ServerHost {
       closed: (conn, end, reason) => this.#endpoint(conn, end)?.closed(conn, reason),
     }, (line) => this.trace(line));
     for (let i = 0; i < options.servers; i++) {
-      // Random ids, so that who wins a link tie-break differs from seed to seed.
-      const id = `s${i}-${this.dice.uuid().slice(0, 4)}`;
+      // Random UUID v4 ids (a joiner asking for another id is assigned one), so that who wins a
+      // link tie-break differs from seed to seed; the second group names the server's index.
+      const uuid = this.dice.uuid();
+      const id = `${uuid.slice(0, 9)}${i.toString(16).padStart(4, "0")}${uuid.slice(13)}`;
       const server = new SimServer(this, i, id, `K-${id}`);
       this.servers.push(server);
       this.#byId.set(id, server);
