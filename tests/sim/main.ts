@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import {
   reproduce,
   runSimulation,
+  settleBudget,
   SimFailure,
   type SimOptions,
   simOptions,
@@ -89,7 +90,8 @@ export function menu(options: SimOptions): string {
   return `faults: loss ${n.packet_loss_probability}, replay ${n.packet_replay_probability}, ` +
     `partition ${n.partition_probability}, clog ${n.path_clog_probability}, ` +
     `break ${n.link_break_probability}; delay mean ${n.one_way_delay_mean_ms} ms; ` +
-    `users think ${options.user_think_mean_ms} ms, leave ${options.user_leave_probability}`;
+    `users think ${options.user_think_mean_ms} ms, leave ${options.user_leave_probability}; ` +
+    `gossip_direct: ${options.gossip_direct}; heal budget ${settleBudget(options)} steps`;
 }
 
 /** One line per run. */
@@ -97,7 +99,7 @@ export function summary(r: SimReport): string {
   const n = r.network;
   return `ok: ${r.servers} servers, ${r.users} users, ${r.steps} steps, ${
     Math.round(r.virtual_ms / 1000)
-  } s virtual; DMs ${r.messages_delivered}/${r.messages_sent} delivered (${r.probes} probes); ` +
+  } s virtual, largest settle ${r.settle_steps} steps; DMs ${r.messages_delivered}/${r.messages_sent} delivered (${r.probes} probes); ` +
     `net: ${n.messages} msgs, ${n.replays} replays, ${n.losses} losses, ${n.cuts} cuts, ` +
     `${n.partitions} partitions, ${n.clogs} clogs, ${n.timeouts} timeouts`;
 }

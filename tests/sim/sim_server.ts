@@ -19,6 +19,8 @@ import type {
   UnsignedFrame,
 } from "../../actors/router_messages.ts";
 import { errorFrame } from "../../actors/router_messages.ts";
+import { OUR_SERVER_FEATURES } from "../../actors/router_delivery.ts";
+import { featuresOf } from "../../actors/router_federation.ts";
 import {
   checkInvariants,
   evolve,
@@ -100,6 +102,8 @@ export class SimServer {
     readonly index: number,
     readonly id: string,
     readonly key: string,
+    /** The features it announces: ours, or a peer's without `gossip_direct` (the spec's gossip). */
+    readonly features: readonly string[] = OUR_SERVER_FEATURES,
   ) {
     this.host_name = `10.0.0.${index + 1}`;
     this.state = initialRouterState(id);
@@ -107,6 +111,7 @@ export class SimServer {
       join_policy: "open",
       pinned_keys: new Set(),
       advertise: { host: this.host_name, port: this.port },
+      features,
     };
   }
 
@@ -405,7 +410,12 @@ export class SimServer {
       from: this.id,
       to,
       ts: this.world.scheduler.now,
-      payload: { host: this.host_name, port: this.port, pubkey: this.key },
+      payload: {
+        host: this.host_name,
+        port: this.port,
+        pubkey: this.key,
+        features: [...this.features],
+      },
     };
   }
 
@@ -480,7 +490,13 @@ export class SimServer {
     for (const e of frame.payload.servers ?? frame.payload.clients ?? []) {
       const id = e.server_id ?? e.user_id;
       if (id !== undefined) {
-        servers.push({ server_id: id, host: e.host, port: e.port, pubkey: e.pubkey });
+        servers.push({
+          server_id: id,
+          host: e.host,
+          port: e.port,
+          pubkey: e.pubkey,
+          features: featuresOf(e),
+        });
       }
     }
     this.post({
@@ -491,6 +507,7 @@ export class SimServer {
         host: introducer.host_name,
         port: introducer.port,
         pubkey: introducer.key,
+        features: featuresOf(frame.payload),
       },
       servers,
       raw,

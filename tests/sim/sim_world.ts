@@ -29,6 +29,7 @@ import {
   Scheduler,
 } from "./fake_network.ts";
 import { type ServerHost, SimServer, tokenText } from "./sim_server.ts";
+import { FEATURE_GOSSIP_DIRECT, OUR_SERVER_FEATURES } from "../../actors/router_delivery.ts";
 
 /** Everything a run depends on besides the code: the seed and these knobs. */
 export interface SimOptions {
@@ -59,7 +60,12 @@ export interface SimOptions {
   user_list_probability: number;
   /** When the network heals, an offline user comes back with this probability. */
   heal_reconnect_probability: number;
-  /** Steps the heal may take before the run counts as stuck. */
+  /**
+   * Which servers announce `gossip_direct`: all, none (the spec's forwarding everywhere), or a
+   * mixed mesh (each server by a coin toss).
+   */
+  gossip_direct: "all" | "none" | "mixed";
+  /** Steps the heal may take before the run counts as stuck; 0: {@linkcode settleBudget}. */
   settle_steps_max: number;
   /** Lines of trace kept for a failure report. */
   trace_lines: number;
@@ -101,7 +107,8 @@ export function simOptions(seed: bigint, overrides: Partial<SimOptions> = {}): S
     user_ctrl_close_probability: 0.3,
     user_list_probability: 0.05,
     heal_reconnect_probability: 0.7,
-    settle_steps_max: 200_000,
+    gossip_direct: menu.pick(["all", "all", "none", "mixed"] as const),
+    settle_steps_max: 0,
     trace_lines: 60,
     ...overrides,
     ...(overrides.network ? { network: { ...network, ...overrides.network } } : {}),
@@ -158,6 +165,8 @@ export interface SimReport {
   messages_sent: number;
   messages_delivered: number;
   probes: number;
+  /** The most steps one settle (heal or probe) took. */
+  settle_steps: number;
   network: NetworkStats;
   counters: Map<string, number>;
 }
@@ -326,6 +335,8 @@ export class World implements ServerHost {
   readonly counters = new Map<string, number>();
   step = 0;
   round = 0;
+  /** The most steps one settle took (how close runs come to the budget). */
+  settle_steps = 0;
   phase = "boot";
   #byId = new Map<string, SimServer>();
   #userById = new Map<string, SimUser>();
@@ -344,7 +355,7 @@ export class World implements ServerHost {
     for (let i = 0; i < options.servers; i++) {
       // Random ids, so that who wins a link tie-break differs from seed to seed.
       const id = `s${i}-${this.dice.uuid().slice(0, 4)}`;
-      const server = new SimServer(this, i, id, `K-${id}`);
+      const server = new SimServer(this, i, id, `K-${id}`, this.#features());
       this.servers.push(server);
       this.#byId.set(id, server);
     }
@@ -353,6 +364,15 @@ export class World implements ServerHost {
       this.users.push(user);
       this.#userById.set(user.id, user);
     }
+  }
+
+  #features(): readonly string[] {
+    const { gossip_direct } = this.options;
+    const flagged = gossip_direct === "all" ||
+      (gossip_direct === "mixed" && this.dice.chance(0.5));
+    return flagged
+      ? OUR_SERVER_FEATURES
+      : OUR_SERVER_FEATURES.filter((f) => f !== FEATURE_GOSSIP_DIRECT);
   }
 
   get introducer(): SimServer {
@@ -422,6 +442,7 @@ export class World implements ServerHost {
       messages_sent: this.messages.size,
       messages_delivered: delivered,
       probes: [...this.messages.values()].filter((m) => m.phase === "probe").length,
+      settle_steps: this.settle_steps,
       network: this.network.stats,
       counters: this.counters,
     };
@@ -512,31 +533,93 @@ export class World implements ServerHost {
         user.connect(this.dice.pick(accepting));
       }
     }
-    this.#settle();
+    this.#settle(settleBudget(this.options));
     checkConverged(this);
     this.phase = `round ${this.round} probe`;
-    const online = this.users.filter((u) => u.connected);
-    for (const from of online) {
-      for (const to of online) if (to !== from) from.sendTo(to.id, "probe");
-    }
-    this.#settle();
+    const pairs = probePairs(this.users.filter((u) => u.connected), this.dice);
+    for (const [from, to] of pairs) from.sendTo(to.id, "probe");
+    this.#settle(probeBudget(pairs.length));
     checkProbes(this);
     checkConverged(this);
   }
 
   /** Runs until the scheduler is empty; a run that never settles is stuck (a liveness bug). */
-  #settle(): void {
+  #settle(budget: number): void {
+    const max = this.options.settle_steps_max || budget;
     const start = this.step;
     while (this.#step()) {
-      if (this.step - start > this.options.settle_steps_max) {
+      if (this.step - start > max) {
         this.fail(
-          `the network did not settle within ${this.options.settle_steps_max} steps; next: ${
+          `the network did not settle within ${max} steps; next: ${
             this.scheduler.pending(10).join("; ")
           }`,
         );
       }
     }
+    this.settle_steps = Math.max(this.settle_steps, this.step - start);
   }
+}
+
+/**
+ * The steps a heal may take, from what it has to do (each step is one message or timer):
+ *
+ * - every link of the full mesh may have to be made again: n² links, and each costs a few
+ *   messages plus the SERVER_ANNOUNCE relays it causes: none between `gossip_direct` servers
+ *   (an announce that tells nothing new is not relayed), n per link under the spec's
+ *   forwarding, so n · c with c = n (flag on) or n² (flag off or mixed);
+ * - every user may connect again, and each presence frame costs c copies: one per server with
+ *   the flag (each hears it from its origin), (n − 1)² with the spec's forwarding;
+ * - every chaos step may have left one thing in flight.
+ *
+ * The constants are measured upper bounds with a margin of about 4 (`--seeds` prints the
+ * largest heal of a sweep); a heal that needs more than this is a liveness bug, not a slow seed.
+ */
+export function settleBudget(options: SimOptions): number {
+  const n = options.servers;
+  const c = options.gossip_direct === "all" ? n : n * n;
+  return 20_000 + 40 * n * c + 20 * options.users * c + options.steps;
+}
+
+/** A probe DM costs at most a handful of steps (hop, forward, deliver, ACKs, a retry). */
+function probeBudget(probes: number): number {
+  return 10_000 + 20 * probes;
+}
+
+/** Every pair of online users while that is cheap; else a bounded sample that covers every route. */
+const PROBE_PAIRS_ALL_MAX = 40;
+
+/**
+ * The (from, to) pairs probed after a heal: all of them for up to {@linkcode PROBE_PAIRS_ALL_MAX}
+ * online users; beyond, every user sends one probe and receives one, and every ordered pair of
+ * servers that host someone carries one, so every route is tried while the count stays
+ * O(users + servers²) instead of O(users²).
+ */
+export function probePairs(online: SimUser[], dice: Dice): [SimUser, SimUser][] {
+  const pairs: [SimUser, SimUser][] = [];
+  if (online.length < 2) return pairs;
+  if (online.length <= PROBE_PAIRS_ALL_MAX) {
+    for (const from of online) for (const to of online) if (to !== from) pairs.push([from, to]);
+    return pairs;
+  }
+  const shuffled = [...online];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = dice.int(i + 1);
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  shuffled.forEach((from, i) => pairs.push([from, shuffled[(i + 1) % shuffled.length]!]));
+  const byServer = new Map<SimServer, SimUser[]>();
+  for (const user of online) {
+    const list = byServer.get(user.server!) ?? [];
+    list.push(user);
+    byServer.set(user.server!, list);
+  }
+  for (const [, as] of byServer) {
+    for (const [, bs] of byServer) {
+      if (as === bs) continue;
+      pairs.push([dice.pick(as), dice.pick(bs)]);
+    }
+  }
+  return pairs;
 }
 
 /** Runs one seeded simulation. */
