@@ -35,6 +35,7 @@ export function optionsFromArgs(args: string[]) {
       rounds: { type: "string" },
       trace: { type: "string" },
       seeds: { type: "string" },
+      gossip: { type: "string" },
     },
     strict: true,
   });
@@ -45,6 +46,12 @@ export function optionsFromArgs(args: string[]) {
   if (values.users !== undefined) overrides.users = Number(values.users);
   if (values.rounds !== undefined) overrides.rounds = Number(values.rounds);
   if (values.trace !== undefined) overrides.trace_lines = Number(values.trace);
+  if (values.gossip !== undefined) {
+    if (!["all", "none", "mixed"].includes(values.gossip)) {
+      throw new Error(`--gossip wants all, none or mixed, got ${values.gossip}`);
+    }
+    overrides.gossip_direct = values.gossip as SimOptions["gossip_direct"];
+  }
   return { options: simOptions(seed, overrides), overrides, seeds: values.seeds };
 }
 
@@ -91,7 +98,7 @@ export function menu(options: SimOptions): string {
     `partition ${n.partition_probability}, clog ${n.path_clog_probability}, ` +
     `break ${n.link_break_probability}; delay mean ${n.one_way_delay_mean_ms} ms; ` +
     `users think ${options.user_think_mean_ms} ms, leave ${options.user_leave_probability}; ` +
-    `gossip_direct: ${options.gossip_direct}; heal budget ${settleBudget(options)} steps`;
+    `gossip_direct: ${options.gossip_direct}`;
 }
 
 /** One line per run. */
@@ -99,7 +106,7 @@ export function summary(r: SimReport): string {
   const n = r.network;
   return `ok: ${r.servers} servers, ${r.users} users, ${r.steps} steps, ${
     Math.round(r.virtual_ms / 1000)
-  } s virtual, largest settle ${r.settle_steps} steps; DMs ${r.messages_delivered}/${r.messages_sent} delivered (${r.probes} probes); ` +
+  } s virtual, largest settle ${r.settle_steps}/${r.settle_budget} steps; DMs ${r.messages_delivered}/${r.messages_sent} delivered (${r.probes} probes); ` +
     `net: ${n.messages} msgs, ${n.replays} replays, ${n.losses} losses, ${n.cuts} cuts, ` +
     `${n.partitions} partitions, ${n.clogs} clogs, ${n.timeouts} timeouts`;
 }

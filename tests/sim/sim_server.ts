@@ -52,6 +52,8 @@ export interface ServerHost {
   userAccepted(user: string, server: string): void;
   /** Records a verdict for the run report. */
   count(what: string): void;
+  /** This step changed `server` (its state or links) and the presence of these users. */
+  touch(server: SimServer, users?: Iterable<string>): void;
   trace(line: string): void;
   /** Stops the run with a broken invariant. */
   fail(invariant: string): never;
@@ -155,6 +157,7 @@ export class SimServer {
 
   /** A new inbound connection: its first frame will say what it is. */
   accept(conn: Connection): void {
+    this.world.touch(this);
     this.links.set(conn.id, {
       conn,
       end: 1,
@@ -169,6 +172,7 @@ export class SimServer {
   receive(conn: Connection, text: string): void {
     const link = this.links.get(conn.id);
     if (link === undefined) return;
+    this.world.touch(this);
     const parsed = parseFrame(
       text,
       link.role === "user" ? USER_FRAME_BYTES_MAX : SERVER_FRAME_BYTES_MAX,
@@ -196,6 +200,7 @@ export class SimServer {
   closed(conn: Connection, reason: string): void {
     const link = this.links.get(conn.id);
     if (link === undefined) return;
+    this.world.touch(this);
     this.links.delete(conn.id);
     if (link.role === "joining") return this.#joinFailed(`join link closed: ${reason}`);
     this.post({ type: "LinkClosed", link: conn.id, reason, at_ms: this.world.scheduler.now });
@@ -212,6 +217,7 @@ export class SimServer {
   }
 
   #apply(events: RouterEvent[]): void {
+    this.world.touch(this, userIds(events));
     for (const event of events) {
       this.log.push(event);
       try {
@@ -440,6 +446,7 @@ export class SimServer {
       if (!network.reachable(this.id, introducer.id)) return failed("introducer unreachable");
       const conn = network.open("server", this.id, introducer.id);
       introducer.accept(conn);
+      this.world.touch(this);
       this.links.set(conn.id, {
         conn,
         end: 0,
@@ -452,6 +459,7 @@ export class SimServer {
       network.send(conn, 0, seal(this.#hello("SERVER_HELLO_JOIN", to)));
       scheduler.after(network.options.dial_timeout_ms, `welcome timeout ${this.id}`, () => {
         if (this.links.get(conn.id)?.role !== "joining") return;
+        this.world.touch(this);
         this.links.delete(conn.id);
         network.close(conn, 0, "1000 no SERVER_WELCOME in time");
         failed("no welcome in time");
@@ -514,6 +522,11 @@ export class SimServer {
       at_ms: scheduler.now,
     });
   }
+}
+
+/** The users whose presence `events` change. */
+function* userIds(events: RouterEvent[]): Iterable<string> {
+  for (const event of events) if ("user_id" in event) yield event.user_id;
 }
 
 /** The wire text of a frame the server built (`FrameSigner.seal`, with a fake signature). */

@@ -71,6 +71,16 @@ export interface SimOptions {
   trace_lines: number;
 }
 
+/** What a server announces without `gossip_direct`: the spec's forwarding, our other features. */
+const SPEC_FEATURES = OUR_SERVER_FEATURES.filter((f) => f !== FEATURE_GOSSIP_DIRECT);
+
+/**
+ * Servers without the flag in a mixed mesh, at most: each costs about 2n copies per gossip
+ * frame (it relays to everyone, and flagged servers relay to it), so a few keep a large mixed
+ * world O(n) per event while still mixing both rules on every path.
+ */
+const MIXED_UNFLAGGED_MAX = 4;
+
 /**
  * The options of a seed. As in the VOPR, the seed picks the world as well as the run: the
  * counts of servers and users, and how hard each fault hits (from none to harsh), so that a
@@ -165,8 +175,9 @@ export interface SimReport {
   messages_sent: number;
   messages_delivered: number;
   probes: number;
-  /** The most steps one settle (heal or probe) took. */
+  /** The most steps one heal settle took, and its budget. */
   settle_steps: number;
+  settle_budget: number;
   network: NetworkStats;
   counters: Map<string, number>;
 }
@@ -333,6 +344,9 @@ export class World implements ServerHost {
   /** user -> the servers that ever accepted its hello (a remote location must be one of them). */
   readonly user_servers = new Map<string, Set<string>>();
   readonly counters = new Map<string, number>();
+  /** What the current step changed, for the step checkers. */
+  readonly touched = new Set<SimServer>();
+  readonly touched_users = new Set<string>();
   step = 0;
   round = 0;
   /** The most steps one settle took (how close runs come to the budget). */
@@ -366,13 +380,18 @@ export class World implements ServerHost {
     }
   }
 
+  /** A mixed mesh: each server a coin toss, at most MIXED_UNFLAGGED_MAX without the flag. */
   #features(): readonly string[] {
     const { gossip_direct } = this.options;
     const flagged = gossip_direct === "all" ||
-      (gossip_direct === "mixed" && this.dice.chance(0.5));
-    return flagged
-      ? OUR_SERVER_FEATURES
-      : OUR_SERVER_FEATURES.filter((f) => f !== FEATURE_GOSSIP_DIRECT);
+      (gossip_direct === "mixed" &&
+        (this.dice.chance(0.5) || this.unflagged >= MIXED_UNFLAGGED_MAX));
+    return flagged ? OUR_SERVER_FEATURES : SPEC_FEATURES;
+  }
+
+  /** Servers that do not announce gossip_direct. */
+  get unflagged(): number {
+    return this.servers.filter((s) => !s.features.includes(FEATURE_GOSSIP_DIRECT)).length;
   }
 
   get introducer(): SimServer {
@@ -391,6 +410,11 @@ export class World implements ServerHost {
     let set = this.user_servers.get(user);
     if (set === undefined) this.user_servers.set(user, set = new Set());
     set.add(server);
+  }
+
+  touch(server: SimServer, users: Iterable<string> = []): void {
+    this.touched.add(server);
+    for (const user of users) this.touched_users.add(user);
   }
 
   count(what: string): void {
@@ -443,6 +467,7 @@ export class World implements ServerHost {
       messages_delivered: delivered,
       probes: [...this.messages.values()].filter((m) => m.phase === "probe").length,
       settle_steps: this.settle_steps,
+      settle_budget: settleBudget(this.options, this.unflagged),
       network: this.network.stats,
       counters: this.counters,
     };
@@ -533,7 +558,7 @@ export class World implements ServerHost {
         user.connect(this.dice.pick(accepting));
       }
     }
-    this.#settle(settleBudget(this.options));
+    this.#settle(settleBudget(this.options, this.unflagged));
     checkConverged(this);
     this.phase = `round ${this.round} probe`;
     const pairs = probePairs(this.users.filter((u) => u.connected), this.dice);
@@ -561,22 +586,26 @@ export class World implements ServerHost {
 }
 
 /**
- * The steps a heal may take, from what it has to do (each step is one message or timer):
+ * The steps a heal may take, from what it has to do (each step is one message or timer). Let n
+ * be the servers, u the users, k the servers without `gossip_direct`, and c = n + 2kn the
+ * copies one gossip frame costs: one per server from its origin, plus what the spec's
+ * forwarding adds (an unflagged server relays to all n, and flagged ones relay to the k); with
+ * no flag at all that is about n².
  *
- * - every link of the full mesh may have to be made again: n² links, and each costs a few
- *   messages plus the SERVER_ANNOUNCE relays it causes: none between `gossip_direct` servers
- *   (an announce that tells nothing new is not relayed), n per link under the spec's
- *   forwarding, so n · c with c = n (flag on) or n² (flag off or mixed);
- * - every user may connect again, and each presence frame costs c copies: one per server with
- *   the flag (each hears it from its origin), (n − 1)² with the spec's forwarding;
+ * - every link of the full mesh may have to be made again: n²/2 links, each a few messages and
+ *   the SERVER_ANNOUNCE relays it causes (none between flagged servers, when it tells nothing
+ *   new; up to c from an unflagged one), so about n · c;
+ * - every user may connect again: u presence frames of c copies each (a digest replaces a
+ *   flagged peer's greeting, so a heal adds nothing per user beyond what changed);
  * - every chaos step may have left one thing in flight.
  *
- * The constants are measured upper bounds with a margin of about 4 (`--seeds` prints the
- * largest heal of a sweep); a heal that needs more than this is a liveness bug, not a slow seed.
+ * So the budget is a + b · n · c + d · u · c + steps, with a, b, d measured upper bounds times a
+ * margin of about 4 (`--seeds` prints the largest settle of each run): a heal that needs more
+ * is a liveness bug, not a slow seed.
  */
-export function settleBudget(options: SimOptions): number {
+export function settleBudget(options: SimOptions, unflagged: number): number {
   const n = options.servers;
-  const c = options.gossip_direct === "all" ? n : n * n;
+  const c = n + 2 * unflagged * n;
   return 20_000 + 40 * n * c + 20 * options.users * c + options.steps;
 }
 
