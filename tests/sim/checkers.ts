@@ -18,7 +18,7 @@
  * @module
  */
 import { isDeepStrictEqual } from "node:util";
-import { fold } from "../../actors/router_state.ts";
+import { checkInvariants, fold } from "../../actors/router_state.ts";
 import type { FrameOf } from "../../protocol/mod.ts";
 import { type SimServer, tokenText } from "./sim_server.ts";
 import type { SimUser, World } from "./sim_world.ts";
@@ -126,6 +126,12 @@ export function checkConverged(world: World): void {
   for (const server of world.servers) {
     const { state } = server;
     if (!server.joined) world.fail(`${server.id} never joined`);
+    // After every input only the touched users are checked; here all of them are.
+    try {
+      checkInvariants(state);
+    } catch (e) {
+      world.fail(`${server.id}: ${e instanceof Error ? e.message : e}`);
+    }
     for (const peer of world.servers) {
       if (peer === server) continue;
       const entry = state.servers.get(peer.id);

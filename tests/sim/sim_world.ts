@@ -76,10 +76,13 @@ const SPEC_FEATURES = OUR_SERVER_FEATURES.filter((f) => f !== FEATURE_GOSSIP_DIR
 
 /**
  * Servers without the flag in a mixed mesh, at most: each costs about 2n copies per gossip
- * frame (it relays to everyone, and flagged servers relay to it), so a few keep a large mixed
- * world O(n) per event while still mixing both rules on every path.
+ * frame (it relays to everyone, and flagged servers relay to it), so two keep a large mixed
+ * world O(n) per event while every path still mixes both rules. A mesh with no flag at all
+ * (the spec's forwarding, about n² copies per event) is picked only up to
+ * {@linkcode SPEC_MESH_SERVERS_MAX} servers; `--gossip none` runs it at any size, slowly.
  */
-const MIXED_UNFLAGGED_MAX = 4;
+const MIXED_UNFLAGGED_MAX = 2;
+const SPEC_MESH_SERVERS_MAX = 10;
 
 /**
  * The options of a seed. As in the VOPR, the seed picks the world as well as the run: the
@@ -100,7 +103,7 @@ export function simOptions(seed: bigint, overrides: Partial<SimOptions> = {}): S
     link_break_probability: menu.pick([0, 0.02, 0.05]),
     close_notice_delay_max_ms: menu.pick([100, 3_000]),
   };
-  return {
+  const options: SimOptions = {
     seed,
     servers: 3 + Number(s % 4n),
     users: 6 + Number((s / 4n) % 10n),
@@ -123,6 +126,11 @@ export function simOptions(seed: bigint, overrides: Partial<SimOptions> = {}): S
     ...overrides,
     ...(overrides.network ? { network: { ...network, ...overrides.network } } : {}),
   };
+  if (
+    overrides.gossip_direct === undefined && options.gossip_direct === "none" &&
+    options.servers > SPEC_MESH_SERVERS_MAX
+  ) options.gossip_direct = "mixed";
+  return options;
 }
 
 /** The command that replays a run. */
