@@ -453,7 +453,7 @@ export class World implements ServerHost {
   /** Runs every round; throws {@linkcode SimFailure} on the first broken invariant. */
   run(): SimReport {
     try {
-      this.#boot();
+      this.boot();
       for (this.round = 1; this.round <= this.options.rounds; this.round++) {
         this.#chaos();
         this.#heal();
@@ -486,7 +486,8 @@ export class World implements ServerHost {
     return conn.kind === "user" && end === 0 ? this.#userById.get(node) : this.#byId.get(node);
   }
 
-  #boot(): void {
+  /** Starts the introducer, and the other servers within the start spread. */
+  boot(): void {
     const { scheduler, dice } = this;
     this.introducer.start();
     for (const server of this.servers.slice(1)) {
@@ -496,7 +497,7 @@ export class World implements ServerHost {
   }
 
   /** One scheduler step, then the step checkers. False when nothing is left to do. */
-  #step(): boolean {
+  stepOnce(): boolean {
     const label = this.scheduler.next();
     if (label === undefined) return false;
     this.step++;
@@ -523,7 +524,7 @@ export class World implements ServerHost {
       };
       scheduler.after(dice.exponential(options.user_think_mean_ms), `act ${user.id}`, act);
     }
-    for (let i = 0; i < options.steps; i++) this.#step();
+    for (let i = 0; i < options.steps; i++) this.stepOnce();
   }
 
   /** One draw from the fault menu. */
@@ -566,21 +567,21 @@ export class World implements ServerHost {
         user.connect(this.dice.pick(accepting));
       }
     }
-    this.#settle(settleBudget(this.options, this.unflagged));
+    this.settle(settleBudget(this.options, this.unflagged));
     checkConverged(this);
     this.phase = `round ${this.round} probe`;
     const pairs = probePairs(this.users.filter((u) => u.connected), this.dice);
     for (const [from, to] of pairs) from.sendTo(to.id, "probe");
-    this.#settle(probeBudget(pairs.length));
+    this.settle(probeBudget(pairs.length));
     checkProbes(this);
     checkConverged(this);
   }
 
   /** Runs until the scheduler is empty; a run that never settles is stuck (a liveness bug). */
-  #settle(budget: number): void {
+  settle(budget: number): void {
     const max = this.options.settle_steps_max || budget;
     const start = this.step;
-    while (this.#step()) {
+    while (this.stepOnce()) {
       if (this.step - start > max) {
         this.fail(
           `the network did not settle within ${max} steps; next: ${
