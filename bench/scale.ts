@@ -29,7 +29,6 @@ export async function scaleCurve(ctx: BenchContext): Promise<Result[]> {
   const plan = sizes(ctx.smoke);
   const results: Result[] = [];
   for (const n of plan.real) {
-    ctx.log(`  (g) ${plan.joins(n)} joins into a ${n}-server mesh (processes)`);
     results.push(...await joinPropagation(ctx, n, plan.joins(n)));
   }
   const points: SimScalePoint[] = [];

@@ -324,6 +324,7 @@ export class SimServer {
         `${frame.type} from unknown server ${frame.from}: no pinned key to verify it`,
       );
     }
+    this.world.count(`server frame ${frame.type}`);
     this.post({
       type: "FromServer",
       link: link.conn.id,
