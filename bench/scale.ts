@@ -28,8 +28,16 @@ function sizes(smoke: boolean) {
 export async function scaleCurve(ctx: BenchContext): Promise<Result[]> {
   const plan = sizes(ctx.smoke);
   const results: Result[] = [];
+  const missed: string[] = [];
   for (const n of plan.real) {
-    results.push(...await joinPropagation(ctx, n, plan.joins(n)));
+    try {
+      results.push(...await joinPropagation(ctx, n, plan.joins(n)));
+      ctx.log(`    ${JSON.stringify(results.at(-1)?.details)}`);
+    } catch (e) {
+      // Two shared cores may not start 20 processes in time: that size is reported as missed.
+      missed.push(`${n} servers: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
+      ctx.log(`  (g) ${n}-server mesh not measured: ${missed.at(-1)}`);
+    }
   }
   const points: SimScalePoint[] = [];
   for (const n of plan.simulated) {
@@ -64,7 +72,7 @@ export async function scaleCurve(ctx: BenchContext): Promise<Result[]> {
     ratio_to_limit: null,
     target: "at 50 servers: frames per join ≤ 3n, heal convergence ≤ 2 × at 10",
     met,
-    details: { points, growth_exponents: growth },
+    details: { points, growth_exponents: growth, real_sizes_not_measured: missed },
   });
   if (!ctx.smoke) await writeChart(real, points);
   return results;

@@ -65,8 +65,13 @@ export function sweep(range: string, overrides: Parameters<typeof simOptions>[1]
   let closest = { ratio: 0, text: "" };
   for (let seed = from; seed <= to; seed++) {
     try {
+      const began = performance.now();
       const r = runSimulation(simOptions(seed, overrides));
       const ratio = r.settle_steps / r.settle_budget;
+      console.log(
+        `SEED=${seed} ok in ${Math.round(performance.now() - began)} ms: ${r.servers} servers, ` +
+          `${r.users} users, largest heal ${r.settle_steps} of ${r.settle_budget} steps`,
+      );
       if (ratio >= closest.ratio) {
         closest = { ratio, text: `${r.settle_steps} of ${r.settle_budget} steps (seed ${seed})` };
       }
