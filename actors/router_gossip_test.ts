@@ -9,7 +9,7 @@ import { DEFAULT_ROUTER_CONFIG } from "./router_decide.ts";
 import { FEATURE_GOSSIP_DIRECT, OUR_SERVER_FEATURES } from "./router_delivery.ts";
 import type { Effect, RouterInput } from "./router_messages.ts";
 import { bucketOf, digestFrame } from "./router_gossip.ts";
-import { given as givenRouter } from "./_router_spec.ts";
+import { given as givenRouter, serverFrame } from "./_router_spec.ts";
 
 const ME = "s-m";
 const NOW = 1_000_000;
@@ -21,14 +21,8 @@ const peer = (id: string, link: string, features: string[]): RouterEvent[] => [
   { type: "ServerPinned", server_id: id, pubkey: `K-${id}`, host: "h", port: 1, at_ms: 1 },
   { type: "ServerLinked", server_id: id, link, outbound: false, at_ms: 1, features },
 ];
-const fromServer = (link: string, frame: Frame, pubkey = ""): RouterInput => ({
-  type: "FromServer",
-  link,
-  frame,
-  pubkey,
-  raw: JSON.stringify(frame),
-  at_ms: NOW,
-});
+const fromServer = (link: string, frame: Frame, pubkey = "") =>
+  serverFrame(link, frame, NOW, pubkey);
 const advertise = (from: string, user: string): Frame => ({
   type: "USER_ADVERTISE",
   from,
