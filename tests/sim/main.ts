@@ -10,6 +10,12 @@
  *     deno run -A tests/sim/main.ts --seeds 1..1000
  *
  * runs a range of seeds (the VOPR's long runs) and lists the failing ones by invariant.
+ * `--gossip all|none|mixed` sets which servers announce `gossip_direct` (else the seed picks).
+ *
+ * A heal may take at most `settleBudget` steps (sim_world.ts): a constant, plus 40 · n · c and
+ * 20 · u · c for n servers and u users, where c = n + 2kn is what one gossip frame costs with k
+ * servers without the flag (about n² with none), plus the chaos steps. Past that the run fails
+ * as stuck: a liveness bug, not a slow seed. A sweep prints each seed's largest heal against it.
  * @module
  */
 import { parseArgs } from "node:util";
