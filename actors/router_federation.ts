@@ -611,7 +611,12 @@ function onAnnounce(
   }, input.at_ms);
   const events = [seen, ...pinned];
   const effects = gossip(state, config, input, via, pinned.length > 0);
-  if (!state.servers.has(id)) effects.push({ type: "Dial", server_id: id });
+  const link = state.servers.get(id)?.link;
+  if (link === undefined) effects.push({ type: "Dial", server_id: id });
+  else if (direct(state, config, id) && !direct(state, config, id, featuresOf(frame.payload))) {
+    // It no longer announces the flag (a dialled peer says so only now): greet it in full.
+    effects.push(...greet(state, config, id, link, input.at_ms, featuresOf(frame.payload)));
+  }
   return accepted(
     events,
     effects,

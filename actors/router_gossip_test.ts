@@ -173,3 +173,19 @@ Deno.test("a request is answered with the users and members of the buckets asked
   assert.deepEqual(adds.map((f) => (f.payload as { add: string[] }).add), [[u1]]);
   assert.ok(d.effects.every((e) => e.type !== "Relay" && (e.type !== "Send" || e.link === "LA")));
 });
+
+Deno.test("a linked peer that stops announcing the flag is greeted in full", () => {
+  const w = given([...peer("s-a", "LA", FLAG), ...localUser("u1")]);
+  const d = w.when(fromServer("LA", {
+    type: "SERVER_ANNOUNCE",
+    from: "s-a",
+    to: "*",
+    ts: NOW,
+    payload: { host: "h", port: 1, pubkey: "K-s-a", features: SPEC },
+    sig: "s",
+  }, "K-s-a"));
+  assert.deepEqual(
+    sent(d.effects, "USER_ADVERTISE").map((f) => (f.payload as { user_id: string }).user_id),
+    ["u1"],
+  );
+});
