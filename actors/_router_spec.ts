@@ -6,6 +6,7 @@
  */
 import type { RouterEvent } from "../store/events.ts";
 import { decide, DEFAULT_ROUTER_CONFIG, type RouterConfig } from "./router_decide.ts";
+import type { Frame } from "../protocol/mod.ts";
 import type { Decision, RouterInput } from "./router_messages.ts";
 import { checkInvariants, evolve, fold, type RouterState } from "./router_state.ts";
 
@@ -32,4 +33,9 @@ export function given(
       return d;
     },
   };
+}
+
+/** A verified `frame` arriving on server link `link` (its raw text: the frame as JSON). */
+export function serverFrame(link: string, frame: Frame, at_ms: number, pubkey = ""): RouterInput {
+  return { type: "FromServer", link, frame, pubkey, raw: JSON.stringify(frame), at_ms };
 }

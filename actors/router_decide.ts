@@ -50,6 +50,8 @@ export interface RouterConfig {
   advertise: { host: string; port: number };
   /** Hardening: users this server hosts at once (default LOCAL_USERS_MAX). */
   users_max?: number;
+  /** Features this server announces to peers (default OUR_SERVER_FEATURES). */
+  features?: readonly string[];
 }
 
 /** A configuration for tests and single servers. */
@@ -79,7 +81,7 @@ export function decide(
     case "FromServer":
       return onFromServer(state, input, config);
     case "LinkClosed":
-      return onLinkClosed(state, input);
+      return onLinkClosed(state, input, config);
     case "Rekeyed":
       return onRekeyed(state, input);
     case "Refused":
@@ -313,6 +315,7 @@ export function answerSender(
 function onLinkClosed(
   state: RouterState,
   input: Extract<RouterInput, { type: "LinkClosed" }>,
+  config: RouterConfig,
 ): Decision {
   for (const [user, link] of state.local_users) {
     if (link !== input.link) continue;
@@ -329,7 +332,7 @@ function onLinkClosed(
     );
   }
   for (const [server, entry] of state.servers) {
-    if (entry.link === input.link) return onServerLinkClosed(state, server, input);
+    if (entry.link === input.link) return onServerLinkClosed(state, server, input, config);
   }
   return accepted([], [], "link closed before it was accepted");
 }

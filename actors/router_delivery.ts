@@ -22,8 +22,17 @@ export const FEATURE_RECEIPTS = "receipts";
 export const FEATURE_DELIVERY_ACKS = "delivery_acks";
 /** One ACK may acknowledge several deliveries (`msg_refs`, see `ack_batch.ts`). */
 export const FEATURE_ACK_BATCHES = "ack_batches";
+/**
+ * Gossip between servers that both announce it reaches each server from its origin only, and a
+ * heal re-syncs by digest (`router_gossip.ts`, ROUTING.md).
+ */
+export const FEATURE_GOSSIP_DIRECT = "gossip_direct";
 /** What our servers announce to peers. */
-export const OUR_SERVER_FEATURES: string[] = [FEATURE_DELIVERY_ACKS, FEATURE_ACK_BATCHES];
+export const OUR_SERVER_FEATURES: string[] = [
+  FEATURE_DELIVERY_ACKS,
+  FEATURE_ACK_BATCHES,
+  FEATURE_GOSSIP_DIRECT,
+];
 
 /** A waiting message, as folded from the log. */
 export interface QueuedItem extends QueuedDelivery {

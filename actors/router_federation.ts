@@ -10,7 +10,6 @@ import type { RouterEvent } from "../store/events.ts";
 import type { RouterConfig } from "./router_decide.ts";
 import {
   accepted,
-  advertiseFrame,
   type Decision,
   dropped,
   type Effect,
@@ -24,6 +23,7 @@ import {
 import type { RouterState } from "./router_state.ts";
 import { flagId, isUuidV4 } from "../protocol/ids.ts";
 import { onPublicChannelFrame, onServerContent, unwrapContent } from "./router_content.ts";
+import { direct, gossip, greet, onDigest, onRequest, ourFeatures } from "./router_gossip.ts";
 import {
   acknowledged,
   FEATURE_DELIVERY_ACKS,
@@ -31,7 +31,6 @@ import {
   flushServerOutbox,
   has,
   messageRef,
-  OUR_SERVER_FEATURES,
   queueForUser,
 } from "./router_delivery.ts";
 
@@ -59,20 +58,6 @@ function serverOfLink(state: RouterState, link: string): string | undefined {
   return undefined;
 }
 
-/** Frames that make a newly linked peer current: our users. */
-function greet(state: RouterState, link: string, at_ms: number): Effect[] {
-  const effects: Effect[] = [];
-  for (const user of state.local_users.keys()) {
-    const record = state.users.get(user)!;
-    effects.push({
-      type: "Send",
-      link,
-      frame: advertiseFrame(state.server_id, at_ms, user, record.pubkey, record.meta),
-    });
-  }
-  return effects;
-}
-
 function announceFrame(
   state: RouterState,
   config: RouterConfig,
@@ -87,7 +72,7 @@ function announceFrame(
       host: config.advertise.host,
       port: config.advertise.port,
       pubkey: state.server_pub,
-      features: OUR_SERVER_FEATURES,
+      features: [...ourFeatures(config)],
     },
   };
 }
@@ -118,6 +103,7 @@ function distrust(
  */
 function adopt(
   state: RouterState,
+  config: RouterConfig,
   server: string,
   link: string,
   outbound: boolean,
@@ -161,7 +147,8 @@ function adopt(
   effects.push(...outbox.effects);
   // What we heard of its users came through other servers or an older link and may be stale;
   // its greeting on this link says who is there now, and its later words arrive in order.
-  const forgotten = forgetUsersOf(state, server, at_ms);
+  // A flagged peer's claims are kept aside for its digest to confirm.
+  const forgotten = forgetUsersOf(state, server, at_ms, direct(state, config, server, features));
   return { events: [...events, ...forgotten.events], effects: [...effects, ...forgotten.effects] };
 }
 
@@ -170,12 +157,19 @@ function forgetUsersOf(
   state: RouterState,
   server: string,
   at_ms: number,
+  dormant: boolean,
 ): { events: RouterEvent[]; effects: Effect[] } {
   const events: RouterEvent[] = [];
   const effects: Effect[] = [];
   for (const [user, claims] of state.user_claims) {
     if (!claims.has(server)) continue;
-    events.push({ type: "UserUnlocated", user_id: user, server_id: server, at_ms });
+    events.push({
+      type: "UserUnlocated",
+      user_id: user,
+      server_id: server,
+      at_ms,
+      ...(dormant ? { dormant } : {}),
+    });
     if (state.user_locations.get(user) !== server) continue;
     const remove: UnsignedFrame<"USER_REMOVE"> = {
       ...removeFrame(state.server_id, at_ms, user),
@@ -233,7 +227,7 @@ export function onServerHello(
     pubkey,
     features: featuresOf(frame.payload),
   };
-  const linked = adopt(state, id, link, false, at_ms, featuresOf(frame.payload));
+  const linked = adopt(state, config, id, link, false, at_ms, featuresOf(frame.payload));
   if (!linked) {
     // A joiner we are already linked to (it gave up waiting for our welcome and we dialled
     // it) still needs the welcome: its list is how it learns the other servers.
@@ -253,7 +247,7 @@ export function onServerHello(
   const events = [...pinIfChanged(state, peer, at_ms), ...aliased, ...linked.events];
   const effects: Effect[] = [...linked.effects];
   if (frame.type === "SERVER_HELLO_JOIN") effects.push(welcomeSend(state, config, id, link, at_ms));
-  effects.push(...greet(state, link, at_ms));
+  effects.push(...greet(state, config, id, link, at_ms, featuresOf(frame.payload)));
   return accepted(events, effects, `${frame.type} from ${flagId(id)}${named.note}`);
 }
 
@@ -321,8 +315,12 @@ function welcomeSend(
   const me = state.server_id;
   const entries = [...state.server_keys].filter(([s]) => s !== id).flatMap(([s, key]) => {
     const addr = s === me ? config.advertise : state.server_addrs.get(s);
+    // Features ride along, so the joiner knows at once which peers re-sync by digest.
+    const features = s === me
+      ? [...ourFeatures(config)]
+      : [...state.delivery.features.get(s) ?? []];
     return addr
-      ? [{ server_id: s, user_id: s, host: addr.host, port: addr.port, pubkey: key }]
+      ? [{ server_id: s, user_id: s, host: addr.host, port: addr.port, pubkey: key, features }]
       : [];
   });
   if (!state.server_keys.has(me)) {
@@ -332,8 +330,8 @@ function welcomeSend(
         user_id: me,
         ...config.advertise,
         pubkey: state.server_pub,
-        features: OUR_SERVER_FEATURES,
-      } as typeof entries[number],
+        features: [...ourFeatures(config)],
+      },
     );
   }
   // Both list keys, entries with both id keys (§15 P9).
@@ -349,7 +347,7 @@ function welcomeSend(
         assigned_id: id,
         servers: entries,
         clients: entries,
-        features: OUR_SERVER_FEATURES,
+        features: [...ourFeatures(config)],
       },
     },
   };
@@ -370,7 +368,7 @@ export function onServerDialed(
       reason: "not pinned",
     }]);
   }
-  const linked = adopt(state, server_id, link, true, at_ms);
+  const linked = adopt(state, config, server_id, link, true, at_ms);
   if (!linked) {
     return dropped(`duplicate link to ${server_id}: keeping the one it dialled`, [{
       type: "Close",
@@ -383,7 +381,7 @@ export function onServerDialed(
     type: "Send" as const,
     link,
     frame: announceFrame(state, config, at_ms),
-  }, ...greet(state, link, at_ms)];
+  }, ...greet(state, config, server_id, link, at_ms)];
   return accepted(linked.events, effects, `linked to ${server_id}`);
 }
 
@@ -395,7 +393,15 @@ export function onWelcomed(
 ): Decision {
   const { link, introducer, at_ms } = input;
   const events: RouterEvent[] = [...pinIfChanged(state, introducer, at_ms)];
-  const linked = adopt(state, introducer.server_id, link, true, at_ms, introducer.features);
+  const linked = adopt(
+    state,
+    config,
+    introducer.server_id,
+    link,
+    true,
+    at_ms,
+    introducer.features,
+  );
   const effects: Effect[] = [];
   if (linked) {
     events.push(...linked.events);
@@ -403,7 +409,7 @@ export function onWelcomed(
       type: "Send",
       link,
       frame: announceFrame(state, config, at_ms),
-    }, ...greet(state, link, at_ms));
+    }, ...greet(state, config, introducer.server_id, link, at_ms, introducer.features));
   } else {
     // The introducer dialled us meanwhile and that link wins; its list still tells us whom to
     // link to (and they hear of us when we do).
@@ -429,6 +435,7 @@ export function onServerLinkClosed(
   state: RouterState,
   server: string,
   input: Input<"LinkClosed">,
+  config: RouterConfig,
 ): Decision {
   const events: RouterEvent[] = [{
     type: "ServerUnlinked",
@@ -439,7 +446,7 @@ export function onServerLinkClosed(
   }];
   // Users of a dead server are removed at once (not kept stale): delivery to them would fail,
   // and the server re-advertises them when the link comes back (§3.1.3 greeting).
-  const forgotten = forgetUsersOf(state, server, input.at_ms);
+  const forgotten = forgetUsersOf(state, server, input.at_ms, direct(state, config, server));
   events.push(...forgotten.events);
   const effects: Effect[] = [...forgotten.effects, { type: "Dial", server_id: server }];
   return accepted(events, effects, `server ${server} unlinked: ${input.reason}`);
@@ -492,9 +499,9 @@ export function onFromServer(
   const seen: RouterEvent = { type: "FrameSeen", key, ts: frame.ts, at_ms };
   switch (frame.type) {
     case "USER_ADVERTISE":
-      return onAdvertise(state, input, frame, via, seen);
+      return onAdvertise(state, input, frame, gossip(state, config, input, via), seen);
     case "USER_REMOVE":
-      return onRemove(state, input, frame, via, seen);
+      return onRemove(state, input, frame, gossip(state, config, input, via), seen);
     case "SERVER_ANNOUNCE":
       return onAnnounce(state, input, frame, via, seen, config);
     case "SERVER_DELIVER":
@@ -502,7 +509,11 @@ export function onFromServer(
     case "PUBLIC_CHANNEL_ADD":
     case "PUBLIC_CHANNEL_UPDATED":
     case "PUBLIC_CHANNEL_KEY_SHARE":
-      return onPublicChannelFrame(state, input, seen, gossip(state, input, via));
+      return onPublicChannelFrame(state, input, seen, gossip(state, config, input, via));
+    case "GOSSIP_DIGEST":
+      return onDigest(state, input, frame, via, seen);
+    case "GOSSIP_REQUEST":
+      return onRequest(state, input, frame, via, seen);
     case "MSG_PUBLIC_CHANNEL":
     case "FILE_START":
     case "FILE_CHUNK":
@@ -536,17 +547,6 @@ export function onFromServer(
   }
 }
 
-/** Forwards a gossiped frame unchanged to every linked server but its origin and the sender. */
-function gossip(state: RouterState, input: Input<"FromServer">, via: string): Effect[] {
-  const effects: Effect[] = [];
-  for (const [server, { link }] of state.servers) {
-    if (server !== via && server !== input.frame.from) {
-      effects.push({ type: "Relay", link, text: input.raw });
-    }
-  }
-  return effects;
-}
-
 function toLocalUsers(state: RouterState, text: string): Effect[] {
   return [...state.local_users.values()].map((link) => ({ type: "Relay" as const, link, text }));
 }
@@ -555,7 +555,7 @@ function onAdvertise(
   state: RouterState,
   input: Input<"FromServer">,
   frame: FrameOf<"USER_ADVERTISE">,
-  via: string,
+  relays: Effect[],
   seen: RouterEvent,
 ): Decision {
   const { user_id, server_id } = frame.payload;
@@ -581,12 +581,12 @@ function onAdvertise(
     // when the user's link here closes.
     return accepted(
       [seen, located],
-      gossip(state, input, via),
+      relays,
       `advertise of ${user_id} noted: connected here`,
     );
   }
   return accepted([seen, located], [
-    ...gossip(state, input, via),
+    ...relays,
     ...toLocalUsers(state, input.raw),
   ], `user ${user_id} is on ${server_id}`);
 }
@@ -595,7 +595,7 @@ function onRemove(
   state: RouterState,
   input: Input<"FromServer">,
   frame: FrameOf<"USER_REMOVE">,
-  via: string,
+  relays: Effect[],
   seen: RouterEvent,
 ): Decision {
   const { user_id, server_id } = frame.payload;
@@ -608,7 +608,7 @@ function onRemove(
   if (!state.user_claims.get(user_id)?.has(server_id)) {
     return accepted(
       [seen],
-      gossip(state, input, via),
+      relays,
       `remove of ${user_id} ignored: not claimed by ${server_id}`,
     );
   }
@@ -622,7 +622,7 @@ function onRemove(
   return accepted(
     events,
     [
-      ...gossip(state, input, via),
+      ...relays,
       ...(located
         ? [...toLocalUsers(state, input.raw), ...toLocalUsersNextClaim(state, user_id, server_id)]
         : []),
@@ -644,18 +644,21 @@ function onAnnounce(
   if (input.pubkey === "") return dropped(`SERVER_ANNOUNCE from ${id} carries no valid key`);
   const why = distrust(state, config, id, input.pubkey);
   if (why !== undefined) return dropped(`SERVER_ANNOUNCE from ${id} refused: ${why}`);
-  const events = [
-    seen,
-    ...pinIfChanged(state, {
-      server_id: id,
-      host: frame.payload.host,
-      port: frame.payload.port,
-      pubkey: input.pubkey,
-      features: featuresOf(frame.payload),
-    }, input.at_ms),
-  ];
-  const effects = gossip(state, input, via);
-  if (!state.servers.has(id)) effects.push({ type: "Dial", server_id: id });
+  const pinned = pinIfChanged(state, {
+    server_id: id,
+    host: frame.payload.host,
+    port: frame.payload.port,
+    pubkey: input.pubkey,
+    features: featuresOf(frame.payload),
+  }, input.at_ms);
+  const events = [seen, ...pinned];
+  const effects = gossip(state, config, input, via, pinned.length > 0);
+  const link = state.servers.get(id)?.link;
+  if (link === undefined) effects.push({ type: "Dial", server_id: id });
+  else if (direct(state, config, id) && !direct(state, config, id, featuresOf(frame.payload))) {
+    // It no longer announces the flag (a dialled peer says so only now): greet it in full.
+    effects.push(...greet(state, config, id, link, input.at_ms, featuresOf(frame.payload)));
+  }
   return accepted(
     events,
     effects,

@@ -6,7 +6,7 @@ import type { Frame } from "../protocol/mod.ts";
 import type { RouterEvent } from "../store/events.ts";
 import { DEFAULT_ROUTER_CONFIG, type RouterConfig } from "./router_decide.ts";
 import type { RouterInput } from "./router_messages.ts";
-import { given as givenRouter } from "./_router_spec.ts";
+import { given as givenRouter, serverFrame } from "./_router_spec.ts";
 
 const ME = "s-m";
 
@@ -54,14 +54,8 @@ const hello = (
   raw: "{}",
   at_ms: NOW,
 });
-const fromServer = (link: string, frame: Frame, pubkey = ""): RouterInput => ({
-  type: "FromServer",
-  link,
-  frame,
-  pubkey,
-  raw: JSON.stringify(frame),
-  at_ms: NOW,
-});
+const fromServer = (link: string, frame: Frame, pubkey = "") =>
+  serverFrame(link, frame, NOW, pubkey);
 const advertise = (from: string, user: string, server = from, ts = NOW): Frame => ({
   type: "USER_ADVERTISE",
   from,

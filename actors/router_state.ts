@@ -6,7 +6,7 @@
  * @module
  */
 import { assert, assertNever } from "../lib/assert.ts";
-import { SEEN_IDS_MAX, SEEN_WINDOW_MS } from "../protocol/limits.ts";
+import { DORMANT_CLAIMS_MAX, SEEN_IDS_MAX, SEEN_WINDOW_MS } from "../protocol/limits.ts";
 import type { RouterEvent, UserMeta } from "../store/events.ts";
 import { type DeliveryState, evolveDelivery, initialDeliveryState } from "./router_delivery.ts";
 
@@ -50,6 +50,13 @@ export interface RouterState {
    * between from others.
    */
   user_claims: Map<string, Map<string, UserRecord>>;
+  /**
+   * server_id -> user_id -> the claims of a gossip_direct server whose link went down, kept
+   * (out of `user_claims`, so they locate nobody) until its digest says which still hold.
+   */
+  dormant_claims: Map<string, Map<string, UserRecord>>;
+  /** Entries in `dormant_claims`, at most DORMANT_CLAIMS_MAX. */
+  dormant_count: number;
   /** server_id -> its live link. */
   servers: Map<string, ServerLink>;
   /** server_id -> where it listens. */
@@ -83,6 +90,8 @@ export function initialRouterState(server_id: string): RouterState {
     local_users: new Map(),
     user_locations: new Map(),
     user_claims: new Map(),
+    dormant_claims: new Map(),
+    dormant_count: 0,
     servers: new Map(),
     server_addrs: new Map(),
     server_keys: new Map(),
@@ -109,6 +118,8 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
       state.user_claims.clear();
       state.remote_users.clear();
       state.servers.clear();
+      state.dormant_claims.clear();
+      state.dormant_count = 0;
       break;
     case "UserRegistered":
       state.users.set(event.user_id, { pubkey: event.pubkey, meta: event.meta });
@@ -160,6 +171,7 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
       if (claims === undefined) state.user_claims.set(event.user_id, claims = new Map());
       // Re-inserted, so the newest claim is last.
       claims.delete(event.server_id);
+      undormant(state, event.server_id, event.user_id);
       claims.set(event.server_id, {
         pubkey: event.pubkey,
         meta: event.meta,
@@ -173,6 +185,10 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
     }
     case "UserUnlocated": {
       const claims = state.user_claims.get(event.user_id);
+      const claim = claims?.get(event.server_id);
+      if (event.dormant && claim !== undefined) {
+        keepDormant(state, event.server_id, event.user_id, claim);
+      }
       claims?.delete(event.server_id);
       if (claims?.size === 0) state.user_claims.delete(event.user_id);
       if (state.user_locations.get(event.user_id) === event.server_id) {
@@ -182,6 +198,10 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
       }
       break;
     }
+    case "DormantClaimsDropped":
+      state.dormant_count -= state.dormant_claims.get(event.server_id)?.size ?? 0;
+      state.dormant_claims.delete(event.server_id);
+      break;
     case "FrameSeen":
       rememberSeen(state, event.key, event.ts, event.at_ms);
       break;
@@ -199,6 +219,20 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
       assertNever(event);
   }
   return state;
+}
+
+function keepDormant(state: RouterState, server: string, user: string, claim: UserRecord): void {
+  let kept = state.dormant_claims.get(server);
+  if (!kept?.has(user) && state.dormant_count >= DORMANT_CLAIMS_MAX) return;
+  if (kept === undefined) state.dormant_claims.set(server, kept = new Map());
+  if (!kept.has(user)) state.dormant_count++;
+  kept.set(user, claim);
+}
+
+function undormant(state: RouterState, server: string, user: string): void {
+  const kept = state.dormant_claims.get(server);
+  if (kept?.delete(user)) state.dormant_count--;
+  if (kept?.size === 0) state.dormant_claims.delete(server);
 }
 
 /** Locates a user who is not local by the newest claim, or nowhere. */
@@ -240,27 +274,15 @@ function rememberSeen(state: RouterState, key: string, ts: number, at_ms: number
   }
 }
 
-/** Checks the invariants that must hold after every event (cheap; run in tests always). */
-export function checkInvariants(state: RouterState): void {
-  for (const [user, link] of state.local_users) {
-    assert(
-      state.user_locations.get(user) === "local",
-      `local user ${user} on ${link} is not located "local"`,
-    );
-    assert(state.users.has(user), `local user ${user} has no bound key`);
-  }
-  for (const [user, where] of state.user_locations) {
-    if (where === "local") {
-      assert(state.local_users.has(user), `user ${user} is "local" without a link`);
-    } else {
-      assert(state.remote_users.has(user), `remote user ${user} has no record`);
-      assert(state.user_claims.get(user)?.has(where), `remote user ${user} on ${where} unclaimed`);
-    }
-  }
-  for (const [user, claims] of state.user_claims) {
-    assert(claims.size > 0, `user ${user} has an empty claim set`);
-    assert(state.user_locations.has(user), `user ${user} is claimed but located nowhere`);
-  }
+/**
+ * Checks the invariants that must hold after every event (cheap; run in tests always), for
+ * every user, or only for `users` when the caller knows which ones the events touched.
+ */
+export function checkInvariants(
+  state: RouterState,
+  users: Iterable<string> = allUsers(state),
+): void {
+  for (const user of users) checkUser(state, user);
   for (const server of state.servers.keys()) {
     assert(state.server_keys.has(server), `linked server ${server} has no pinned key`);
   }
@@ -269,6 +291,37 @@ export function checkInvariants(state: RouterState): void {
     assert(!state.server_keys.has(alias), `alias ${alias} is also a pinned server id`);
   }
   assert(state.seen_ids.size <= SEEN_IDS_MAX, "seen_ids over its bound");
+  assert(state.dormant_count <= DORMANT_CLAIMS_MAX, "dormant_claims over its bound");
+}
+
+/** Every user the state knows anything of, each once. */
+function allUsers(state: RouterState): Set<string> {
+  return new Set([
+    ...state.local_users.keys(),
+    ...state.user_locations.keys(),
+    ...state.user_claims.keys(),
+  ]);
+}
+
+/** One user's presence is consistent: local with a link and a key, or remote and claimed. */
+function checkUser(state: RouterState, user: string): void {
+  const link = state.local_users.get(user);
+  const where = state.user_locations.get(user);
+  const claims = state.user_claims.get(user);
+  if (link !== undefined) {
+    assert(where === "local", `local user ${user} on ${link} is not located "local"`);
+    assert(state.users.has(user), `local user ${user} has no bound key`);
+  }
+  if (where === "local") {
+    assert(link !== undefined, `user ${user} is "local" without a link`);
+  } else if (where !== undefined) {
+    assert(state.remote_users.has(user), `remote user ${user} has no record`);
+    assert(claims?.has(where), `remote user ${user} on ${where} unclaimed`);
+  }
+  if (claims !== undefined) {
+    assert(claims.size > 0, `user ${user} has an empty claim set`);
+    assert(where !== undefined, `user ${user} is claimed but located nowhere`);
+  }
 }
 
 /** The server an id names: itself, or the server it is an alias of (§15 dialects). */

@@ -190,16 +190,18 @@ export async function startMesh(
   try {
     for (let i = 1; i < n; i += 4) {
       const batch = Array.from({ length: Math.min(4, n - i) }, (_, j) => i + j);
-      servers.push(
-        ...await Promise.all(batch.map((k) =>
-          startBenchServer({
-            ...o,
-            key: `server${k + 1}`,
-            name: `s${k + 1}`,
-            introducer: first,
-          })
-        )),
-      );
+      const started = await Promise.allSettled(batch.map((k) =>
+        startBenchServer({
+          ...o,
+          key: `server${k + 1}`,
+          name: `s${k + 1}`,
+          introducer: first,
+        })
+      ));
+      // The ones that did start are stopped with the rest when another one failed.
+      for (const r of started) if (r.status === "fulfilled") servers.push(r.value);
+      const failed = started.find((r) => r.status === "rejected");
+      if (failed) throw failed.reason;
     }
     await until(`${n}-server full mesh`, 60_000, async () => {
       const all = await Promise.all(servers.map((s) => status(s)));

@@ -23,12 +23,12 @@ import { backendSignRate, type Ceiling, measureCeiling } from "./ceiling.ts";
 import { stopEverything } from "./cluster.ts";
 import { machineBusyCpu, machineInfo, round } from "./proc.ts";
 import { replayBench } from "./replay_bench.ts";
+import { scaleCurve } from "./scale.ts";
 import {
   type BenchContext,
   crossServerDm,
   fileTransfer,
   idleMemory,
-  joinPropagation,
   localDm,
   publicChannel,
   type Result,
@@ -140,7 +140,7 @@ export async function runBench(args: string[]): Promise<number> {
     d: fileTransfer,
     e: (c) => idleMemory(c, values.users ? Number(values.users) : undefined),
     f: replay,
-    g: joinPropagation,
+    g: scaleCurve,
   };
   const results: Result[] = [];
   const failures: string[] = [];

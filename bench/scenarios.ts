@@ -713,10 +713,12 @@ async function openBareSockets(url: string, n: number): Promise<WebSocket[]> {
 // ---------------------------------------------------------------------------------------------
 // (g) a user join reaching every server of a mesh
 
-export async function joinPropagation(ctx: BenchContext): Promise<Result[]> {
-  const n = ctx.smoke ? 3 : 10;
-  const joins = ctx.smoke ? 2 : 20;
-  const servers = await startMesh(n, { denoFlags: profFlags(ctx, "g") });
+export async function joinPropagation(
+  ctx: BenchContext,
+  n: number,
+  joins: number,
+): Promise<Result[]> {
+  const servers = await startMesh(n, { denoFlags: profFlags(ctx, `g${n}`) });
   track(servers);
   const users: LoadUser[] = [];
   try {
@@ -793,7 +795,7 @@ export async function joinPropagation(ctx: BenchContext): Promise<Result[]> {
       },
     }];
   } finally {
-    await tearDown(ctx, "g", servers, users);
+    await tearDown(ctx, `g${n}`, servers, users);
   }
 }
 

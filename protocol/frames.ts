@@ -11,6 +11,7 @@ import {
   B64_LENGTH_MAX,
   DISPLAY_NAME_LENGTH_MAX,
   ERROR_DETAIL_LENGTH_MAX,
+  GOSSIP_DIGEST_BUCKETS,
   ID_LENGTH_MAX,
 } from "./limits.ts";
 
@@ -37,6 +38,13 @@ const serverEntry = z.looseObject({
 });
 const listEntry = z.union([id, z.looseObject({ user_id: id })]);
 const listResponse = z.looseObject({ users: z.array(listEntry).max(100_000) });
+/** Per bucket: how many entries, and a hash of them (see actors/router_gossip.ts). */
+const digestBuckets = z.array(
+  z.tuple([int, z.string().max(64).regex(/^[0-9a-f]*$/, "must be lower-case hex")]),
+).length(GOSSIP_DIGEST_BUCKETS);
+const bucketIndexes = z.array(z.int().min(0).max(GOSSIP_DIGEST_BUCKETS - 1)).max(
+  GOSSIP_DIGEST_BUCKETS,
+);
 
 /** Payload schema of every frame type we understand. */
 export const PAYLOADS = {
@@ -69,6 +77,9 @@ export const PAYLOADS = {
     content_sig: b64.optional(),
   }),
   HEARTBEAT: z.looseObject({}),
+  // Heal re-sync between servers announcing gossip_direct (our extension, ROUTING.md).
+  GOSSIP_DIGEST: z.looseObject({ users: digestBuckets, members: digestBuckets }),
+  GOSSIP_REQUEST: z.looseObject({ users: bucketIndexes, members: bucketIndexes }),
   // User <-> server (§3.5-3.6).
   USER_HELLO: z.looseObject({
     client: z.string().max(64).optional(),

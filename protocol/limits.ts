@@ -111,6 +111,18 @@ export const SEEN_IDS_MAX = 100_000;
 export const SEEN_WINDOW_MS = 10 * 60_000;
 /** Servers a network may hold. */
 export const SERVERS_MAX = 1_000;
+/**
+ * Buckets of a GOSSIP_DIGEST (per origin: the users it hosts; and the public channel's members):
+ * a heal re-sends only the buckets whose count or hash differs, and a digest stays a few KiB.
+ */
+export const GOSSIP_DIGEST_BUCKETS = 16;
+/** Members per PUBLIC_CHANNEL_ADD that answers a GOSSIP_REQUEST (the frame schema allows 1 000). */
+export const GOSSIP_MEMBERS_PER_FRAME = 500;
+/**
+ * Claims of unlinked servers kept, checked against the server's digest when its link comes back
+ * (past this bound they are forgotten, and the digest just finds more buckets to re-send).
+ */
+export const DORMANT_CLAIMS_MAX = 100_000;
 /** Wraps per PUBLIC_CHANNEL_UPDATED frame, so a large channel never exceeds the frame limit. */
 export const PUBLIC_CHANNEL_WRAPS_PER_FRAME = 100;
 /** Shares per PUBLIC_CHANNEL_KEY_SHARE frame: one content signature covers this many members. */

@@ -77,8 +77,19 @@ export type RouterEvent =
     advertise: string;
     at_ms: number;
   }
-  /** A remote user is gone: removed by its server, or its server's link died. */
-  | { type: "UserUnlocated"; user_id: string; server_id: string; at_ms: number }
+  /**
+   * A remote user is gone: removed by its server, or its server's link died. `dormant`: the
+   * claim is kept aside, to be checked against that server's digest when its link comes back.
+   */
+  | {
+    type: "UserUnlocated";
+    user_id: string;
+    server_id: string;
+    at_ms: number;
+    dormant?: boolean;
+  }
+  /** A server's digest was handled: its dormant claims are restored or gone. */
+  | { type: "DormantClaimsDropped"; server_id: string; at_ms: number }
   /** Users joined the public channel (never removed, §6.3). */
   | { type: "PublicChannelJoined"; members: string[]; at_ms: number }
   /**

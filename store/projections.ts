@@ -69,6 +69,7 @@ export function applyProjection(db: DatabaseSync, event: RouterEvent): void {
     case "ServerUnlinked":
     case "UserLocated":
     case "UserUnlocated":
+    case "DormantClaimsDropped":
     case "FrameSeen":
     case "MessageQueued":
     case "MessageDequeued":

@@ -18,65 +18,79 @@
  * @module
  */
 import { isDeepStrictEqual } from "node:util";
-import { fold } from "../../actors/router_state.ts";
+import { checkInvariants, fold } from "../../actors/router_state.ts";
 import type { FrameOf } from "../../protocol/mod.ts";
-import { tokenText } from "./sim_server.ts";
+import { type SimServer, tokenText } from "./sim_server.ts";
 import type { SimUser, World } from "./sim_world.ts";
 
-/** Checker 1, after every step. */
+/**
+ * Checker 1, after every step. A step changes only the servers it touched (`world.touched`)
+ * and the users whose location or session changed there (`world.touched_users`), so only
+ * those are checked: the same invariants as checking everything, at a cost that does not grow
+ * with the size of the world.
+ */
 export function checkStep(world: World): void {
-  for (const server of world.servers) {
-    const { state } = server;
-    for (const [user, link] of state.local_users) {
-      const end = server.links.get(link);
-      if (end === undefined) {
-        world.fail(`${server.id}: local user ${user} is on ${link}, which is not one of its links`);
-      }
-      if (end.role !== "user" || end.user !== user || !end.hello_accepted) {
-        world.fail(
-          `${server.id}: local user ${user} is on ${link}, a ${end.role} link of ${end.user} (hello accepted: ${end.hello_accepted})`,
-        );
-      }
-    }
-    for (const [link, end] of server.links) {
-      if (end.role !== "user" || !end.hello_accepted) continue;
-      if (state.local_users.get(end.user!) !== link) {
-        world.fail(
-          `${server.id}: accepted the hello of ${end.user} on ${link}, still open, but local_users has ${
-            state.local_users.get(end.user!)
-          }`,
-        );
-      }
-    }
-    for (const [user, where] of state.user_locations) {
-      if (where === "local") continue;
-      if (where === server.id) world.fail(`${server.id}: locates ${user} on itself, not "local"`);
-      if (!state.server_keys.has(where)) {
-        world.fail(`${server.id}: locates ${user} on ${where}, which is not pinned`);
-      }
-      if (!world.user_servers.get(user)?.has(where)) {
-        world.fail(`${server.id}: locates ${user} on ${where}, which never accepted that user`);
-      }
-    }
-    for (const [peer, { link }] of state.servers) {
-      const end = server.links.get(link);
-      if (end === undefined || end.role !== "server") {
-        world.fail(`${server.id}: linked to ${peer} by ${link}, which is not an open server link`);
-      }
-      const other = end.conn.ends[end.end === 0 ? 1 : 0].node;
-      if (other !== peer) world.fail(`${server.id}: link ${link} to ${peer} leads to ${other}`);
-    }
-  }
-  for (const user of world.users) {
+  for (const server of world.touched) checkServer(world, server);
+  for (const id of world.touched_users) {
+    for (const server of world.servers) checkLocation(world, server, id);
     const live: string[] = [];
     for (const server of world.servers) {
-      const link = server.state.local_users.get(user.id);
+      const link = server.state.local_users.get(id);
       const end = link === undefined ? undefined : server.links.get(link);
       if (end !== undefined && end.conn.ends[0].state === "open") live.push(server.id);
     }
     if (live.length > 1) {
-      world.fail(`${user.id} has live sessions on ${live.length} servers: ${live.join(", ")}`);
+      world.fail(`${id} has live sessions on ${live.length} servers: ${live.join(", ")}`);
     }
+  }
+  world.touched.clear();
+  world.touched_users.clear();
+}
+
+/** A server's links against its `local_users` and `servers`. */
+function checkServer(world: World, server: SimServer): void {
+  const { state } = server;
+  for (const [user, link] of state.local_users) {
+    const end = server.links.get(link);
+    if (end === undefined) {
+      world.fail(`${server.id}: local user ${user} is on ${link}, which is not one of its links`);
+    }
+    if (end.role !== "user" || end.user !== user || !end.hello_accepted) {
+      world.fail(
+        `${server.id}: local user ${user} is on ${link}, a ${end.role} link of ${end.user} (hello accepted: ${end.hello_accepted})`,
+      );
+    }
+  }
+  for (const [link, end] of server.links) {
+    if (end.role !== "user" || !end.hello_accepted) continue;
+    if (state.local_users.get(end.user!) !== link) {
+      world.fail(
+        `${server.id}: accepted the hello of ${end.user} on ${link}, still open, but local_users has ${
+          state.local_users.get(end.user!)
+        }`,
+      );
+    }
+  }
+  for (const [peer, { link }] of state.servers) {
+    const end = server.links.get(link);
+    if (end === undefined || end.role !== "server") {
+      world.fail(`${server.id}: linked to ${peer} by ${link}, which is not an open server link`);
+    }
+    const other = end.conn.ends[end.end === 0 ? 1 : 0].node;
+    if (other !== peer) world.fail(`${server.id}: link ${link} to ${peer} leads to ${other}`);
+  }
+}
+
+/** Where `server` locates `user`: a pinned server other than itself that accepted the user. */
+function checkLocation(world: World, server: SimServer, user: string): void {
+  const where = server.state.user_locations.get(user);
+  if (where === undefined || where === "local") return;
+  if (where === server.id) world.fail(`${server.id}: locates ${user} on itself, not "local"`);
+  if (!server.state.server_keys.has(where)) {
+    world.fail(`${server.id}: locates ${user} on ${where}, which is not pinned`);
+  }
+  if (!world.user_servers.get(user)?.has(where)) {
+    world.fail(`${server.id}: locates ${user} on ${where}, which never accepted that user`);
   }
 }
 
@@ -112,6 +126,12 @@ export function checkConverged(world: World): void {
   for (const server of world.servers) {
     const { state } = server;
     if (!server.joined) world.fail(`${server.id} never joined`);
+    // After every input only the touched users are checked; here all of them are.
+    try {
+      checkInvariants(state);
+    } catch (e) {
+      world.fail(`${server.id}: ${e instanceof Error ? e.message : e}`);
+    }
     for (const peer of world.servers) {
       if (peer === server) continue;
       const entry = state.servers.get(peer.id);

@@ -262,6 +262,8 @@ export interface NetworkHandlers {
 /** Counters for the run report. */
 export interface NetworkStats {
   messages: number;
+  /** Of the messages, those between two servers. */
+  server_messages: number;
   replays: number;
   losses: number;
   cuts: number;
@@ -276,6 +278,7 @@ export class FakeNetwork {
   faults = true;
   readonly stats: NetworkStats = {
     messages: 0,
+    server_messages: 0,
     replays: 0,
     losses: 0,
     cuts: 0,
@@ -340,6 +343,7 @@ export class FakeNetwork {
       }
     }
     this.stats.messages++;
+    if (conn.kind === "server") this.stats.server_messages++;
     this.#push(conn, to, { kind: "text", text, at: 0 });
   }
 

@@ -19,6 +19,8 @@ import type {
   UnsignedFrame,
 } from "../../actors/router_messages.ts";
 import { errorFrame } from "../../actors/router_messages.ts";
+import { OUR_SERVER_FEATURES } from "../../actors/router_delivery.ts";
+import { featuresOf } from "../../actors/router_federation.ts";
 import {
   checkInvariants,
   evolve,
@@ -50,6 +52,8 @@ export interface ServerHost {
   userAccepted(user: string, server: string): void;
   /** Records a verdict for the run report. */
   count(what: string): void;
+  /** This step changed `server` (its state or links) and the presence of these users. */
+  touch(server: SimServer, users?: Iterable<string>): void;
   trace(line: string): void;
   /** Stops the run with a broken invariant. */
   fail(invariant: string): never;
@@ -100,6 +104,8 @@ export class SimServer {
     readonly index: number,
     readonly id: string,
     readonly key: string,
+    /** The features it announces: ours, or a peer's without `gossip_direct` (the spec's gossip). */
+    readonly features: readonly string[] = OUR_SERVER_FEATURES,
   ) {
     this.host_name = `10.0.0.${index + 1}`;
     this.state = initialRouterState(id);
@@ -107,6 +113,7 @@ export class SimServer {
       join_policy: "open",
       pinned_keys: new Set(),
       advertise: { host: this.host_name, port: this.port },
+      features,
     };
   }
 
@@ -150,6 +157,7 @@ export class SimServer {
 
   /** A new inbound connection: its first frame will say what it is. */
   accept(conn: Connection): void {
+    this.world.touch(this);
     this.links.set(conn.id, {
       conn,
       end: 1,
@@ -164,6 +172,7 @@ export class SimServer {
   receive(conn: Connection, text: string): void {
     const link = this.links.get(conn.id);
     if (link === undefined) return;
+    this.world.touch(this);
     const parsed = parseFrame(
       text,
       link.role === "user" ? USER_FRAME_BYTES_MAX : SERVER_FRAME_BYTES_MAX,
@@ -191,6 +200,7 @@ export class SimServer {
   closed(conn: Connection, reason: string): void {
     const link = this.links.get(conn.id);
     if (link === undefined) return;
+    this.world.touch(this);
     this.links.delete(conn.id);
     if (link.role === "joining") return this.#joinFailed(`join link closed: ${reason}`);
     this.post({ type: "LinkClosed", link: conn.id, reason, at_ms: this.world.scheduler.now });
@@ -207,6 +217,8 @@ export class SimServer {
   }
 
   #apply(events: RouterEvent[]): void {
+    const users = [...userIds(events)];
+    this.world.touch(this, users);
     for (const event of events) {
       this.log.push(event);
       try {
@@ -216,7 +228,11 @@ export class SimServer {
       }
     }
     try {
-      checkInvariants(this.state);
+      // Only the users these events touched can have become inconsistent (fold checks all).
+      checkInvariants(
+        this.state,
+        events.some((e) => e.type === "ServerStarted") ? undefined : users,
+      );
     } catch (e) {
       this.world.fail(`checkInvariants() failed at ${this.id}: ${errorText(e)}`);
     }
@@ -308,6 +324,7 @@ export class SimServer {
         `${frame.type} from unknown server ${frame.from}: no pinned key to verify it`,
       );
     }
+    this.world.count(`server frame ${frame.type}`);
     this.post({
       type: "FromServer",
       link: link.conn.id,
@@ -405,7 +422,12 @@ export class SimServer {
       from: this.id,
       to,
       ts: this.world.scheduler.now,
-      payload: { host: this.host_name, port: this.port, pubkey: this.key },
+      payload: {
+        host: this.host_name,
+        port: this.port,
+        pubkey: this.key,
+        features: [...this.features],
+      },
     };
   }
 
@@ -430,6 +452,7 @@ export class SimServer {
       if (!network.reachable(this.id, introducer.id)) return failed("introducer unreachable");
       const conn = network.open("server", this.id, introducer.id);
       introducer.accept(conn);
+      this.world.touch(this);
       this.links.set(conn.id, {
         conn,
         end: 0,
@@ -442,6 +465,7 @@ export class SimServer {
       network.send(conn, 0, seal(this.#hello("SERVER_HELLO_JOIN", to)));
       scheduler.after(network.options.dial_timeout_ms, `welcome timeout ${this.id}`, () => {
         if (this.links.get(conn.id)?.role !== "joining") return;
+        this.world.touch(this);
         this.links.delete(conn.id);
         network.close(conn, 0, "1000 no SERVER_WELCOME in time");
         failed("no welcome in time");
@@ -480,7 +504,13 @@ export class SimServer {
     for (const e of frame.payload.servers ?? frame.payload.clients ?? []) {
       const id = e.server_id ?? e.user_id;
       if (id !== undefined) {
-        servers.push({ server_id: id, host: e.host, port: e.port, pubkey: e.pubkey });
+        servers.push({
+          server_id: id,
+          host: e.host,
+          port: e.port,
+          pubkey: e.pubkey,
+          features: featuresOf(e),
+        });
       }
     }
     this.post({
@@ -491,12 +521,18 @@ export class SimServer {
         host: introducer.host_name,
         port: introducer.port,
         pubkey: introducer.key,
+        features: featuresOf(frame.payload),
       },
       servers,
       raw,
       at_ms: scheduler.now,
     });
   }
+}
+
+/** The users whose presence `events` change. */
+function* userIds(events: RouterEvent[]): Iterable<string> {
+  for (const event of events) if ("user_id" in event) yield event.user_id;
 }
 
 /** The wire text of a frame the server built (`FrameSigner.seal`, with a fake signature). */

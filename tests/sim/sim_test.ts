@@ -35,6 +35,21 @@ Deno.test(`simulation keeps every invariant: fresh seeds ${FRESH_SEEDS.join(", "
   }
 });
 
+// Seeds whose menus partition the network, run with the flag on some servers only and on none:
+// presence converges after every heal whichever rule each pair of servers follows.
+for (const gossip_direct of ["mixed", "none", "all"] as const) {
+  Deno.test(`simulation converges after partitions with gossip_direct on ${gossip_direct}`, () => {
+    for (const seed of [6n, 13n]) {
+      const options = simOptions(seed, { gossip_direct, servers: 6 });
+      const report = runSimulation(options);
+      assert.ok(report.network.partitions > 0, `seed ${seed} partitions the network`);
+      const digests = report.counters.get("server frame GOSSIP_DIGEST") ?? 0;
+      if (gossip_direct === "none") assert.equal(digests, 0);
+      else assert.ok(digests > 0, `seed ${seed}: links between flagged servers re-sync by digest`);
+    }
+  });
+}
+
 Deno.test("simulation replays a seed exactly", () => {
   const options = simOptions(5n, { steps: 800, rounds: 1 });
   const a = runSimulation(options);

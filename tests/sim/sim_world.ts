@@ -29,6 +29,7 @@ import {
   Scheduler,
 } from "./fake_network.ts";
 import { type ServerHost, SimServer, tokenText } from "./sim_server.ts";
+import { FEATURE_GOSSIP_DIRECT, OUR_SERVER_FEATURES } from "../../actors/router_delivery.ts";
 
 /** Everything a run depends on besides the code: the seed and these knobs. */
 export interface SimOptions {
@@ -59,11 +60,29 @@ export interface SimOptions {
   user_list_probability: number;
   /** When the network heals, an offline user comes back with this probability. */
   heal_reconnect_probability: number;
-  /** Steps the heal may take before the run counts as stuck. */
+  /**
+   * Which servers announce `gossip_direct`: all, none (the spec's forwarding everywhere), or a
+   * mixed mesh (each server by a coin toss).
+   */
+  gossip_direct: "all" | "none" | "mixed";
+  /** Steps the heal may take before the run counts as stuck; 0: {@linkcode settleBudget}. */
   settle_steps_max: number;
   /** Lines of trace kept for a failure report. */
   trace_lines: number;
 }
+
+/** What a server announces without `gossip_direct`: the spec's forwarding, our other features. */
+const SPEC_FEATURES = OUR_SERVER_FEATURES.filter((f) => f !== FEATURE_GOSSIP_DIRECT);
+
+/**
+ * Servers without the flag in a mixed mesh, at most: each costs about 2n copies per gossip
+ * frame (it relays to everyone, and flagged servers relay to it), so two keep a large mixed
+ * world O(n) per event while every path still mixes both rules. A mesh with no flag at all
+ * (the spec's forwarding, about n² copies per event) is picked only up to
+ * {@linkcode SPEC_MESH_SERVERS_MAX} servers; `--gossip none` runs it at any size, slowly.
+ */
+const MIXED_UNFLAGGED_MAX = 2;
+const SPEC_MESH_SERVERS_MAX = 10;
 
 /**
  * The options of a seed. As in the VOPR, the seed picks the world as well as the run: the
@@ -84,7 +103,7 @@ export function simOptions(seed: bigint, overrides: Partial<SimOptions> = {}): S
     link_break_probability: menu.pick([0, 0.02, 0.05]),
     close_notice_delay_max_ms: menu.pick([100, 3_000]),
   };
-  return {
+  const options: SimOptions = {
     seed,
     servers: 3 + Number(s % 4n),
     users: 6 + Number((s / 4n) % 10n),
@@ -101,11 +120,17 @@ export function simOptions(seed: bigint, overrides: Partial<SimOptions> = {}): S
     user_ctrl_close_probability: 0.3,
     user_list_probability: 0.05,
     heal_reconnect_probability: 0.7,
-    settle_steps_max: 200_000,
+    gossip_direct: menu.pick(["all", "all", "none", "mixed"] as const),
+    settle_steps_max: 0,
     trace_lines: 60,
     ...overrides,
     ...(overrides.network ? { network: { ...network, ...overrides.network } } : {}),
   };
+  if (
+    overrides.gossip_direct === undefined && options.gossip_direct === "none" &&
+    options.servers > SPEC_MESH_SERVERS_MAX
+  ) options.gossip_direct = "mixed";
+  return options;
 }
 
 /** The command that replays a run. */
@@ -158,6 +183,9 @@ export interface SimReport {
   messages_sent: number;
   messages_delivered: number;
   probes: number;
+  /** The most steps one heal settle took, and its budget. */
+  settle_steps: number;
+  settle_budget: number;
   network: NetworkStats;
   counters: Map<string, number>;
 }
@@ -324,8 +352,13 @@ export class World implements ServerHost {
   /** user -> the servers that ever accepted its hello (a remote location must be one of them). */
   readonly user_servers = new Map<string, Set<string>>();
   readonly counters = new Map<string, number>();
+  /** What the current step changed, for the step checkers. */
+  readonly touched = new Set<SimServer>();
+  readonly touched_users = new Set<string>();
   step = 0;
   round = 0;
+  /** The most steps one settle took (how close runs come to the budget). */
+  settle_steps = 0;
   phase = "boot";
   #byId = new Map<string, SimServer>();
   #userById = new Map<string, SimUser>();
@@ -346,7 +379,7 @@ export class World implements ServerHost {
       // link tie-break differs from seed to seed; the second group names the server's index.
       const uuid = this.dice.uuid();
       const id = `${uuid.slice(0, 9)}${i.toString(16).padStart(4, "0")}${uuid.slice(13)}`;
-      const server = new SimServer(this, i, id, `K-${id}`);
+      const server = new SimServer(this, i, id, `K-${id}`, this.#features());
       this.servers.push(server);
       this.#byId.set(id, server);
     }
@@ -355,6 +388,20 @@ export class World implements ServerHost {
       this.users.push(user);
       this.#userById.set(user.id, user);
     }
+  }
+
+  /** A mixed mesh: each server a coin toss, at most MIXED_UNFLAGGED_MAX without the flag. */
+  #features(): readonly string[] {
+    const { gossip_direct } = this.options;
+    const flagged = gossip_direct === "all" ||
+      (gossip_direct === "mixed" &&
+        (this.dice.chance(0.5) || this.unflagged >= MIXED_UNFLAGGED_MAX));
+    return flagged ? OUR_SERVER_FEATURES : SPEC_FEATURES;
+  }
+
+  /** Servers that do not announce gossip_direct. */
+  get unflagged(): number {
+    return this.servers.filter((s) => !s.features.includes(FEATURE_GOSSIP_DIRECT)).length;
   }
 
   get introducer(): SimServer {
@@ -373,6 +420,11 @@ export class World implements ServerHost {
     let set = this.user_servers.get(user);
     if (set === undefined) this.user_servers.set(user, set = new Set());
     set.add(server);
+  }
+
+  touch(server: SimServer, users: Iterable<string> = []): void {
+    this.touched.add(server);
+    for (const user of users) this.touched_users.add(user);
   }
 
   count(what: string): void {
@@ -403,7 +455,7 @@ export class World implements ServerHost {
   /** Runs every round; throws {@linkcode SimFailure} on the first broken invariant. */
   run(): SimReport {
     try {
-      this.#boot();
+      this.boot();
       for (this.round = 1; this.round <= this.options.rounds; this.round++) {
         this.#chaos();
         this.#heal();
@@ -424,6 +476,8 @@ export class World implements ServerHost {
       messages_sent: this.messages.size,
       messages_delivered: delivered,
       probes: [...this.messages.values()].filter((m) => m.phase === "probe").length,
+      settle_steps: this.settle_steps,
+      settle_budget: settleBudget(this.options, this.unflagged),
       network: this.network.stats,
       counters: this.counters,
     };
@@ -434,7 +488,8 @@ export class World implements ServerHost {
     return conn.kind === "user" && end === 0 ? this.#userById.get(node) : this.#byId.get(node);
   }
 
-  #boot(): void {
+  /** Starts the introducer, and the other servers within the start spread. */
+  boot(): void {
     const { scheduler, dice } = this;
     this.introducer.start();
     for (const server of this.servers.slice(1)) {
@@ -444,7 +499,7 @@ export class World implements ServerHost {
   }
 
   /** One scheduler step, then the step checkers. False when nothing is left to do. */
-  #step(): boolean {
+  stepOnce(): boolean {
     const label = this.scheduler.next();
     if (label === undefined) return false;
     this.step++;
@@ -471,7 +526,7 @@ export class World implements ServerHost {
       };
       scheduler.after(dice.exponential(options.user_think_mean_ms), `act ${user.id}`, act);
     }
-    for (let i = 0; i < options.steps; i++) this.#step();
+    for (let i = 0; i < options.steps; i++) this.stepOnce();
   }
 
   /** One draw from the fault menu. */
@@ -514,31 +569,97 @@ export class World implements ServerHost {
         user.connect(this.dice.pick(accepting));
       }
     }
-    this.#settle();
+    this.settle(settleBudget(this.options, this.unflagged));
     checkConverged(this);
     this.phase = `round ${this.round} probe`;
-    const online = this.users.filter((u) => u.connected);
-    for (const from of online) {
-      for (const to of online) if (to !== from) from.sendTo(to.id, "probe");
-    }
-    this.#settle();
+    const pairs = probePairs(this.users.filter((u) => u.connected), this.dice);
+    for (const [from, to] of pairs) from.sendTo(to.id, "probe");
+    this.settle(probeBudget(pairs.length));
     checkProbes(this);
     checkConverged(this);
   }
 
   /** Runs until the scheduler is empty; a run that never settles is stuck (a liveness bug). */
-  #settle(): void {
+  settle(budget: number): void {
+    const max = this.options.settle_steps_max || budget;
     const start = this.step;
-    while (this.#step()) {
-      if (this.step - start > this.options.settle_steps_max) {
+    while (this.stepOnce()) {
+      if (this.step - start > max) {
         this.fail(
-          `the network did not settle within ${this.options.settle_steps_max} steps; next: ${
+          `the network did not settle within ${max} steps; next: ${
             this.scheduler.pending(10).join("; ")
           }`,
         );
       }
     }
+    this.settle_steps = Math.max(this.settle_steps, this.step - start);
   }
+}
+
+/**
+ * The steps a heal may take, from what it has to do (each step is one message or timer). Let n
+ * be the servers, u the users, k the servers without `gossip_direct`, and c = n + 2kn the
+ * copies one gossip frame costs: one per server from its origin, plus what the spec's
+ * forwarding adds (an unflagged server relays to all n, and flagged ones relay to the k); with
+ * no flag at all that is about n².
+ *
+ * - every link of the full mesh may have to be made again: n²/2 links, each a few messages and
+ *   the SERVER_ANNOUNCE relays it causes (none between flagged servers, when it tells nothing
+ *   new; up to c from an unflagged one), so about n · c;
+ * - every user may connect again: u presence frames of c copies each (a digest replaces a
+ *   flagged peer's greeting, so a heal adds nothing per user beyond what changed);
+ * - every chaos step may have left one thing in flight.
+ *
+ * So the budget is a + b · n · c + d · u · c + steps, with a, b, d measured upper bounds times a
+ * margin of about 4 (`--seeds` prints the largest settle of each run): a heal that needs more
+ * is a liveness bug, not a slow seed.
+ */
+export function settleBudget(options: SimOptions, unflagged: number): number {
+  const n = options.servers;
+  const c = n + 2 * unflagged * n;
+  return 20_000 + 40 * n * c + 20 * options.users * c + options.steps;
+}
+
+/** A probe DM costs at most a handful of steps (hop, forward, deliver, ACKs, a retry). */
+function probeBudget(probes: number): number {
+  return 10_000 + 20 * probes;
+}
+
+/** Every pair of online users while that is cheap; else a bounded sample that covers every route. */
+const PROBE_PAIRS_ALL_MAX = 40;
+
+/**
+ * The (from, to) pairs probed after a heal: all of them for up to {@linkcode PROBE_PAIRS_ALL_MAX}
+ * online users; beyond, every user sends one probe and receives one, and every ordered pair of
+ * servers that host someone carries one, so every route is tried while the count stays
+ * O(users + servers²) instead of O(users²).
+ */
+export function probePairs(online: SimUser[], dice: Dice): [SimUser, SimUser][] {
+  const pairs: [SimUser, SimUser][] = [];
+  if (online.length < 2) return pairs;
+  if (online.length <= PROBE_PAIRS_ALL_MAX) {
+    for (const from of online) for (const to of online) if (to !== from) pairs.push([from, to]);
+    return pairs;
+  }
+  const shuffled = [...online];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = dice.int(i + 1);
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  shuffled.forEach((from, i) => pairs.push([from, shuffled[(i + 1) % shuffled.length]!]));
+  const byServer = new Map<SimServer, SimUser[]>();
+  for (const user of online) {
+    const list = byServer.get(user.server!) ?? [];
+    list.push(user);
+    byServer.set(user.server!, list);
+  }
+  for (const [, as] of byServer) {
+    for (const [, bs] of byServer) {
+      if (as === bs) continue;
+      pairs.push([dice.pick(as), dice.pick(bs)]);
+    }
+  }
+  return pairs;
 }
 
 /** Runs one seeded simulation. */
