@@ -37,7 +37,7 @@ import {
 } from "../protocol/limits.ts";
 import { type ParsedPrivateKey, parsePrivateKey, parsePublicKey } from "./key_import.ts";
 import { Semaphore } from "./semaphore.ts";
-import type { KeyImport, PrivateKey, PublicKey, RsaBackend } from "./types.ts";
+import type { KeyImport, LibraryInfo, PrivateKey, PublicKey, RsaBackend } from "./types.ts";
 
 /** Bytes in an RSA-4096 signature or OAEP ciphertext. */
 const RSA_BLOCK_BYTES = RSA_BITS / 8;
@@ -170,6 +170,7 @@ type Pointer = Deno.PointerObject;
 
 /** One loaded libcrypto: its symbols, SHA-256, and the registry that frees its keys. */
 interface LibCrypto {
+  readonly info: LibraryInfo;
   readonly sym: Symbols;
   readonly sha256: Pointer;
   readonly keys: FinalizationRegistry<Pointer>;
@@ -271,6 +272,7 @@ function loadLibCrypto(
       continue;
     }
     const lib: LibCrypto = {
+      info: Object.freeze({ name: "OpenSSL", version: versionText(version), path: candidate }),
       sym,
       sha256,
       keys: new FinalizationRegistry((pkey) => sym.EVP_PKEY_free(pkey)),
@@ -467,6 +469,7 @@ function makeBackend(lib: LibCrypto, gate: Semaphore): RsaBackend {
   // as with WebCrypto, never a synchronous throw.
   return Object.freeze({
     name: "openssl",
+    library: lib.info,
 
     async generate(): Promise<PrivateKey> {
       const pkcs8Der = await keygenGate.run(async () => {
