@@ -5,6 +5,7 @@
  * bounded in count and in time.
  * @module
  */
+import { describeCryptoLibrary } from "../actors/status.ts";
 import type { Ceiling } from "./ceiling.ts";
 import WebSocket from "ws";
 import {
@@ -247,6 +248,7 @@ export async function localDm(ctx: BenchContext): Promise<Result[]> {
         users: n,
         in_flight: n * loop.inFlight,
         signs_per_delivery: delivered ? round(signs / delivered, 3) : null,
+        libcrypto: await signingLibrary(server),
         frames_sent: typeDeltas([before], [after], "socp_frames_sent_total"),
         drops: typeDeltas([before], [after], "socp_frames_dropped_total"),
       },
@@ -366,6 +368,7 @@ export async function crossServerDm(ctx: BenchContext): Promise<Result[]> {
             Math.max(1, d('socp_frames_sent_total{type="USER_DELIVER"}')),
           3,
         ),
+        libcrypto: await signingLibrary(servers[0]!),
         frames_sent: typeDeltas(before, after, "socp_frames_sent_total"),
         drops: typeDeltas(before, after, "socp_frames_dropped_total"),
       },
@@ -803,4 +806,10 @@ export async function describeMesh(servers: BenchServer[]): Promise<string> {
   return all.map((s) => `${s.server_id}: ${s.servers.filter((p) => p.linked).length} linked`).join(
     "; ",
   );
+}
+
+/** "OpenSSL 3.5.7 (path, origin)": what a bench server signs with, from its /status. */
+async function signingLibrary(server: BenchServer): Promise<string> {
+  const crypto = (await status(server)).crypto;
+  return crypto === undefined ? "unknown" : describeCryptoLibrary(crypto);
 }

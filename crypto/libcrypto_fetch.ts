@@ -89,7 +89,8 @@ async function obtain(
   const failure = await check(binary.path);
   if (failure === undefined) return binary;
   if (!build) return failure;
-  say(`Debian's build does not load here (${failure}); building OpenSSL ${version} from source`);
+  const why = /version `GLIBC_[\d.]+' not found/.exec(failure)?.[0] ?? failure;
+  say(`Debian's build does not load here (${why}); building OpenSSL ${version} from source`);
   const built = await buildFromSource(work, say);
   if (typeof built === "string") return built;
   const builtFailure = await check(built.path);

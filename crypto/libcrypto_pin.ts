@@ -27,30 +27,9 @@ export const FAST_LIBCRYPTO = {
     sha256: "a8c0d28a529ca480f9f36cf5792e2cd21984552a3c8e4aa11a24aa31aeac98e8",
     directory: "openssl-3.5.7",
     /**
-     * libcrypto only, with its assembly (the AVX-512 RSA code) and nothing this server does not
-     * load: no TLS, apps, tests, docs, engines or loadable modules.
+     * The full library, as Debian builds it (the system `openssl` command, which the benchmark
+     * runs on it, needs every symbol), without what only the build itself would use.
      */
-    configure: [
-      "shared",
-      "no-tests",
-      "no-docs",
-      "no-apps",
-      "no-engine",
-      "no-module",
-      "no-legacy",
-      "no-ssl",
-      "no-tls",
-      "no-dtls",
-      "no-quic",
-      "no-comp",
-      "no-zlib",
-      "no-ui-console",
-      "no-http",
-      "no-ocsp",
-      "no-cms",
-      "no-ts",
-      "no-srp",
-      "no-ct",
-    ],
+    configure: ["shared", "no-tests", "no-docs", "no-apps"],
   },
 } as const;
