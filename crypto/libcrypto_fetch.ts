@@ -22,7 +22,7 @@ import { FAST_LIBCRYPTO } from "./libcrypto_pin.ts";
 import { knownAnswerFailure } from "./libcrypto_selfcheck.ts";
 import { createOpenSslBackend } from "./openssl.ts";
 
-/** How long one download may take. */
+/** How long one download may take (the source is 53 MB). */
 const DOWNLOAD_TIMEOUT_MS = 120_000;
 
 /** The result of {@linkcode fetchFastLibCrypto}. */
@@ -77,24 +77,29 @@ async function obtain(
   build: boolean,
   say: (line: string) => void,
 ): Promise<{ path: string; origin: string } | string> {
-  const { version, debianBinary } = FAST_LIBCRYPTO;
+  const { version } = FAST_LIBCRYPTO;
   say(`fetching OpenSSL ${version} (Debian's libssl3t64) for faster RSA`);
+  const binary = await debianBinary(work);
+  if (typeof binary !== "string") return binary;
+  if (!build) return binary;
+  const why = /version `GLIBC_[\d.]+' not found/.exec(binary)?.[0] ?? binary;
+  say(`Debian's build cannot be used here (${why}); building OpenSSL ${version} from source`);
+  const built = await buildFromSource(work, say);
+  if (typeof built === "string") return `${why}; ${built}`;
+  return await check(built.path) ?? built;
+}
+
+/** Debian's libcrypto, downloaded, unpacked and checked; or why not. */
+async function debianBinary(work: string): Promise<{ path: string; origin: string } | string> {
+  const { debianBinary } = FAST_LIBCRYPTO;
   const deb = join(work, "libssl.deb");
   const fetched = await download(debianBinary.url, debianBinary.sha256, deb);
   if (fetched !== undefined) return fetched;
   const unpacked = join(work, "deb");
   const extracted = await run("dpkg-deb", ["-x", deb, unpacked]);
   if (extracted !== undefined) return `cannot unpack the .deb: ${extracted}`;
-  const binary = { path: join(unpacked, debianBinary.member), origin: originOf(debianBinary.url) };
-  const failure = await check(binary.path);
-  if (failure === undefined) return binary;
-  if (!build) return failure;
-  const why = /version `GLIBC_[\d.]+' not found/.exec(failure)?.[0] ?? failure;
-  say(`Debian's build does not load here (${why}); building OpenSSL ${version} from source`);
-  const built = await buildFromSource(work, say);
-  if (typeof built === "string") return built;
-  const builtFailure = await check(built.path);
-  return builtFailure ?? built;
+  const path = join(unpacked, debianBinary.member);
+  return await check(path) ?? { path, origin: originOf(debianBinary.url) };
 }
 
 /** Loads the library (in this process) and runs the known-answer checks on it. */
