@@ -132,7 +132,7 @@ export interface CryptoLibrary {
   /** "OpenSSL" or "WebCrypto". */
   library: string;
   version: string;
-  /** The file loaded (`libcrypto.so.3` for the system's own). */
+  /** The file loaded. */
   path?: string;
   /** Where it came from: "system", "Debian ...", "built from Debian ...", "--libcrypto", ... */
   origin: string;

@@ -152,7 +152,7 @@ Deno.test({
   async fn() {
     // The same libcrypto, opened again: dlopen hands back the loaded library, and the error
     // queue is per thread, so this sees exactly what the backend left behind on this thread.
-    const lib = Deno.dlopen("libcrypto.so.3", {
+    const lib = Deno.dlopen(openssl!.library!.path, {
       ERR_peek_error: { parameters: [], result: "u64" },
     });
     try {

@@ -179,8 +179,8 @@ interface LibCrypto {
 /** Options for {@linkcode createOpenSslBackend}. */
 export interface OpenSslOptions {
   /**
-   * The libcrypto to load. Default: `libcrypto.so.3` through the dynamic linker's search path
-   * (on macOS `libcrypto.3.dylib`, then the Homebrew locations).
+   * The libcrypto to load. Default: the system's `libcrypto.so.3` (the usual absolute paths,
+   * then the dynamic linker's search path; on macOS `libcrypto.3.dylib`, then the Homebrew locations).
    */
   readonly libraryPath?: string;
   /** Sign/decrypt calls in flight at once (default `CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX`). */
@@ -222,7 +222,14 @@ function defaultPaths(): string[] {
     ];
   }
   if (Deno.build.os === "windows") return ["libcrypto-3-x64.dll"];
-  return ["libcrypto.so.3"];
+  // Absolute paths first: a bare soname would resolve to any libcrypto.so.3 this process has
+  // loaded already, such as the current OpenSSL from the user's cache.
+  return [
+    `/usr/lib/${Deno.build.arch}-linux-gnu/libcrypto.so.3`,
+    "/usr/lib64/libcrypto.so.3",
+    "/usr/lib/libcrypto.so.3",
+    "libcrypto.so.3",
+  ];
 }
 
 function loadLibCrypto(
