@@ -6,8 +6,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { defaultBackend } from "./crypto/mod.ts";
-import { loadedLibCryptoVersion } from "./crypto/openssl.ts";
+import { defaultBackend, openBackend } from "./crypto/mod.ts";
 import { refusing, StartupError } from "./lib/startup_error.ts";
 import { systemRandom } from "./lib/world.ts";
 import { BUILD } from "./actors/build.ts";
@@ -16,6 +15,7 @@ import { runServe } from "./actors/serve_cli.ts";
 import { readIdentity, saveIdentity } from "./store/identity.ts";
 import { checkDataDir } from "./store/preflight.ts";
 import { backupDatabase } from "./store/backup.ts";
+import { runLibcrypto } from "./crypto/libcrypto_cli.ts";
 import { runClient } from "./client/main.ts";
 import { runReplay } from "./actors/replay_cli.ts";
 import { runTraceReplay } from "./client/trace_replay.ts";
@@ -35,6 +35,7 @@ Commands:
              (replay --trace FILE: a client's wire trace, as the same timeline)
   probe      Check any SOCP v1.3 server for conformance and the spec's §16 weaknesses
   status     Show a running server's peers, links, backoff and users per server
+  libcrypto  Fetch (or build) and check the current OpenSSL the server signs with
 
 Run "deno run -A main.ts <command> --help" for the options of a command, and
 "deno run -A main.ts --version" for the build, Deno and libcrypto versions.
@@ -79,6 +80,8 @@ export async function main(args: string[]): Promise<number> {
       return await runProbe(rest);
     case "status":
       return await runStatus(rest);
+    case "libcrypto":
+      return await runLibcrypto(rest);
     case undefined:
     case "-h":
     case "--help":
@@ -164,15 +167,15 @@ async function backup(args: string[]): Promise<number> {
   });
 }
 
-/** The build, Deno and libcrypto versions, one per line. */
+/** The build, Deno and the libcrypto `serve` would sign with, one per line. */
 function versionText(): string {
-  const backend = defaultBackend(() => {});
-  const libcrypto = loadedLibCryptoVersion();
+  const { backend, origin } = openBackend();
+  const lib = backend.library;
   return [
     BUILD,
     `deno ${Deno.version.deno} (v8 ${Deno.version.v8}, typescript ${Deno.version.typescript})`,
-    libcrypto !== undefined
-      ? `libcrypto OpenSSL ${libcrypto} (crypto backend: ${backend.name})`
+    lib !== undefined
+      ? `libcrypto ${lib.name} ${lib.version} (${lib.path ?? "system"}, ${origin})`
       : `libcrypto not loaded (crypto backend: ${backend.name})`,
   ].join("\n");
 }

@@ -127,9 +127,30 @@ export function reasonBucket(reason: string): string {
   return words.length === 0 ? "other" : words.join("_").slice(0, 48);
 }
 
+/** The library that does the server's RSA work, as `/metrics` and `/status` show it. */
+export interface CryptoLibrary {
+  /** "OpenSSL" or "WebCrypto". */
+  library: string;
+  version: string;
+  /** The file loaded. */
+  path?: string;
+  /** Where it came from: "system", "Debian ...", "built from Debian ...", "--libcrypto", ... */
+  origin: string;
+}
+
+/** What a backend says about its library, with where the choice came from. */
+export function cryptoLibraryOf(backend: RsaBackend, origin: string): CryptoLibrary {
+  const info = backend.library;
+  return info === undefined
+    ? { library: backend.name, version: "", origin }
+    : { library: info.name, version: info.version, path: info.path, origin };
+}
+
 /** Everything the server counts for `/metrics`. */
 export class Metrics {
   readonly started_ms = Date.now();
+  /** Set by the server once its backend is open. */
+  cryptoLibrary: CryptoLibrary = { library: "unknown", version: "", origin: "" };
   readonly framesReceived = new LabelledCounter();
   readonly framesSent = new LabelledCounter();
   readonly drops = new LabelledCounter(DROP_REASONS_MAX);
@@ -210,6 +231,7 @@ export function metered(backend: RsaBackend, metrics: Metrics): RsaBackend {
   };
   return {
     name: backend.name,
+    library: backend.library,
     generate: () => backend.generate(),
     importPrivate: (data) => backend.importPrivate(data),
     exportPrivate: (key: PrivateKey) => backend.exportPrivate(key),
@@ -261,6 +283,13 @@ export function renderPrometheus(metrics: Metrics, gauges: Gauges, build: string
   };
   family("socp_build_info", "gauge", "Build of this server (value is always 1).");
   line("socp_build_info", 1, { build });
+  family("socp_crypto_library_info", "gauge", "The library that signs (value is always 1).");
+  const lib = metrics.cryptoLibrary;
+  line("socp_crypto_library_info", 1, {
+    library: lib.library,
+    version: lib.version,
+    origin: lib.origin,
+  });
   family("socp_uptime_seconds", "gauge", "Seconds since the server started.");
   line("socp_uptime_seconds", (Date.now() - metrics.started_ms) / 1000);
 

@@ -53,6 +53,9 @@ Options (flags override SOCP_* environment variables, which override the setting
                          only its structure (quick_check, the default)
   --log-level LEVEL      debug | info | warn | error (default info)
   --log-format FORMAT    text | json (default: text on a terminal, json otherwise)
+  --libcrypto PATH       The libcrypto to sign with: a file, or "system" (default: the
+                         current OpenSSL in the user's cache when checked there, else the
+                         system's; also $SOCP_LIBCRYPTO)
   -h, --help             Show this help
 
 Environment variables, each standing for the flag of the same name:
@@ -76,6 +79,7 @@ const SERVE_OPTIONS = {
   "check-db": { type: "boolean" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
+  libcrypto: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -103,6 +107,7 @@ export async function runServe(
       config,
       log,
       checkDb: values["check-db"] ? "full" : "quick",
+      libcrypto: values.libcrypto,
     });
     for (const warning of warnings) log.warn(warning);
     for (const note of notes) log.info(note);

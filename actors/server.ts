@@ -8,7 +8,7 @@
 import { KeyCache } from "./key_cache.ts";
 import { USER_KEYS_CACHED_MAX } from "../protocol/limits.ts";
 import { join as joinPath } from "node:path";
-import { defaultBackend } from "../crypto/mod.ts";
+import { chooseLibCrypto, openBackend } from "../crypto/mod.ts";
 import { createSignPool } from "../crypto/sign_pool.ts";
 import type { PublicKey, RsaBackend } from "../crypto/types.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
@@ -49,14 +49,16 @@ import { FairSigner } from "./fair_signer.ts";
 import { CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX, ORIGIN_SEALS_MAX } from "../protocol/limits.ts";
 // --- end hardening ---
 // --- Observability (issue 7): GET /metrics, GET /status; see actors/metrics.ts, status.ts ---
-import { metered, Metrics } from "./metrics.ts";
-import { observeRoute } from "./status.ts";
+import { cryptoLibraryOf, metered, Metrics } from "./metrics.ts";
+import { describeCryptoLibrary, observeRoute } from "./status.ts";
 // --- end observability ---
 
 /** How to run a server: a configuration plus the world it runs in. */
 export interface ServerOptions {
   config: ServerConfig;
   backend?: RsaBackend;
+  /** Without `backend`: the libcrypto to load (a path, or "system"; see crypto/libcrypto_cache.ts). */
+  libcrypto?: string;
   /**
    * Threads that sign (`crypto/sign_pool.ts`); default one per core when the backend is
    * OpenSSL; 0: sign through the backend itself.
@@ -103,7 +105,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
   const log = options.log ?? createLogger("info");
-  const base = options.backend ?? defaultBackend();
+  const opened = options.backend
+    ? { backend: options.backend, origin: "given" }
+    : openBackend(chooseLibCrypto({ override: options.libcrypto }));
+  if (opened.fallback !== undefined) log.warn(opened.fallback);
+  const base = opened.backend;
+  metrics.cryptoLibrary = cryptoLibraryOf(base, opened.origin);
+  log.info(`signing with ${describeCryptoLibrary(metrics.cryptoLibrary)}`);
   // Every check comes before anything is written: a refused start leaves the data dir as it was.
   const dbPath = joinPath(config.data_dir, DATABASE_FILE);
   await checkDataDir(config.data_dir);

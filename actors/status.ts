@@ -7,7 +7,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import type { Link } from "./link.ts";
-import { type Gauges, type Metrics, renderPrometheus } from "./metrics.ts";
+import { type CryptoLibrary, type Gauges, type Metrics, renderPrometheus } from "./metrics.ts";
 import type { Peers, RetryStatus } from "./peers.ts";
 import type { Router } from "./router.ts";
 import { ServerLinkHandler } from "./server_link.ts";
@@ -57,6 +57,8 @@ export interface ServerStatus {
   links: Gauges["links"];
   router_mailbox_depth: number;
   public_channel_version: number;
+  /** The library that signs and decrypts (absent from servers of older builds). */
+  crypto?: CryptoLibrary;
   servers: PeerStatus[];
 }
 
@@ -157,6 +159,7 @@ export function serverStatus(sources: StatusSources): ServerStatus {
     links: g.links,
     router_mailbox_depth: g.router_mailbox_depth,
     public_channel_version: g.public_channel_version,
+    crypto: sources.metrics.cryptoLibrary,
     servers,
   };
 }
@@ -250,6 +253,8 @@ export function formatStatus(s: ServerStatus): string[] {
     `public channel v${s.public_channel_version}`,
     `  ${linked}/${s.servers.length} known servers linked`,
   ];
+  // A server of an older build has no crypto field.
+  if (s.crypto) lines.push(`  crypto: ${describeCryptoLibrary(s.crypto)}`);
   if (s.servers.length === 0) return lines;
   const rows = [["SERVER", "ADDRESS", "LINK", "LAST FRAME", "OUTBOX", "BACKOFF", "USERS"]];
   for (const p of s.servers) {
@@ -279,6 +284,13 @@ function backoffText(b: NonNullable<PeerStatus["backoff"]>): string {
     : "";
   const forget = b.forget_in_ms !== undefined ? `, dropped in ${duration(b.forget_in_ms)}` : "";
   return `${b.failures} failed${retry}${forget}`;
+}
+
+/** "OpenSSL 3.5.7 (/path, built from Debian openssl_3.5.7.orig.tar.gz)". */
+export function describeCryptoLibrary(c: CryptoLibrary): string {
+  const where = [c.path, c.origin].filter((part) => part !== undefined && part !== "");
+  return `${c.library}${c.version ? ` ${c.version}` : ""}` +
+    (where.length ? ` (${where.join(", ")})` : "");
 }
 
 function duration(ms: number): string {

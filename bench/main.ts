@@ -125,6 +125,9 @@ export async function runBench(args: string[]): Promise<number> {
   if (quietWaitMs > 0) await awaitQuiet(quietWaitMs);
   const ceiling: Ceiling = await measureCeiling(smoke ? 1 : 3, machine.nproc);
   log(`ceiling: ${round(ceiling.signs_per_s, 1)} RSA-4096 signs/s (${ceiling.source})`);
+  if (ceiling.system_signs_per_s !== undefined) {
+    log(`  system libcrypto: ${round(ceiling.system_signs_per_s, 1)} signs/s`);
+  }
   // What the server's own backend reaches with 2 and 4 signs in flight (PLATFORM.md §2).
   const inFlight = smoke ? {} : {
     backend_signs_per_s_2_in_flight: round(await backendSignRate(3000, 2), 1),

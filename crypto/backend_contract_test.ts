@@ -14,7 +14,8 @@ import {
   TOO_LONG_447,
 } from "./backend_contract.ts";
 import { createOpenSslBackend } from "./openssl.ts";
-import { fixturePem, sharedVectors } from "./test_support.ts";
+import { FAST_LIBCRYPTO } from "./libcrypto_pin.ts";
+import { fastLibCrypto, fixturePem, sharedVectors } from "./test_support.ts";
 import type { RsaBackend } from "./types.ts";
 import { createWebCryptoBackend, webCrypto } from "./webcrypto.ts";
 
@@ -24,6 +25,14 @@ if (openssl === undefined) console.error(`OpenSSL tests ignored: ${unavailable}`
 
 runBackendContract("webcrypto", (options) => createWebCryptoBackend(options));
 runBackendContract("openssl", (options) => createOpenSslBackend(options), { generate: true });
+// The current OpenSSL from the user's cache, the one the server prefers (see libcrypto_cache.ts).
+const fast = fastLibCrypto().path;
+runBackendContract(
+  `openssl ${FAST_LIBCRYPTO.version}`,
+  (options) =>
+    fast === undefined ? undefined : createOpenSslBackend({ ...options, libraryPath: fast }),
+  { generate: true },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Across backends
@@ -143,7 +152,7 @@ Deno.test({
   async fn() {
     // The same libcrypto, opened again: dlopen hands back the loaded library, and the error
     // queue is per thread, so this sees exactly what the backend left behind on this thread.
-    const lib = Deno.dlopen("libcrypto.so.3", {
+    const lib = Deno.dlopen(openssl!.library!.path, {
       ERR_peek_error: { parameters: [], result: "u64" },
     });
     try {

@@ -37,7 +37,7 @@ import {
 } from "../protocol/limits.ts";
 import { type ParsedPrivateKey, parsePrivateKey, parsePublicKey } from "./key_import.ts";
 import { Semaphore } from "./semaphore.ts";
-import type { KeyImport, PrivateKey, PublicKey, RsaBackend } from "./types.ts";
+import type { KeyImport, LibraryInfo, PrivateKey, PublicKey, RsaBackend } from "./types.ts";
 
 /** Bytes in an RSA-4096 signature or OAEP ciphertext. */
 const RSA_BLOCK_BYTES = RSA_BITS / 8;
@@ -170,6 +170,7 @@ type Pointer = Deno.PointerObject;
 
 /** One loaded libcrypto: its symbols, SHA-256, and the registry that frees its keys. */
 interface LibCrypto {
+  readonly info: LibraryInfo;
   readonly sym: Symbols;
   readonly sha256: Pointer;
   readonly keys: FinalizationRegistry<Pointer>;
@@ -178,8 +179,8 @@ interface LibCrypto {
 /** Options for {@linkcode createOpenSslBackend}. */
 export interface OpenSslOptions {
   /**
-   * The libcrypto to load. Default: `libcrypto.so.3` through the dynamic linker's search path
-   * (on macOS `libcrypto.3.dylib`, then the Homebrew locations).
+   * The libcrypto to load. Default: the system's `libcrypto.so.3` (the usual absolute paths,
+   * then the dynamic linker's search path; on macOS `libcrypto.3.dylib`, then the Homebrew locations).
    */
   readonly libraryPath?: string;
   /** Sign/decrypt calls in flight at once (default `CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX`). */
@@ -221,7 +222,14 @@ function defaultPaths(): string[] {
     ];
   }
   if (Deno.build.os === "windows") return ["libcrypto-3-x64.dll"];
-  return ["libcrypto.so.3"];
+  // Absolute paths first: a bare soname would resolve to any libcrypto.so.3 this process has
+  // loaded already, such as the current OpenSSL from the user's cache.
+  return [
+    `/usr/lib/${Deno.build.arch}-linux-gnu/libcrypto.so.3`,
+    "/usr/lib64/libcrypto.so.3",
+    "/usr/lib/libcrypto.so.3",
+    "libcrypto.so.3",
+  ];
 }
 
 function loadLibCrypto(
@@ -271,6 +279,7 @@ function loadLibCrypto(
       continue;
     }
     const lib: LibCrypto = {
+      info: Object.freeze({ name: "OpenSSL", version: versionText(version), path: candidate }),
       sym,
       sha256,
       keys: new FinalizationRegistry((pkey) => sym.EVP_PKEY_free(pkey)),
@@ -473,6 +482,7 @@ function makeBackend(lib: LibCrypto, gate: Semaphore): RsaBackend {
   // as with WebCrypto, never a synchronous throw.
   return Object.freeze({
     name: "openssl",
+    library: lib.info,
 
     async generate(): Promise<PrivateKey> {
       const pkcs8Der = await keygenGate.run(async () => {

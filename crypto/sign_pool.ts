@@ -37,7 +37,7 @@ export async function createSignPool(
   threads: number,
   onUnavailable: (reason: string) => void = () => {},
 ): Promise<PooledBackend | undefined> {
-  const started = Array.from({ length: threads }, () => startThread());
+  const started = Array.from({ length: threads }, () => startThread(base.library?.path));
   const results = await Promise.all(started.map((s) => s.ready));
   const failure = results.find((r) => r !== undefined);
   if (failure !== undefined) {
@@ -78,6 +78,7 @@ export async function createSignPool(
 
   return {
     name: `${base.name}, signing on ${threads} threads`,
+    library: base.library,
     generate: () => base.generate(),
     importPrivate: (data) => base.importPrivate(data),
     exportPrivate: (key) => base.exportPrivate(key),
@@ -113,8 +114,11 @@ export async function createSignPool(
   };
 }
 
-function startThread(): { thread: Thread; ready: Promise<string | undefined> } {
+function startThread(
+  libraryPath: string | undefined,
+): { thread: Thread; ready: Promise<string | undefined> } {
   const worker = new Worker(new URL("./sign_worker.ts", import.meta.url), { type: "module" });
+  worker.postMessage({ type: "init", libraryPath } satisfies SignRequest);
   const thread: Thread = { worker, outstanding: new Map() };
   const ready = new Promise<string | undefined>((resolve) => {
     worker.onmessage = (e: MessageEvent<SignReply>) => {

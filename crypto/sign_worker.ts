@@ -6,10 +6,11 @@
  */
 /// <reference lib="deno.worker" />
 import { createOpenSslBackend } from "./openssl.ts";
-import type { PrivateKey } from "./types.ts";
+import type { PrivateKey, RsaBackend } from "./types.ts";
 
 /** What the pool sends. */
 export type SignRequest =
+  | { type: "init"; libraryPath?: string }
   | { type: "key"; key: number; der: Uint8Array }
   | { type: "sign"; job: number; key: number; data: Uint8Array };
 /** What a worker answers. */
@@ -20,16 +21,22 @@ export type SignReply =
   | { type: "failed"; job: number; error: string };
 
 const post = (reply: SignReply, transfer: Transferable[] = []) => self.postMessage(reply, transfer);
-let why = "";
-const backend = createOpenSslBackend({
-  blocking: true,
-  privateOpsInFlightMax: 1,
-  onUnavailable: (reason) => (why = reason),
-});
+/** The same libcrypto as the pool's backend, loaded when the pool says which. */
+let backend: RsaBackend | undefined;
 const keys = new Map<number, Promise<PrivateKey>>();
 
 self.onmessage = async (e: MessageEvent<SignRequest>) => {
   const request = e.data;
+  if (request.type === "init") {
+    let why = "";
+    backend = createOpenSslBackend({
+      libraryPath: request.libraryPath,
+      blocking: true,
+      privateOpsInFlightMax: 1,
+      onUnavailable: (reason) => (why = reason),
+    });
+    return post(backend === undefined ? { type: "unavailable", reason: why } : { type: "ready" });
+  }
   if (backend === undefined) return;
   if (request.type === "key") {
     const imported = backend.importPrivate(request.der);
@@ -46,4 +53,3 @@ self.onmessage = async (e: MessageEvent<SignRequest>) => {
     post({ type: "failed", job: request.job, error: String(err) });
   }
 };
-post(backend === undefined ? { type: "unavailable", reason: why } : { type: "ready" });

@@ -4,7 +4,10 @@
  * @module
  */
 
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { libCryptoCacheDir, LIBRARY_FILE, readCached } from "./libcrypto_cache.ts";
+import { FAST_LIBCRYPTO } from "./libcrypto_pin.ts";
 import { webCrypto } from "./webcrypto.ts";
 import type { PrivateKey } from "./types.ts";
 
@@ -43,3 +46,22 @@ export function sharedVectors(): any {
 export function pythonVectors(): any {
   return JSON.parse(Deno.readTextFileSync(repoPath("tests/vectors/python_vectors.json")));
 }
+
+/**
+ * The checked current OpenSSL in the user's cache (`deno task test` fetches or builds it first),
+ * or, printed once, why it is not there: tests that need it are then ignored, saying so.
+ */
+export function fastLibCrypto(): { dir: string; path?: string } {
+  const dir = libCryptoCacheDir();
+  const cached = readCached(dir);
+  if (typeof cached !== "string") return { dir, path: join(dir, LIBRARY_FILE) };
+  if (!warned) {
+    warned = true;
+    console.error(
+      `OpenSSL ${FAST_LIBCRYPTO.version} tests ignored: ${cached}. ` +
+        "Run `deno run -A main.ts libcrypto` (deno task test does) to fetch it.",
+    );
+  }
+  return { dir };
+}
+let warned = false;

@@ -26,9 +26,18 @@ export type KeyImport =
   | { ok: true; key: PublicKey }
   | { ok: false; reason: string };
 
+/** A loaded crypto library: e.g. OpenSSL, "3.5.7", and the file it was loaded from. */
+export interface LibraryInfo {
+  readonly name: string;
+  readonly version: string;
+  readonly path: string;
+}
+
 /** RSA-4096 operations. Private-key operations never block the event loop. */
 export interface RsaBackend {
   readonly name: string;
+  /** The library doing the RSA work, where it is a loaded one (for logs and /status). */
+  readonly library?: LibraryInfo;
   /** Generates a new RSA-4096 key pair with e = 65537. */
   generate(): Promise<PrivateKey>;
   /** Imports a PKCS#8 (DER or PEM) or PKCS#1 private key; throws `TypeError` if it is not RSA-4096/65537. */

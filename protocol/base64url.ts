@@ -5,14 +5,11 @@
  */
 
 const STRICT = /^[A-Za-z0-9\-_+/]*={0,2}$/;
+const URL_ONLY = /^[A-Za-z0-9\-_]*={0,2}$/;
 
-/** Encodes bytes as unpadded base64url. */
+/** Encodes bytes as unpadded base64url (every signature and ciphertext: the engine's codec). */
 export function b64uEncode(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
 /**
@@ -20,6 +17,16 @@ export function b64uEncode(bytes: Uint8Array): string {
  * so untrusted input never throws.
  */
 export function b64uDecode(text: string): Uint8Array<ArrayBuffer> | undefined {
+  if (URL_ONLY.test(text)) {
+    // What we and most peers send; the engine's decoder, loose about missing padding as below.
+    const bare = text.replace(/=+$/, "");
+    if (bare.length % 4 === 1) return undefined;
+    try {
+      return Uint8Array.fromBase64(bare, { alphabet: "base64url" });
+    } catch {
+      return undefined;
+    }
+  }
   if (!STRICT.test(text)) return undefined;
   let s = text.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
   if (s.length % 4 === 1) return undefined;

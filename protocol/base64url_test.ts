@@ -8,13 +8,15 @@ Deno.test("b64uEncode() emits unpadded base64url", () => {
 });
 
 Deno.test("b64uDecode() accepts padded, unpadded, url and standard alphabets", () => {
-  for (const s of ["-_8", "-_8=", "+/8", "+/8="]) {
+  for (const s of ["-_8", "-_8=", "-_8==", "+/8", "+/8=", "-/8", "+_8="]) {
     assert.deepEqual(b64uDecode(s), new Uint8Array([0xfb, 0xff]));
   }
 });
 
 Deno.test("b64uDecode() returns undefined for junk instead of throwing", () => {
-  for (const s of ["***", "a", "ab=c", "é"]) assert.equal(b64uDecode(s), undefined, s);
+  for (const s of ["***", "a", "ab=c", "é", "abcde", "ab cd", "ab\ncd"]) {
+    assert.equal(b64uDecode(s), undefined, s);
+  }
 });
 
 Deno.test("b64uDecode() round-trips random bytes", () => {
