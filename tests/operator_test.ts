@@ -123,7 +123,7 @@ Deno.test("--version names the build, Deno and the libcrypto in use", async () =
   assert.match(deno!, new RegExp(`^deno ${Deno.version.deno.replace(/\./g, "\\.")} `));
   assert.match(
     libcrypto!,
-    /^libcrypto (OpenSSL \d+\.\d+\.\d+|not loaded) \(crypto backend: \w+\)$/,
+    /^libcrypto (OpenSSL \d+\.\d+\.\d+ \(.+\)|not loaded \(crypto backend: \w+\))$/,
   );
 });
 
