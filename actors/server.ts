@@ -108,10 +108,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const opened = options.backend
     ? { backend: options.backend, origin: "given" }
     : openBackend(chooseLibCrypto({ override: options.libcrypto }));
-  if (opened.fallback !== undefined) log.warn(opened.fallback);
   const base = opened.backend;
   metrics.cryptoLibrary = cryptoLibraryOf(base, opened.origin);
-  log.info(`signing with ${describeCryptoLibrary(metrics.cryptoLibrary)}`);
   // Every check comes before anything is written: a refused start leaves the data dir as it was.
   const dbPath = joinPath(config.data_dir, DATABASE_FILE);
   await checkDataDir(config.data_dir);
@@ -196,6 +194,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return response;
   });
   const port = await listening.promise;
+  // Said once every check has passed, so a refused start is one sentence.
+  if (opened.fallback !== undefined) log.warn(opened.fallback);
+  log.info(`signing with ${describeCryptoLibrary(metrics.cryptoLibrary)}`);
   let identity: Identity;
   try {
     identity = await saveIdentity(config.data_dir, found, backend, random, (m) => log.info(m));
