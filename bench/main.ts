@@ -18,7 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { BUILD } from "../actors/build.ts";
+import { BUILD } from "../actors/server/build.ts";
 import { backendSignRate, type Ceiling, measureCeiling } from "./ceiling.ts";
 import { stopEverything } from "./cluster.ts";
 import { machineBusyCpu, machineInfo, round } from "./proc.ts";

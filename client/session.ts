@@ -41,8 +41,8 @@ import { type FileEvent, FileReceiver } from "./file_receiver.ts";
 import { readOutgoing, sendFile } from "./file_sender.ts";
 import { fingerprint, KnownKeys } from "./known_keys.ts";
 import type { LoginRegistration } from "./login.ts";
-import { authMessage } from "../actors/user_login.ts";
-import { messageRef } from "../actors/router_delivery.ts";
+import { authMessage } from "../actors/links/user_login.ts";
+import { messageRef } from "../actors/router/router_delivery.ts";
 
 /** Something the user should see. */
 export type ClientEvent =

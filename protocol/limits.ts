@@ -1,6 +1,6 @@
 /**
  * Every bound of the system in one place. Names carry their unit last. Anything configurable at
- * run time starts from these defaults (see `actors/config.ts`).
+ * run time starts from these defaults (see `actors/server/config.ts`).
  * @module
  */
 
@@ -46,14 +46,14 @@ export const OUTBOX_SOCKET_HIGH_WATER_BYTES = 256 * 1024;
  * hello's USER_ADVERTISE replay (~2.3 KB per known user) on a server of ~10 000 users.
  */
 export const OUTBOX_BYTES_MAX = 32 * 1024 * 1024;
-/** Imported user keys kept for verifying signed user frames (`actors/key_cache.ts`). */
+/** Imported user keys kept for verifying signed user frames (`actors/links/key_cache.ts`). */
 export const USER_KEYS_CACHED_MAX = 1_024;
 /** Users one server hosts at once. */
 export const LOCAL_USERS_MAX = 10_000;
 /** Users the whole directory may know. */
 export const KNOWN_USERS_MAX = 100_000;
 /**
- * Deliveries one coalesced ACK between our servers acknowledges (`actors/ack_batch.ts`):
+ * Deliveries one coalesced ACK between our servers acknowledges (`actors/links/ack_batch.ts`):
  * 256 references of ~150 bytes stay far below SERVER_FRAME_BYTES_MAX.
  */
 export const ACK_REFS_MAX = 256;
@@ -177,7 +177,7 @@ export const LINK_WAITING_FRAMES_MAX = 128;
 /**
  * Signatures queued for one origin (a user's deliveries, or the answers to it) before that
  * user's link waits to handle its next frame: enough to keep the signer busy for one sender,
- * small enough that a flooder's backlog stays its own (`actors/fair_signer.ts`).
+ * small enough that a flooder's backlog stays its own (`actors/links/fair_signer.ts`).
  */
 export const ORIGIN_SEALS_MAX = 64;
 /** Open WebSocket connections from one remote address; more are answered HTTP 429. */

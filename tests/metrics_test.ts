@@ -3,7 +3,7 @@
 // peers and link state, and `main.ts status` prints it.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parsePrometheus } from "../actors/metrics.ts";
+import { parsePrometheus } from "../actors/ops/metrics.ts";
 import { fixtureKeyPem, RefClient } from "./independent/ref_client.ts";
 import {
   eventually,

@@ -22,7 +22,6 @@ import { parseArgs } from "node:util";
 import {
   reproduce,
   runSimulation,
-  settleBudget,
   SimFailure,
   type SimOptions,
   simOptions,

@@ -135,7 +135,7 @@ export async function verifyManifest(
   return !sameBytes(ascii, utf8) && await verify(key, utf8, bytes);
 }
 
-/** The bytes a user signs to answer AUTH_CHALLENGE (actors/user_login.ts authMessage). */
+/** The bytes a user signs to answer AUTH_CHALLENGE (actors/links/user_login.ts authMessage). */
 export function authMessage(
   server_id: string,
   user_id: string,
