@@ -11,7 +11,7 @@ import { loadedLibCryptoVersion } from "./crypto/openssl.ts";
 import { refusing, StartupError } from "./lib/startup_error.ts";
 import { systemRandom } from "./lib/world.ts";
 import { BUILD } from "./actors/server/build.ts";
-import { DATABASE_FILE } from "./actors/server/server.ts";
+import { DATABASE_FILE } from "./store/store.ts";
 import { runServe } from "./actors/server/serve_cli.ts";
 import { readIdentity, saveIdentity } from "./store/identity.ts";
 import { checkDataDir } from "./store/preflight.ts";

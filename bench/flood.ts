@@ -13,7 +13,7 @@ import { Buffer } from "node:buffer";
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { DEFAULT_LIMITS } from "../actors/server/config.ts";
+import { DEFAULT_LIMITS } from "../protocol/limits.ts";
 import { makeDataDir, startServerProcess } from "../tests/harness/processes.ts";
 import {
   fixtureKeyPem,

@@ -36,13 +36,13 @@ import {
 import { LruMap } from "../lib/lru.ts";
 import type { Clock, Random } from "../lib/world.ts";
 import { idNotes, NO_TRACE, type Tracer, withNotes } from "./trace.ts";
-import { splitUtf8 } from "./text.ts";
+import { splitUtf8 } from "../protocol/text.ts";
 import { type FileEvent, FileReceiver } from "./file_receiver.ts";
 import { readOutgoing, sendFile } from "./file_sender.ts";
 import { fingerprint, KnownKeys } from "./known_keys.ts";
 import type { LoginRegistration } from "./login.ts";
-import { authMessage } from "../actors/links/user_login.ts";
-import { messageRef } from "../actors/router/router_delivery.ts";
+import { authMessage } from "../protocol/auth_message.ts";
+import { messageRef } from "../protocol/message_ref.ts";
 
 /** Something the user should see. */
 export type ClientEvent =

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "./world.ts";
 import { FILE_WINDOW_CHUNKS } from "../protocol/limits.ts";
-import { DEFAULT_LIMITS } from "../actors/server/config.ts";
+import { DEFAULT_LIMITS } from "../protocol/limits.ts";
 import { isLimitRefusal, LinkRateLimiter, RATE_LIMIT_DETAIL, TokenBucket } from "./token_bucket.ts";
 
 Deno.test("TokenBucket starts full, empties, and refills at its rate up to its capacity", () => {

@@ -213,3 +213,31 @@ export const AUTH_CHALLENGE_BYTES_MAX = 256;
 export const PEER_LAYOUTS_MAX = 10_000;
 /** Challenges a client remembers having signed, to refuse a replayed one. */
 export const AUTH_CHALLENGES_REMEMBERED_MAX = 1_024;
+
+// --- Run-time limits ---
+/** Limits a server enforces (YAML `limits:`); defaults from the constants above. */
+export interface Limits {
+  user_frames_per_s: number;
+  user_bytes_per_s: number;
+  server_frames_per_s: number;
+  server_bytes_per_s: number;
+  /** Seconds of the sustained rate a link may send at once (bucket size). */
+  burst_s: number;
+  connections_per_ip: number;
+  users_max: number;
+  user_frame_bytes_max: number;
+  server_frame_bytes_max: number;
+}
+
+/** The defaults of {@linkcode Limits}. */
+export const DEFAULT_LIMITS: Readonly<Limits> = {
+  user_frames_per_s: USER_FRAMES_PER_S,
+  user_bytes_per_s: USER_BYTES_PER_S,
+  server_frames_per_s: SERVER_FRAMES_PER_S,
+  server_bytes_per_s: SERVER_BYTES_PER_S,
+  burst_s: RATE_BURST_S,
+  connections_per_ip: CONNECTIONS_PER_IP_MAX,
+  users_max: LOCAL_USERS_MAX,
+  user_frame_bytes_max: USER_FRAME_BYTES_MAX,
+  server_frame_bytes_max: SERVER_FRAME_BYTES_MAX,
+};

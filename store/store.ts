@@ -47,6 +47,9 @@ export interface StoreOptions {
   journalRowsMax?: number;
 }
 
+/** Database file inside a data dir. */
+export const DATABASE_FILE = "socp.sqlite";
+
 /** The event log, journal and projections of one server. */
 export class Store {
   readonly db: DatabaseSync;

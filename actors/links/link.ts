@@ -22,12 +22,13 @@ import { Mailbox } from "../../lib/mailbox.ts";
 import { type FrameSocket, Outbox } from "./outbox.ts";
 import { AckBatcher } from "./ack_batch.ts";
 import type { KeyCache } from "./key_cache.ts";
-import { FEATURE_ACK_BATCHES, has } from "../router/router_delivery.ts";
+import { has } from "../router/router_delivery.ts";
+import { FEATURE_ACK_BATCHES } from "../../protocol/features.ts";
 import type { RouterInput, UnsignedFrame } from "../router/router_messages.ts";
 import { errorFrame } from "../router/router_messages.ts";
 import type { RouterState } from "../router/router_state.ts";
 // --- Hardening: per-link rate limits and configurable frame sizes ---
-import type { Limits } from "../server/config.ts";
+import type { Limits } from "../../protocol/limits.ts";
 import { LinkRateLimiter, RATE_LIMIT_DETAIL } from "../../lib/token_bucket.ts";
 import { ServerLinkHandler } from "./server_link.ts";
 import { UserLinkHandler } from "./user_link.ts";

@@ -7,7 +7,8 @@
 import type { PublicKey } from "../../crypto/types.ts";
 import { verifyPayload } from "../../crypto/signing.ts";
 import { b64uDecode, type FrameOf } from "../../protocol/mod.ts";
-import { authMessage, LoginResponder } from "./user_login.ts";
+import { LoginResponder } from "./user_login.ts";
+import { authMessage } from "../../protocol/auth_message.ts";
 import { USER_FRAME_BYTES_MAX } from "../../protocol/limits.ts";
 import { isUuidV4 } from "../../protocol/ids.ts";
 import type { FrameHandler, Link } from "./link.ts";

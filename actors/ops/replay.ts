@@ -22,7 +22,7 @@ import { evolve, initialRouterState, type RouterState } from "../router/router_s
 import { FirstFrameHandler, ServerLinkHandler } from "../links/server_link.ts";
 import { UserLinkHandler } from "../links/user_link.ts";
 // Hardening: recorded limits, and limit refusals kept as recorded.
-import { DEFAULT_LIMITS, type Limits } from "../server/config.ts";
+import { DEFAULT_LIMITS, type Limits } from "../../protocol/limits.ts";
 import { isLimitRefusal } from "../../lib/token_bucket.ts";
 
 /** One re-run input. */

@@ -7,8 +7,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DatabaseSync } from "node:sqlite";
 import { defaultBackend } from "../../crypto/mod.ts";
-import { Store } from "../../store/store.ts";
-import { DATABASE_FILE } from "../server/server.ts";
+import { DATABASE_FILE, Store } from "../../store/store.ts";
 import { replay, type ReplayStep } from "./replay.ts";
 
 /** Usage text. */

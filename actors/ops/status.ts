@@ -8,7 +8,6 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import type { Link } from "../links/link.ts";
 import { type Gauges, type Metrics, renderPrometheus } from "./metrics.ts";
-import type { Peers, RetryStatus } from "../server/peers.ts";
 import type { Router } from "../router/router.ts";
 import { ServerLinkHandler } from "../links/server_link.ts";
 import { UserLinkHandler } from "../links/user_link.ts";
@@ -17,10 +16,21 @@ import { UserLinkHandler } from "../links/user_link.ts";
 export interface StatusSources {
   router: Router;
   links: ReadonlyMap<string, Link>;
-  peers: Pick<Peers, "status">;
+  peers: { status(): RetryStatus[] };
   metrics: Metrics;
   build: string;
   now: () => number;
+}
+
+/** One server being retried, for status pages. */
+export interface RetryStatus {
+  server_id: string;
+  failures: number;
+  waiting: boolean;
+  /** When the next dial runs (Unix ms), if one is scheduled. */
+  retry_at_ms?: number;
+  /** When it is forgotten if it has not linked by then (Unix ms); absent once it linked. */
+  forget_at_ms?: number;
 }
 
 /** One other server as `/status` shows it. */

@@ -22,13 +22,9 @@ import {
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
 import { queuedAck, routeMessage } from "./router_route.ts";
-import {
-  acknowledged,
-  FEATURE_RECEIPTS,
-  flushUserQueue,
-  parseMessageRef,
-  receiptEffects,
-} from "./router_delivery.ts";
+import { acknowledged, flushUserQueue, receiptEffects } from "./router_delivery.ts";
+import { FEATURE_RECEIPTS } from "../../protocol/features.ts";
+import { parseMessageRef } from "../../protocol/message_ref.ts";
 import {
   onFromServer,
   onServerDialed,

@@ -16,17 +16,13 @@ import {
 } from "../../protocol/limits.ts";
 import type { QueuedDelivery, RouterEvent } from "../../store/events.ts";
 import type { Effect, UnsignedFrame } from "./router_messages.ts";
+import {
+  FEATURE_ACK_BATCHES,
+  FEATURE_DELIVERY_ACKS,
+  FEATURE_GOSSIP_DIRECT,
+  FEATURE_RECEIPTS,
+} from "../../protocol/features.ts";
 
-/** Features our clients and servers announce (in USER_HELLO / SERVER_HELLO_* payloads). */
-export const FEATURE_RECEIPTS = "receipts";
-export const FEATURE_DELIVERY_ACKS = "delivery_acks";
-/** One ACK may acknowledge several deliveries (`msg_refs`, see `ack_batch.ts`). */
-export const FEATURE_ACK_BATCHES = "ack_batches";
-/**
- * Gossip between servers that both announce it reaches each server from its origin only, and a
- * heal re-syncs by digest (`router_gossip.ts`, ROUTING.md).
- */
-export const FEATURE_GOSSIP_DIRECT = "gossip_direct";
 /** What our servers announce to peers. */
 export const OUR_SERVER_FEATURES: string[] = [
   FEATURE_DELIVERY_ACKS,
@@ -63,20 +59,6 @@ export function initialDeliveryState(): DeliveryState {
     homes: new Map(),
     features: new Map(),
   };
-}
-
-/** The reference a sender and a recipient both compute for one message: sender|recipient|ts. */
-export function messageRef(sender: string, recipient: string, ts: number): string {
-  return `${sender}|${recipient}|${ts}`;
-}
-
-/** Splits a message reference; undefined when it is not ours. */
-export function parseMessageRef(
-  ref: string,
-): { sender: string; recipient: string; ts: number } | undefined {
-  const parts = ref.split("|");
-  if (parts.length !== 3 || !/^\d+$/.test(parts[2]!)) return undefined;
-  return { sender: parts[0]!, recipient: parts[1]!, ts: Number(parts[2]) };
 }
 
 /** True when `who` (a local user or a linked server) announced `feature`. */

@@ -24,15 +24,9 @@ import type { RouterState } from "./router_state.ts";
 import { flagId, isUuidV4 } from "../../protocol/ids.ts";
 import { onPublicChannelFrame, onServerContent, unwrapContent } from "./router_content.ts";
 import { direct, gossip, greet, onDigest, onRequest, ourFeatures } from "./router_gossip.ts";
-import {
-  acknowledged,
-  FEATURE_DELIVERY_ACKS,
-  FEATURE_RECEIPTS,
-  flushServerOutbox,
-  has,
-  messageRef,
-  queueForUser,
-} from "./router_delivery.ts";
+import { acknowledged, flushServerOutbox, has, queueForUser } from "./router_delivery.ts";
+import { FEATURE_DELIVERY_ACKS, FEATURE_RECEIPTS } from "../../protocol/features.ts";
+import { messageRef } from "../../protocol/message_ref.ts";
 
 type Input<T extends RouterInput["type"]> = Extract<RouterInput, { type: T }>;
 

@@ -30,7 +30,8 @@ import {
   type UnsignedFrame,
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
-import { FEATURE_GOSSIP_DIRECT, has, OUR_SERVER_FEATURES } from "./router_delivery.ts";
+import { has, OUR_SERVER_FEATURES } from "./router_delivery.ts";
+import { FEATURE_GOSSIP_DIRECT } from "../../protocol/features.ts";
 
 type Input<T extends RouterInput["type"]> = Extract<RouterInput, { type: T }>;
 

@@ -7,14 +7,9 @@
  */
 import type { Frame } from "../../protocol/mod.ts";
 import type { QueuedDelivery, RouterEvent } from "../../store/events.ts";
-import {
-  FEATURE_DELIVERY_ACKS,
-  has,
-  messageRef,
-  queueForServer,
-  queueForUser,
-  sendItem,
-} from "./router_delivery.ts";
+import { has, queueForServer, queueForUser, sendItem } from "./router_delivery.ts";
+import { FEATURE_DELIVERY_ACKS } from "../../protocol/features.ts";
+import { messageRef } from "../../protocol/message_ref.ts";
 import { seenKey } from "./router_federation.ts";
 import type { Effect, UnsignedFrame } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";

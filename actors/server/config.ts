@@ -14,19 +14,7 @@ import {
   RECONNECT_BACKOFF_BASE_MS,
   RECONNECT_BACKOFF_MAX_MS,
 } from "../../protocol/limits.ts";
-// --- Hardening (limits, TLS) ---
-import {
-  CONNECTIONS_PER_IP_MAX,
-  LOCAL_USERS_MAX,
-  RATE_BURST_S,
-  SERVER_BYTES_PER_S,
-  SERVER_FRAME_BYTES_MAX,
-  SERVER_FRAMES_PER_S,
-  USER_BYTES_PER_S,
-  USER_FRAME_BYTES_MAX,
-  USER_FRAMES_PER_S,
-} from "../../protocol/limits.ts";
-// --- end hardening ---
+import { DEFAULT_LIMITS, type Limits } from "../../protocol/limits.ts";
 
 /** A pinned server: where to reach it and the key it must prove. */
 export interface PinnedServer {
@@ -39,33 +27,6 @@ export interface PinnedServer {
 }
 
 // --- Hardening (limits, TLS) ---
-/** Limits a server enforces (YAML `limits:`); defaults from protocol/limits.ts. */
-export interface Limits {
-  user_frames_per_s: number;
-  user_bytes_per_s: number;
-  server_frames_per_s: number;
-  server_bytes_per_s: number;
-  /** Seconds of the sustained rate a link may send at once (bucket size). */
-  burst_s: number;
-  connections_per_ip: number;
-  users_max: number;
-  user_frame_bytes_max: number;
-  server_frame_bytes_max: number;
-}
-
-/** The defaults of {@linkcode Limits}. */
-export const DEFAULT_LIMITS: Readonly<Limits> = {
-  user_frames_per_s: USER_FRAMES_PER_S,
-  user_bytes_per_s: USER_BYTES_PER_S,
-  server_frames_per_s: SERVER_FRAMES_PER_S,
-  server_bytes_per_s: SERVER_BYTES_PER_S,
-  burst_s: RATE_BURST_S,
-  connections_per_ip: CONNECTIONS_PER_IP_MAX,
-  users_max: LOCAL_USERS_MAX,
-  user_frame_bytes_max: USER_FRAME_BYTES_MAX,
-  server_frame_bytes_max: SERVER_FRAME_BYTES_MAX,
-};
-
 /** TLS (YAML `tls:`, or `--tls-cert`/`--tls-key`): file paths, PEM. */
 export interface TlsConfig {
   /** Certificate chain to serve wss:// with (with `key_file`). */

@@ -2,7 +2,8 @@
 // validated with a message naming the key, and TLS flags override the file.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildConfig, ConfigError, DEFAULT_LIMITS } from "./config.ts";
+import { buildConfig, ConfigError } from "./config.ts";
+import { DEFAULT_LIMITS } from "../../protocol/limits.ts";
 import { peerUrl } from "./dial.ts";
 import { LOCAL_USERS_MAX, USER_FRAME_BYTES_MAX } from "../../protocol/limits.ts";
 

@@ -12,6 +12,7 @@ import { DIAL_TIMEOUT_MS, PEER_NEVER_LINKED_FORGET_MS } from "../../protocol/lim
 import { type DialOptions, openSocket, peerUrl, type WebSocket } from "./dial.ts";
 import type { RouterState } from "../router/router_state.ts";
 import type { OutboundNote } from "./outbound_journal.ts";
+import type { RetryStatus } from "../ops/status.ts";
 import { flagId } from "../../protocol/ids.ts";
 
 /** What the peer manager needs. */
@@ -42,17 +43,6 @@ interface Attempt {
   sinceMs: number;
   /** Whether the server was seen linked since then: such a server is never forgotten. */
   linked: boolean;
-}
-
-/** One server being retried, for status pages. */
-export interface RetryStatus {
-  server_id: string;
-  failures: number;
-  waiting: boolean;
-  /** When the next dial runs (Unix ms), if one is scheduled. */
-  retry_at_ms?: number;
-  /** When it is forgotten if it has not linked by then (Unix ms); absent once it linked. */
-  forget_at_ms?: number;
 }
 
 /** Outbound links to pinned servers. */

@@ -26,7 +26,7 @@ import { PublicChannelKeys } from "./public_channel.ts";
 import { type Identity, readIdentity, saveIdentity, saveServerId } from "../../store/identity.ts";
 import { checkDatabase, checkDataDir } from "../../store/preflight.ts";
 import { StartupError } from "../../lib/startup_error.ts";
-import { Store } from "../../store/store.ts";
+import { DATABASE_FILE, Store } from "../../store/store.ts";
 import { join, type Joined } from "./bootstrap.ts";
 import { type OutboundNote, outboundRow } from "./outbound_journal.ts";
 import { BUILD } from "./build.ts";
@@ -86,9 +86,6 @@ export interface RunningServer {
   /** Closes every link and the listener, then the database. */
   close(): Promise<void>;
 }
-
-/** Database file inside a data dir. */
-export const DATABASE_FILE = "socp.sqlite";
 
 /** A configuration for a single server with defaults (tests, quick starts). */
 export function simpleConfig(data_dir: string, port = 0, host = "127.0.0.1"): ServerConfig {

@@ -4,7 +4,8 @@
  * key generation, and listens on a loopback port the OS picks.
  * @module
  */
-import { buildConfig, type ConfigOverrides, type Limits } from "../../actors/server/config.ts";
+import { buildConfig, type ConfigOverrides } from "../../actors/server/config.ts";
+import type { Limits } from "../../protocol/limits.ts";
 import { type RunningServer, startServer } from "../../actors/server/server.ts";
 import { silentLogger } from "../../lib/log.ts";
 import type { Clock } from "../../lib/world.ts";

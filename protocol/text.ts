@@ -3,7 +3,7 @@
  * long message becomes several DMs in order and is never truncated (§5.3).
  * @module
  */
-import { OAEP_PLAINTEXT_BYTES_MAX } from "../protocol/limits.ts";
+import { OAEP_PLAINTEXT_BYTES_MAX } from "./limits.ts";
 
 /** Splits `text` into UTF-8 pieces of at most `max` bytes without breaking a character. */
 export function splitUtf8(text: string, max = OAEP_PLAINTEXT_BYTES_MAX): Uint8Array[] {
