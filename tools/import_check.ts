@@ -26,6 +26,15 @@ const MAY_IMPORT: Record<string, string[]> = {
   "web/src": ["protocol", "crypto", "lib"],
 };
 
+/**
+ * Cycles that are known and not yet broken (type-only, outside the server): each must still
+ * exist, so the list only shrinks.
+ */
+const KNOWN_CYCLES = [
+  "probe/check.ts ↔ probe/context.ts ↔ probe/link.ts ↔ probe/user.ts",
+  "tests/sim/checkers.ts ↔ tests/sim/sim_world.ts",
+];
+
 /** The room of a repository path: the longest MAY_IMPORT key it lies under. */
 function roomOf(path: string): string | undefined {
   return Object.keys(MAY_IMPORT).filter((room) => path.startsWith(room + "/"))
@@ -99,7 +108,13 @@ function cycles(edges: Map<string, Set<string>>): string[][] {
 
 const edges = await graph();
 const problems: string[] = [];
-for (const component of cycles(edges)) problems.push(`cycle: ${component.join(" ↔ ")}`);
+const found = cycles(edges).map((component) => component.join(" ↔ "));
+for (const cycle of found) if (!KNOWN_CYCLES.includes(cycle)) problems.push(`cycle: ${cycle}`);
+for (const cycle of KNOWN_CYCLES) {
+  if (!found.includes(cycle)) {
+    problems.push(`known cycle gone, drop it from KNOWN_CYCLES: ${cycle}`);
+  }
+}
 for (const [from, targets] of edges) {
   const room = roomOf(from);
   if (room === undefined) continue;

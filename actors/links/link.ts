@@ -30,8 +30,6 @@ import type { RouterState } from "../router/router_state.ts";
 // --- Hardening: per-link rate limits and configurable frame sizes ---
 import type { Limits } from "../../protocol/limits.ts";
 import { LinkRateLimiter, RATE_LIMIT_DETAIL } from "../../lib/token_bucket.ts";
-import { ServerLinkHandler } from "./server_link.ts";
-import { UserLinkHandler } from "./user_link.ts";
 // --- end hardening ---
 
 /** What every link needs from the server around it. */
@@ -78,11 +76,21 @@ export interface LinkContext {
 
 /** How a link interprets the frames it receives. */
 export interface FrameHandler {
+  /**
+   * What the link is: "pending" until its first frame says, then "user" or "server". Read by
+   * the link (limits, frame size), the server and the status page.
+   */
+  readonly role: LinkRole;
+  /** The user a "user" link speaks for, once its USER_HELLO is accepted. */
+  readonly userId?: string | undefined;
   /** Handles one received text message. */
   handle(raw: string, at_ms: number): Promise<void>;
   /** The socket closed. */
   stop?(): void;
 }
+
+/** See {@linkcode FrameHandler.role}. */
+export type LinkRole = "pending" | "user" | "server";
 
 /** One WebSocket and what it has proven so far. */
 export class Link {
@@ -119,7 +127,7 @@ export class Link {
         if (this.#closing || !this.handler) return;
         // Hardening: wait for the link's rate, and (user links) for its signatures to drain.
         await this.#paced(item.raw.length);
-        const user = this.handler instanceof UserLinkHandler ? this.handler.userId : undefined;
+        const user = this.handler?.role === "user" ? this.handler.userId : undefined;
         if (user !== undefined) await this.ctx.fairTurn?.(user);
         if (this.#closing || !this.handler) return;
         await this.handler.handle(item.raw, item.at_ms);
@@ -151,7 +159,7 @@ export class Link {
     // Hardening: a sender that keeps sending while its frames wait is refused, not queued.
     const over = this.#policed(raw.length);
     if (over !== undefined) {
-      const to = this.handler instanceof UserLinkHandler ? this.handler.userId : undefined;
+      const to = this.handler?.role === "user" ? this.handler.userId : undefined;
       return this.refuse(raw, this.lastReceivedMs, "TIMEOUT", RATE_LIMIT_DETAIL + over, to);
     }
     this.#waiting.frames++;
@@ -230,7 +238,7 @@ export class Link {
     const limits = this.ctx.limits;
     if (limits === undefined) return undefined;
     const limiters = this.#limiters;
-    return this.handler instanceof ServerLinkHandler
+    return this.handler?.role === "server"
       ? limiters.server ??= new LinkRateLimiter("server", {
         framesPerS: limits.server_frames_per_s,
         bytesPerS: limits.server_bytes_per_s,
@@ -274,8 +282,8 @@ export class Link {
   #frameBytesMax(fallback: number): number {
     const limits = this.ctx.limits;
     if (limits === undefined) return fallback;
-    if (this.handler instanceof UserLinkHandler) return limits.user_frame_bytes_max;
-    if (this.handler instanceof ServerLinkHandler) return limits.server_frame_bytes_max;
+    if (this.handler?.role === "user") return limits.user_frame_bytes_max;
+    if (this.handler?.role === "server") return limits.server_frame_bytes_max;
     // The first frame decides the kind, so it may be as large as either kind allows.
     return Math.max(limits.user_frame_bytes_max, limits.server_frame_bytes_max);
   }

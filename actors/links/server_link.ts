@@ -29,6 +29,7 @@ const HELLO_TYPES = new Set([
 
 /** Handles a link to another server. */
 export class ServerLinkHandler implements FrameHandler {
+  readonly role = "server";
   #established: boolean;
   /** The peer sends HEARTBEAT frames, so it is held to them (§3.4) wherever pings are hidden. */
   #heartbeats = false;
@@ -238,6 +239,7 @@ async function importKey(link: Link, spki: string): Promise<PublicKey | undefine
 
 /** The first frame of an inbound connection decides whether it is a user or a server link (§2). */
 export class FirstFrameHandler implements FrameHandler {
+  readonly role = "pending";
   constructor(private readonly link: Link) {}
 
   async handle(raw: string, at_ms: number): Promise<void> {

@@ -16,6 +16,7 @@ import { CONTENT_TYPES } from "../router/router_content.ts";
 
 /** Handles the frames of a link whose first frame was USER_HELLO. */
 export class UserLinkHandler implements FrameHandler {
+  readonly role = "user";
   /** Who said hello; the key stays imported in the shared `userKeys` cache, not here. */
   #user?: { id: string; spki: string };
   #challenge?: {

@@ -9,8 +9,6 @@ import { parseArgs } from "node:util";
 import type { Link } from "../links/link.ts";
 import { type Gauges, type Metrics, renderPrometheus } from "./metrics.ts";
 import type { Router } from "../router/router.ts";
-import { ServerLinkHandler } from "../links/server_link.ts";
-import { UserLinkHandler } from "../links/user_link.ts";
 
 /** The live parts a status page reads. */
 export interface StatusSources {
@@ -118,8 +116,8 @@ export function gauges({ router, links }: StatusSources): Gauges {
 }
 
 function kindOf(link: Link): keyof Gauges["links"] {
-  if (link.handler instanceof ServerLinkHandler) return "server";
-  if (link.handler instanceof UserLinkHandler && link.handler.userId !== undefined) return "user";
+  if (link.handler?.role === "server") return "server";
+  if (link.handler?.role === "user" && link.handler.userId !== undefined) return "user";
   return "pending";
 }
 

@@ -5,7 +5,8 @@
  * @module
  */
 import type { RouterEvent } from "../../store/events.ts";
-import { decide, DEFAULT_ROUTER_CONFIG, type RouterConfig } from "./router_decide.ts";
+import { decide } from "./router_decide.ts";
+import { DEFAULT_ROUTER_CONFIG, type RouterConfig } from "./router_config.ts";
 import type { Frame } from "../../protocol/mod.ts";
 import type { Decision, RouterInput } from "./router_messages.ts";
 import { checkInvariants, evolve, fold, type RouterState } from "./router_state.ts";

@@ -11,7 +11,8 @@ import type { RouterEvent } from "../../store/events.ts";
 import type { Store } from "../../store/store.ts";
 import { Mailbox } from "../../lib/mailbox.ts";
 import { journalRow } from "./journal_codec.ts";
-import { decide, type RouterConfig } from "./router_decide.ts";
+import { decide } from "./router_decide.ts";
+import type { RouterConfig } from "./router_config.ts";
 import type { Effect, RouterInput, UnsignedFrame } from "./router_messages.ts";
 import { checkInvariants, evolve, initialRouterState, type RouterState } from "./router_state.ts";
 

@@ -16,8 +16,7 @@ import {
   type UnsignedFrame,
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
-import { routeMessage } from "./router_route.ts";
-import { answerSender } from "./router_decide.ts";
+import { answerSender, routeMessage } from "./router_route.ts";
 
 type Input<T extends RouterInput["type"]> = Extract<RouterInput, { type: T }>;
 

@@ -21,7 +21,8 @@ import {
   type UnsignedFrame,
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
-import { queuedAck, routeMessage } from "./router_route.ts";
+import { answerSender, routeMessage } from "./router_route.ts";
+import { DEFAULT_ROUTER_CONFIG, type RouterConfig } from "./router_config.ts";
 import { acknowledged, flushUserQueue, receiptEffects } from "./router_delivery.ts";
 import { FEATURE_RECEIPTS } from "../../protocol/features.ts";
 import { parseMessageRef } from "../../protocol/message_ref.ts";
@@ -35,27 +36,6 @@ import {
 } from "./router_federation.ts";
 import { CONTENT_TYPES, joinPublicChannel, onRekeyed, onUserContent } from "./router_content.ts";
 import { isListRequest, onKeyRequest, onListRequest } from "./router_directory.ts";
-
-/** Settings a decision depends on (recorded in the log's meta, so replay uses the same). */
-export interface RouterConfig {
-  /** "open": any server proving its key may join or link; "pinned": only `pinned_keys`. */
-  join_policy: "open" | "pinned";
-  /** Keys trusted under the "pinned" policy (base64url DER SPKI). */
-  pinned_keys: ReadonlySet<string>;
-  /** Where other servers reach us. */
-  advertise: { host: string; port: number };
-  /** Hardening: users this server hosts at once (default LOCAL_USERS_MAX). */
-  users_max?: number;
-  /** Features this server announces to peers (default OUR_SERVER_FEATURES). */
-  features?: readonly string[];
-}
-
-/** A configuration for tests and single servers. */
-export const DEFAULT_ROUTER_CONFIG: RouterConfig = {
-  join_policy: "open",
-  pinned_keys: new Set(),
-  advertise: { host: "127.0.0.1", port: 8765 },
-};
 
 /** Decides what one input means. */
 export function decide(
@@ -276,36 +256,6 @@ function onMsgDirect(
     remote: payload,
   }, input.at_ms);
   return answerSender(state, input, frame, routed);
-}
-
-/** The sender hears USER_NOT_FOUND, or (our extension) an ACK saying the message was queued. */
-export function answerSender(
-  state: RouterState,
-  input: Extract<RouterInput, { type: "FromUser" }>,
-  frame: { from: string; to: string; ts: number },
-  routed: ReturnType<typeof routeMessage>,
-): Decision {
-  const { outcome } = routed;
-  const me = state.server_id;
-  if (outcome.kind === "not_found") {
-    return dropped(`USER_NOT_FOUND: ${outcome.detail}`, [
-      ...routed.effects,
-      {
-        type: "Send",
-        link: input.link,
-        frame: errorFrame(me, frame.from, input.at_ms, "USER_NOT_FOUND", outcome.detail),
-      },
-    ]);
-  }
-  const effects = [...routed.effects];
-  if (outcome.kind === "queued") {
-    effects.push({
-      type: "Send",
-      link: input.link,
-      frame: queuedAck(me, frame.from, frame.to, frame.ts, input.at_ms, outcome.detail),
-    });
-  }
-  return accepted(routed.events, effects, outcome.detail);
 }
 
 function onLinkClosed(

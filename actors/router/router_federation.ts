@@ -3,11 +3,10 @@
  * delivery and loop/replay suppression. Pure, like the rest of `decide`.
  * @module
  */
-import { sha256Hex } from "../../crypto/hash.ts";
-import { canonicalJson, type Frame, type FrameOf } from "../../protocol/mod.ts";
+import type { FrameOf } from "../../protocol/mod.ts";
 import { SEEN_WINDOW_MS, SERVERS_MAX } from "../../protocol/limits.ts";
 import type { RouterEvent } from "../../store/events.ts";
-import type { RouterConfig } from "./router_decide.ts";
+import type { RouterConfig } from "./router_config.ts";
 import {
   accepted,
   type Decision,
@@ -17,6 +16,7 @@ import {
   type PeerEntry,
   removeFrame,
   type RouterInput,
+  seenKey,
   type ServerHelloFrame,
   type UnsignedFrame,
 } from "./router_messages.ts";
@@ -37,13 +37,6 @@ export function toServers(state: RouterState, frame: UnsignedFrame, except?: str
     if (server !== except) effects.push({ type: "Send", link, frame });
   }
   return effects;
-}
-
-/** The seen id of a frame: (ts, from, to, sha256(canonical payload)) (§15 P13). */
-export function seenKey(frame: Frame): string {
-  return `${frame.ts}|${frame.from}|${frame.to}|${
-    sha256Hex(new TextEncoder().encode(canonicalJson(frame.payload)))
-  }`;
 }
 
 /** The server a link belongs to, if it is a live server link. */

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import type { Frame } from "../../protocol/mod.ts";
 import type { RouterEvent } from "../../store/events.ts";
-import { DEFAULT_ROUTER_CONFIG, type RouterConfig } from "./router_decide.ts";
+import { DEFAULT_ROUTER_CONFIG, type RouterConfig } from "./router_config.ts";
 import type { RouterInput } from "./router_messages.ts";
 import { given as givenRouter, serverFrame } from "./_router_spec.ts";
 

@@ -19,7 +19,7 @@ import { sha256Hex } from "../../crypto/hash.ts";
 import { canonicalJson, type FrameOf, type FrameType } from "../../protocol/mod.ts";
 import { GOSSIP_DIGEST_BUCKETS, GOSSIP_MEMBERS_PER_FRAME } from "../../protocol/limits.ts";
 import type { RouterEvent, UserMeta } from "../../store/events.ts";
-import type { RouterConfig } from "./router_decide.ts";
+import type { RouterConfig } from "./router_config.ts";
 import {
   accepted,
   advertiseFrame,

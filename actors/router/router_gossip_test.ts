@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { Frame } from "../../protocol/mod.ts";
 import type { RouterEvent } from "../../store/events.ts";
-import { DEFAULT_ROUTER_CONFIG } from "./router_decide.ts";
+import { DEFAULT_ROUTER_CONFIG } from "./router_config.ts";
 import { OUR_SERVER_FEATURES } from "./router_delivery.ts";
 import { FEATURE_GOSSIP_DIRECT } from "../../protocol/features.ts";
 import type { Effect, RouterInput } from "./router_messages.ts";

@@ -4,7 +4,15 @@
  * input, so the Router trusts inputs.
  * @module
  */
-import type { ErrorCode, Frame, FrameOf, FrameType, PayloadOf } from "../../protocol/mod.ts";
+import { sha256Hex } from "../../crypto/hash.ts";
+import {
+  canonicalJson,
+  type ErrorCode,
+  type Frame,
+  type FrameOf,
+  type FrameType,
+  type PayloadOf,
+} from "../../protocol/mod.ts";
 import type { RouterEvent, UserMeta } from "../../store/events.ts";
 
 /** A frame the server builds; its link signs it on the way out (§15 P5). */
@@ -172,4 +180,11 @@ const advertises = new WeakMap<UserMeta, {
 /** USER_REMOVE for a user of this server (§3.2.2). */
 export function removeFrame(me: string, ts: number, user: string): UnsignedFrame<"USER_REMOVE"> {
   return { type: "USER_REMOVE", from: me, to: "*", ts, payload: { user_id: user, server_id: me } };
+}
+
+/** The seen id of a frame: (ts, from, to, sha256(canonical payload)) (§15 P13). */
+export function seenKey(frame: Frame): string {
+  return `${frame.ts}|${frame.from}|${frame.to}|${
+    sha256Hex(new TextEncoder().encode(canonicalJson(frame.payload)))
+  }`;
 }

@@ -10,8 +10,16 @@ import type { QueuedDelivery, RouterEvent } from "../../store/events.ts";
 import { has, queueForServer, queueForUser, sendItem } from "./router_delivery.ts";
 import { FEATURE_DELIVERY_ACKS } from "../../protocol/features.ts";
 import { messageRef } from "../../protocol/message_ref.ts";
-import { seenKey } from "./router_federation.ts";
-import type { Effect, UnsignedFrame } from "./router_messages.ts";
+import {
+  accepted,
+  type Decision,
+  dropped,
+  type Effect,
+  errorFrame,
+  type RouterInput,
+  seenKey,
+  type UnsignedFrame,
+} from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
 
 /** A message on its way to one user. */
@@ -152,4 +160,34 @@ export function queuedAck(
     ts: at_ms,
     payload: { msg_ref: messageRef(sender, recipient, ts), status: "queued", detail },
   };
+}
+
+/** The sender hears USER_NOT_FOUND, or (our extension) an ACK saying the message was queued. */
+export function answerSender(
+  state: RouterState,
+  input: Extract<RouterInput, { type: "FromUser" }>,
+  frame: { from: string; to: string; ts: number },
+  routed: ReturnType<typeof routeMessage>,
+): Decision {
+  const { outcome } = routed;
+  const me = state.server_id;
+  if (outcome.kind === "not_found") {
+    return dropped(`USER_NOT_FOUND: ${outcome.detail}`, [
+      ...routed.effects,
+      {
+        type: "Send",
+        link: input.link,
+        frame: errorFrame(me, frame.from, input.at_ms, "USER_NOT_FOUND", outcome.detail),
+      },
+    ]);
+  }
+  const effects = [...routed.effects];
+  if (outcome.kind === "queued") {
+    effects.push({
+      type: "Send",
+      link: input.link,
+      frame: queuedAck(me, frame.from, frame.to, frame.ts, input.at_ms, outcome.detail),
+    });
+  }
+  return accepted(routed.events, effects, outcome.detail);
 }

@@ -37,9 +37,8 @@ import { logEvent } from "./event_lines.ts";
 import { Link, type LinkContext } from "../links/link.ts";
 import { Peers } from "./peers.ts";
 import { Router } from "../router/router.ts";
-import type { RouterConfig } from "../router/router_decide.ts";
+import type { RouterConfig } from "../router/router_config.ts";
 import { FirstFrameHandler, ServerLinkHandler } from "../links/server_link.ts";
-import { UserLinkHandler } from "../links/user_link.ts";
 import type { FrameSocket } from "../links/outbox.ts";
 import { webRoute } from "./web_serve.ts"; // Browser client (issue 8).
 // --- Hardening: connection limits and TLS ---
@@ -305,7 +304,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const deadline = clock.now() + CONGESTION_WAIT_MS_MAX;
       const backedUp = () =>
         [...links.values()].some((l) =>
-          l.handler instanceof ServerLinkHandler && l.outboxDepth > OUTBOX_HIGH_WATER
+          l.handler?.role === "server" && l.outboxDepth > OUTBOX_HIGH_WATER
         );
       while (backedUp() && clock.now() < deadline) {
         await new Promise((resolve) => clock.setTimeout(() => resolve(undefined), 5));
@@ -345,8 +344,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     link.handler = new FirstFrameHandler(link);
     const timer = clock.setTimeout(() => {
       if (
-        link.handler instanceof FirstFrameHandler ||
-        (link.handler instanceof UserLinkHandler && link.handler.userId === undefined)
+        link.handler?.role === "pending" ||
+        (link.handler?.role === "user" && link.handler.userId === undefined)
       ) {
         link.close(1008, "no hello in time");
       }

@@ -9,11 +9,8 @@ import { canonicalJson } from "../../protocol/canonical.ts";
 import { type Frame, isFrameType } from "../../protocol/frames.ts";
 import { parseFrame } from "../../protocol/parse.ts";
 import { USER_FRAME_BYTES_MAX } from "../../protocol/limits.ts";
-import {
-  decide,
-  DEFAULT_ROUTER_CONFIG,
-  type RouterConfig,
-} from "../../actors/router/router_decide.ts";
+import { decide } from "../../actors/router/router_decide.ts";
+import { DEFAULT_ROUTER_CONFIG, type RouterConfig } from "../../actors/router/router_config.ts";
 import type { Effect, RouterInput } from "../../actors/router/router_messages.ts";
 import {
   checkInvariants,

@@ -9,7 +9,8 @@
  * @module
  */
 import { serialise } from "../../actors/links/frame_signer.ts";
-import { decide, type RouterConfig } from "../../actors/router/router_decide.ts";
+import { decide } from "../../actors/router/router_decide.ts";
+import type { RouterConfig } from "../../actors/router/router_config.ts";
 import type {
   Decision,
   Effect,
