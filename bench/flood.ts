@@ -1,5 +1,5 @@
 /**
- * Flood benchmark (hardening): does one flooding user hurt everyone else? A server process
+ * Flood benchmark: does one flooding user hurt everyone else? A server process
  * with the default limits; two pairs of users exchange signed DMs at a steady rate and measure
  * each DM's latency (sent → delivered); after a baseline phase, one more user floods a sink
  * user with DMs at its maximum rate (the configured frames/s; it reconnects whenever the server

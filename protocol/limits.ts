@@ -151,7 +151,7 @@ export const LOGIN_ATTEMPTS_PER_LINK_MAX = 3;
 /** Largest encrypted key blob a user may store for password login, in characters. */
 export const PRIVKEY_STORE_LENGTH_MAX = 16 * 1024;
 
-// --- Hardening: rate and connection limits (configurable under `limits:` in the YAML file) ---
+// --- Rate and connection limits (configurable under `limits:` in the YAML file) ---
 /**
  * Frames per second a user link may send, sustained. A file transfer sends 64-chunk windows of
  * ~900-byte frames and waits for a round trip after each; with RSA-4096 it reaches 100-300

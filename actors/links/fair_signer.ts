@@ -1,5 +1,5 @@
 /**
- * Fair shares of the server's signing capacity (hardening). Every frame the server emits is
+ * Fair shares of the server's signing capacity. Every frame the server emits is
  * signed, and RSA-4096 signing is the scarce resource: a user flooding DMs would otherwise fill
  * one FIFO signing queue, and every other user's messages would wait behind all of it.
  *

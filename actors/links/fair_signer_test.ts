@@ -1,4 +1,4 @@
-// Goal (hardening): seals take turns across origins, so a quiet user's message is signed after
+// Goal: seals take turns across origins, so a quiet user's message is signed after
 // at most one seal of each busy origin, never behind a flooder's whole backlog; an origin's
 // backlog is visible and can be waited on; failures free their slot.
 import assert from "node:assert/strict";

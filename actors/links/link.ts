@@ -16,7 +16,7 @@ import {
   LINK_CLOSE_LINGER_MS,
   LINK_INBOX_MAX,
 } from "../../protocol/limits.ts";
-import { LINK_WAITING_FRAMES_MAX } from "../../protocol/limits.ts"; // hardening
+import { LINK_WAITING_FRAMES_MAX } from "../../protocol/limits.ts";
 import type { Store } from "../../store/store.ts";
 import { Mailbox } from "../../lib/mailbox.ts";
 import { type FrameSocket, Outbox } from "./outbox.ts";
@@ -27,10 +27,9 @@ import { FEATURE_ACK_BATCHES } from "../../protocol/features.ts";
 import type { RouterInput, UnsignedFrame } from "../router/router_messages.ts";
 import { errorFrame } from "../router/router_messages.ts";
 import type { RouterState } from "../router/router_state.ts";
-// --- Hardening: per-link rate limits and configurable frame sizes ---
+// --- Per-link rate limits and configurable frame sizes ---
 import type { Limits } from "../../protocol/limits.ts";
 import { LinkRateLimiter, RATE_LIMIT_DETAIL } from "../../lib/token_bucket.ts";
-// --- end hardening ---
 
 /** What every link needs from the server around it. */
 export interface LinkContext {
@@ -63,12 +62,12 @@ export interface LinkContext {
   /** Where other servers reach us (for our SERVER_HELLO_LINK). */
   advertise: { host: string; port: number };
   /**
-   * Hardening: rate limits and frame sizes per link kind. Absent (replay, simulation): no rate
+   * Rate limits and frame sizes per link kind. Absent (replay, simulation): no rate
    * limits, and the frame sizes of protocol/limits.ts.
    */
   limits?: Limits;
   /**
-   * Hardening: waits while the seals charged to `user` back up (see `fair_signer.ts`), so a
+   * Waits while the seals charged to `user` back up (see `fair_signer.ts`), so a
    * user who sends faster than the server can sign for it is slowed; undefined: go ahead.
    */
   fairTurn?: (user: string) => Promise<void> | undefined;
@@ -102,9 +101,9 @@ export class Link {
   #strikes = 0;
   #closing = false;
   #gone = Promise.withResolvers<void>();
-  /** Hardening: token buckets, one pair per link kind (a link's kind is known after its hello). */
+  /** Token buckets, one pair per link kind (a link's kind is known after its hello). */
   #limiters: { user?: LinkRateLimiter; server?: LinkRateLimiter } = {};
-  /** Hardening: frames received and not yet handled, and their length. */
+  /** Frames received and not yet handled, and their length. */
   #waiting = { frames: 0, bytes: 0 };
   /** Time the last traffic arrived: a frame, a ping or a pong (heartbeat timeout). */
   lastReceivedMs: number;
@@ -125,7 +124,7 @@ export class Link {
     this.#inbox = new Mailbox(LINK_INBOX_MAX, async (batch) => {
       for (const item of batch) {
         if (this.#closing || !this.handler) return;
-        // Hardening: wait for the link's rate, and (user links) for its signatures to drain.
+        // Wait for the link's rate, and (user links) for its signatures to drain.
         await this.#paced(item.raw.length);
         const user = this.handler?.role === "user" ? this.handler.userId : undefined;
         if (user !== undefined) await this.ctx.fairTurn?.(user);
@@ -156,7 +155,7 @@ export class Link {
   receive(raw: string): void {
     if (this.#closing) return;
     this.alive();
-    // Hardening: a sender that keeps sending while its frames wait is refused, not queued.
+    // A sender that keeps sending while its frames wait is refused, not queued.
     const over = this.#policed(raw.length);
     if (over !== undefined) {
       const to = this.handler?.role === "user" ? this.handler.userId : undefined;
@@ -232,7 +231,7 @@ export class Link {
     if (!this.ctx.post(input)) this.close(1013, "server busy, try again later");
   }
 
-  // --- Hardening ---
+  // --- Limits ---
   /** The buckets that apply: a server link's once it is one, a user's before (the tighter). */
   #limiter(): LinkRateLimiter | undefined {
     const limits = this.ctx.limits;
@@ -287,7 +286,6 @@ export class Link {
     // The first frame decides the kind, so it may be as large as either kind allows.
     return Math.max(limits.user_frame_bytes_max, limits.server_frame_bytes_max);
   }
-  // --- end hardening ---
 
   /** Parses untrusted text; a refused frame is answered and journaled, and `undefined` returned. */
   parse(raw: string, at_ms: number, maxBytes: number, to?: string): Frame | undefined {

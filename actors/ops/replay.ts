@@ -22,7 +22,7 @@ import type { Effect, RouterInput, UnsignedFrame } from "../router/router_messag
 import { evolve, initialRouterState, type RouterState } from "../router/router_state.ts";
 import { FirstFrameHandler, ServerLinkHandler } from "../links/server_link.ts";
 import { UserLinkHandler } from "../links/user_link.ts";
-// Hardening: recorded limits, and limit refusals kept as recorded.
+// Recorded limits, and limit refusals kept as recorded.
 import { DEFAULT_LIMITS, type Limits } from "../../protocol/limits.ts";
 import { isLimitRefusal } from "../../lib/token_bucket.ts";
 
@@ -61,7 +61,7 @@ export function recordedConfig(store: Store): RouterConfig {
   };
 }
 
-/** The limits a log was made with (hardening); undefined for logs from before they existed. */
+/** The limits a log was made with; undefined for logs from before they existed. */
 function recordedLimits(store: Store): Limits | undefined {
   const raw = JSON.parse(store.getMeta("config") ?? "{}");
   return raw.limits ? { ...DEFAULT_LIMITS, ...raw.limits } : undefined;

@@ -11,7 +11,7 @@ export interface RouterConfig {
   pinned_keys: ReadonlySet<string>;
   /** Where other servers reach us. */
   advertise: { host: string; port: number };
-  /** Hardening: users this server hosts at once (default LOCAL_USERS_MAX). */
+  /** Users this server hosts at once (default LOCAL_USERS_MAX). */
   users_max?: number;
   /** Features this server announces to peers (default OUR_SERVER_FEATURES). */
   features?: readonly string[];

@@ -44,7 +44,7 @@ export interface Joiner {
   backend: RsaBackend;
   clock: Clock;
   log: Logger;
-  /** Hardening: TLS for the dial (entries with `tls: true` use wss://). */
+  /** TLS for the dial (entries with `tls: true` use wss://). */
   dial?: DialOptions;
   /** Told each attempt and its verdict, for the journal. */
   note?: (note: OutboundNote) => void;

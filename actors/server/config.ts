@@ -22,11 +22,9 @@ export interface PinnedServer {
   port: number;
   /** base64url DER SPKI, normalised. */
   pubkey: string;
-  /** Dial it with wss:// (hardening: TLS); absent means ws://. */
+  /** Dial it with wss:// (TLS); absent means ws://. */
   tls?: boolean;
 }
-
-// --- Hardening (limits, TLS) ---
 /** TLS (YAML `tls:`, or `--tls-cert`/`--tls-key`): file paths, PEM. */
 export interface TlsConfig {
   /** Certificate chain to serve wss:// with (with `key_file`). */
@@ -38,7 +36,6 @@ export interface TlsConfig {
    */
   ca_file?: string;
 }
-// --- end hardening ---
 
 /** Everything a server runs with. */
 export interface ServerConfig {
@@ -57,9 +54,9 @@ export interface ServerConfig {
   link_timeout_ms: number;
   reconnect_backoff_base_ms: number;
   reconnect_backoff_max_ms: number;
-  /** Hardening: rate, size, connection and user limits. */
+  /** Rate, size, connection and user limits. */
   limits: Limits;
-  /** Hardening: TLS, when configured. */
+  /** TLS, when configured. */
   tls: TlsConfig;
 }
 
@@ -69,8 +66,6 @@ const server = z.object({
   pubkey: z.string().min(1),
   tls: z.boolean().optional(),
 });
-
-// --- Hardening (limits, TLS) ---
 const positive = z.number().positive().max(1e12);
 const LIMITS = z.object({
   user_frames_per_s: positive.optional(),
@@ -89,7 +84,6 @@ const TLS = z.object({
   key_file: z.string().min(1).optional(),
   ca_file: z.string().min(1).optional(),
 }).strict();
-// --- end hardening ---
 
 const FILE = z.object({
   host: z.string().min(1).optional(),
@@ -113,7 +107,7 @@ export type ConfigOverrides =
   & Partial<
     Pick<ServerConfig, "host" | "port" | "data_dir" | "advertise_host" | "advertise_port">
   >
-  // Hardening: `--tls-cert`, `--tls-key`, and limits set by code (tests, benchmarks).
+  // `--tls-cert`, `--tls-key`, and limits set by code (tests, benchmarks).
   & { tls_cert?: string; tls_key?: string; limits?: Partial<Limits> };
 
 /** Thrown for a configuration that must not start. */
@@ -207,7 +201,7 @@ export function buildConfig(
     limits: { ...DEFAULT_LIMITS, ...f.limits, ...overrides.limits },
     tls: { ...f.tls },
   };
-  // --- Hardening: TLS flags win over the file; cert and key go together. ---
+  // --- TLS flags win over the file; cert and key go together. ---
   if (overrides.tls_cert !== undefined) config.tls.cert_file = overrides.tls_cert;
   if (overrides.tls_key !== undefined) config.tls.key_file = overrides.tls_key;
   if ((config.tls.cert_file === undefined) !== (config.tls.key_file === undefined)) {
@@ -215,7 +209,6 @@ export function buildConfig(
       `Cannot use ${source}: TLS needs both a certificate and a key (tls.cert_file and tls.key_file, or --tls-cert and --tls-key)`,
     );
   }
-  // --- end hardening ---
   if (!config.advertise_host) {
     config.advertise_host = config.host === "0.0.0.0" || config.host === "::"
       ? "127.0.0.1"

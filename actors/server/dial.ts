@@ -8,7 +8,7 @@ import { SERVER_FRAME_BYTES_MAX } from "../../protocol/limits.ts";
 
 export { WebSocket };
 
-/** How outgoing server links use TLS (hardening). */
+/** How outgoing server links use TLS. */
 export interface DialOptions {
   /** `host:port` of peers to dial with wss:// (bootstrap or pinned entries with `tls: true`). */
   tlsPeers?: ReadonlySet<string>;

@@ -25,7 +25,7 @@ export interface PeersContext {
   backoffMaxMs: number;
   /** Turns an open socket into an outbound server link and tells the Router. */
   adopt: (socket: WebSocket, server_id: string) => void;
-  /** Hardening: which peers take wss:// and which CAs to trust. */
+  /** Which peers take wss:// and which CAs to trust. */
   dial?: DialOptions;
   /** How long a server that never linked is retried (default PEER_NEVER_LINKED_FORGET_MS). */
   forgetAfterMs?: number;

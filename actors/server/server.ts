@@ -40,17 +40,13 @@ import { Router } from "../router/router.ts";
 import type { RouterConfig } from "../router/router_config.ts";
 import { FirstFrameHandler, ServerLinkHandler } from "../links/server_link.ts";
 import type { FrameSocket } from "../links/outbox.ts";
-import { webRoute } from "./web_serve.ts"; // Browser client (issue 8).
-// --- Hardening: connection limits and TLS ---
+import { webRoute } from "./web_serve.ts";
 import { ConfigError } from "./config.ts";
 import { CONNECTION_LIMIT_DETAIL } from "../../lib/token_bucket.ts";
 import { FairSigner } from "../links/fair_signer.ts";
 import { CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX, ORIGIN_SEALS_MAX } from "../../protocol/limits.ts";
-// --- end hardening ---
-// --- Observability (issue 7): GET /metrics, GET /status; see actors/ops/metrics.ts, status.ts ---
 import { metered, Metrics } from "../ops/metrics.ts";
 import { observeRoute } from "../ops/status.ts";
-// --- end observability ---
 
 /** How to run a server: a configuration plus the world it runs in. */
 export interface ServerOptions {
@@ -105,7 +101,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await checkDataDir(config.data_dir);
   if (options.checkDb !== "none") await checkDatabase(dbPath, options.checkDb === "full");
   const found = await readIdentity(config.data_dir, base);
-  // Hardening: TLS files are read before anything listens, so a bad path refuses to start.
+  // TLS files are read before anything listens, so a bad path refuses to start.
   const { serve: tls, dial } = await readTls(config);
   // Signing, the server's real limit, on threads of its own (see crypto/sign_pool.ts).
   const threads = options.signThreads ?? (base.name === "openssl" ? cores() : 0);
@@ -125,7 +121,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     keys?: PublicChannelKeys;
     observe?: (request: Request) => Response | undefined; // observability
   } = {};
-  // Hardening: open WebSockets per remote address.
+  // Open WebSockets per remote address.
   const perIp = new Map<string, number>();
   const server = listen({
     hostname: config.host,
@@ -135,17 +131,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(tls ? { cert: tls.cert, key: tls.key } : {}),
   }, (request, info) => {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      // --- Browser client (issue 8): GET /, /app.js, /app.css; see actors/server/web_serve.ts ---
+      // --- Browser client: GET /, /app.js, /app.css; see actors/server/web_serve.ts ---
       const web = webRoute(request, (message) => log.error(message));
       if (web) return web;
-      // --- end browser client ---
       const observed = late.observe?.(request); // observability: /metrics, /status
       if (observed) return observed;
       return httpRoute(request, late.router);
     }
     const accept = late.accept;
     if (!accept) return new Response("starting up, try again shortly\n", { status: 503 });
-    // --- Hardening: connections per IP ---
+    // --- Connections per IP ---
     const ip = info.remoteAddr.hostname;
     const open = perIp.get(ip) ?? 0;
     const max = config.limits.connections_per_ip;
@@ -173,7 +168,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (n <= 0) perIp.delete(ip);
       else perIp.set(ip, n);
     };
-    // --- end hardening ---
     // Deno answers a peer's pings itself and shows us no ping or pong, so it also judges
     // liveness on these sockets (FrameSocket.livenessByRuntime).
     const { socket, response } = Deno.upgradeWebSocket(request, {
@@ -233,7 +227,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     metrics.journaled(row);
     journal(row);
   };
-  // --- end observability ---
   const append = store.append.bind(store);
   store.append = (events) => {
     for (const event of events) logEvent(log, event);
@@ -282,7 +275,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     post: (i) => r.post(i),
     delayMs: PUBLIC_CHANNEL_REKEY_DELAY_MS,
   });
-  // Hardening: seals take turns across origins (fair shares of the signing CPU).
+  // Seals take turns across origins (fair shares of the signing CPU).
   // Two seals per core at once, so each signing thread has its next one waiting when it ends
   // one (one per core left 0.3 of 2 cores idle: BENCHMARKS.md, target a).
   const fair = new FairSigner(
@@ -327,7 +320,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       metrics.frameReceived(raw);
       receive(raw);
     };
-    // --- end observability ---
     link.onDown = (reason) => down(link, reason);
     links.set(id, link);
     return link;
@@ -535,7 +527,7 @@ function retryJoin(
   };
 }
 
-// --- Hardening: TLS ---
+// --- TLS ---
 /** PEM texts for Deno.serve (undefined: plain ws://), and how outgoing dials use TLS. */
 async function readTls(
   config: ServerConfig,
@@ -562,7 +554,6 @@ async function readTls(
     dial,
   };
 }
-// --- end hardening ---
 
 function httpRoute(request: Request, router: Router | undefined): Response {
   const url = new URL(request.url);

@@ -1,4 +1,4 @@
-// Goal (hardening): limits and TLS come from the YAML file with defaults from limits.ts, are
+// Goal: limits and TLS come from the YAML file with defaults from limits.ts, are
 // validated with a message naming the key, and TLS flags override the file.
 import assert from "node:assert/strict";
 import { join } from "node:path";
