@@ -20,8 +20,6 @@ const ALLOWED: Record<string, number> = {
   "actors/router/router_decide.ts:onUserHello": 92,
   "actors/router/router_federation.ts:onFromServer": 93,
   "actors/router/router_federation.ts:onServerDeliver": 107,
-  "actors/router/router_route.ts:routeMessage": 102,
-  "actors/router/router_state.ts:evolve": 115,
   "actors/server/bootstrap.ts:joinOne": 101,
   "actors/server/config.ts:buildConfig": 82,
   "actors/server/server.ts:startServer": 395,

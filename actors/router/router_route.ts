@@ -46,7 +46,7 @@ export function routeMessage(
   out: Outgoing,
   at_ms: number,
   except?: string,
-): { events: RouterEvent[]; effects: Effect[]; outcome: RouteOutcome } {
+): Routed {
   const { recipient } = out;
   const localLink = state.local_users.get(recipient);
   if (localLink !== undefined) {
@@ -64,84 +64,99 @@ export function routeMessage(
   if (
     home !== undefined && home !== state.server_id && home !== except && state.server_keys.has(home)
   ) {
-    const frame: UnsignedFrame<"SERVER_DELIVER"> = {
-      type: "SERVER_DELIVER",
-      from: state.server_id,
-      to: home,
-      ts: out.ts,
-      payload: { user_id: recipient, ...out.remote },
-    };
-    const link = state.servers.get(home)?.link;
-    const acks = has(state.delivery, home, FEATURE_DELIVERY_ACKS);
-    if (link !== undefined && !acks) {
-      return {
-        events: [],
-        effects: [{ type: "Send", link, frame }],
-        outcome: { kind: "forwarded", detail: `forwarded to server ${home}` },
-      };
-    }
-    // Kept until the server ACKs it (ours) or until a link exists to send it on.
-    const item: QueuedDelivery = {
-      ref: seenKey({ ...frame, sig: "" } as Frame),
-      sender: out.sender,
-      bytes: JSON.stringify(frame).length,
-      send: frame,
-    };
-    const queued = queueForServer(state.delivery, home, item, at_ms);
-    if (queued.refusal) {
-      return {
-        events: queued.events,
-        effects: [],
-        outcome: { kind: "not_found", detail: queued.refusal },
-      };
-    }
-    if (link !== undefined) {
-      return {
-        events: queued.events,
-        effects: [sendItem(link, item)],
-        outcome: {
-          kind: "forwarded",
-          detail: `forwarded to server ${home} (kept until it acknowledges)`,
-        },
-      };
-    }
-    return {
-      events: queued.events,
-      effects: [],
-      outcome: {
-        kind: "queued",
-        detail: `server ${home} of user ${recipient} is unreachable: queued until it is back`,
-      },
-    };
+    return toHomeServer(state, out, home, at_ms);
   }
   if (state.users.has(recipient)) {
-    const item: QueuedDelivery = {
-      ref: messageRef(out.sender, recipient, out.ts),
-      sender: out.sender,
-      bytes: "send" in out.local ? JSON.stringify(out.local.send).length : out.local.relay.length,
-      ...("send" in out.local ? { send: out.local.send } : { relay: out.local.relay }),
-    };
-    const queued = queueForUser(state.delivery, recipient, item, at_ms);
-    if (queued.refusal) {
-      return {
-        events: queued.events,
-        effects: [],
-        outcome: { kind: "not_found", detail: queued.refusal },
-      };
-    }
-    return {
-      events: queued.events,
-      effects: [],
-      outcome: {
-        kind: "queued",
-        detail: `user ${recipient} is offline: queued until they connect`,
-      },
-    };
+    return queueForRecipient(state, out, at_ms);
   }
   const detail = where === undefined
     ? `user ${recipient} is not known on this network`
     : `user ${recipient} is on server ${where}, which is unreachable`;
   return { events: [], effects: [], outcome: { kind: "not_found", detail } };
+}
+
+/** What routing one message decided. */
+type Routed = { events: RouterEvent[]; effects: Effect[]; outcome: RouteOutcome };
+
+/** Forwards to the recipient's home server, or keeps the frame for it (our extension). */
+function toHomeServer(state: RouterState, out: Outgoing, home: string, at_ms: number): Routed {
+  const { recipient } = out;
+  const frame: UnsignedFrame<"SERVER_DELIVER"> = {
+    type: "SERVER_DELIVER",
+    from: state.server_id,
+    to: home,
+    ts: out.ts,
+    payload: { user_id: recipient, ...out.remote },
+  };
+  const link = state.servers.get(home)?.link;
+  const acks = has(state.delivery, home, FEATURE_DELIVERY_ACKS);
+  if (link !== undefined && !acks) {
+    return {
+      events: [],
+      effects: [{ type: "Send", link, frame }],
+      outcome: { kind: "forwarded", detail: `forwarded to server ${home}` },
+    };
+  }
+  // Kept until the server ACKs it (ours) or until a link exists to send it on.
+  const item: QueuedDelivery = {
+    ref: seenKey({ ...frame, sig: "" } as Frame),
+    sender: out.sender,
+    bytes: JSON.stringify(frame).length,
+    send: frame,
+  };
+  const queued = queueForServer(state.delivery, home, item, at_ms);
+  if (queued.refusal) {
+    return {
+      events: queued.events,
+      effects: [],
+      outcome: { kind: "not_found", detail: queued.refusal },
+    };
+  }
+  if (link !== undefined) {
+    return {
+      events: queued.events,
+      effects: [sendItem(link, item)],
+      outcome: {
+        kind: "forwarded",
+        detail: `forwarded to server ${home} (kept until it acknowledges)`,
+      },
+    };
+  }
+  return {
+    events: queued.events,
+    effects: [],
+    outcome: {
+      kind: "queued",
+      detail: `server ${home} of user ${recipient} is unreachable: queued until it is back`,
+    },
+  };
+}
+
+/** Queues for a user registered here but offline (our extension). */
+function queueForRecipient(state: RouterState, out: Outgoing, at_ms: number): Routed {
+  const { recipient } = out;
+  const item: QueuedDelivery = {
+    ref: messageRef(out.sender, recipient, out.ts),
+    sender: out.sender,
+    bytes: "send" in out.local ? JSON.stringify(out.local.send).length : out.local.relay.length,
+    ...("send" in out.local ? { send: out.local.send } : { relay: out.local.relay }),
+  };
+  const queued = queueForUser(state.delivery, recipient, item, at_ms);
+  if (queued.refusal) {
+    return {
+      events: queued.events,
+      effects: [],
+      outcome: { kind: "not_found", detail: queued.refusal },
+    };
+  }
+  return {
+    events: queued.events,
+    effects: [],
+    outcome: {
+      kind: "queued",
+      detail: `user ${recipient} is offline: queued until they connect`,
+    },
+  };
 }
 
 /** The ACK a sender gets when its message was queued rather than delivered (our extension). */

@@ -109,17 +109,7 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
   evolveDelivery(state.delivery, event);
   switch (event.type) {
     case "ServerStarted":
-      // Links do not survive a restart: nobody is local, no server is linked, and remote
-      // presence is unknown until peers advertise again.
-      state.server_id = event.server_id;
-      state.server_pub = event.server_pub;
-      state.local_users.clear();
-      state.user_locations.clear();
-      state.user_claims.clear();
-      state.remote_users.clear();
-      state.servers.clear();
-      state.dormant_claims.clear();
-      state.dormant_count = 0;
+      restarted(state, event);
       break;
     case "UserRegistered":
       state.users.set(event.user_id, { pubkey: event.pubkey, meta: event.meta });
@@ -131,23 +121,11 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
       }
       break;
     }
-    case "UserArrived": {
-      const record = state.users.get(event.user_id);
-      if (record) {
-        record.meta = event.meta;
-        record.arrived_at = event.at_ms;
-      }
-      state.remote_users.delete(event.user_id);
-      state.local_users.set(event.user_id, event.link);
-      state.user_locations.set(event.user_id, "local");
+    case "UserArrived":
+      arrived(state, event);
       break;
-    }
     case "UserLeft":
-      state.local_users.delete(event.user_id);
-      if (state.user_locations.get(event.user_id) === "local") {
-        state.user_locations.delete(event.user_id);
-        locateByClaims(state, event.user_id);
-      }
+      left(state, event);
       break;
     case "ServerPinned":
       state.server_keys.set(event.server_id, event.pubkey);
@@ -166,38 +144,12 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
         state.servers.delete(event.server_id);
       }
       break;
-    case "UserLocated": {
-      let claims = state.user_claims.get(event.user_id);
-      if (claims === undefined) state.user_claims.set(event.user_id, claims = new Map());
-      // Re-inserted, so the newest claim is last.
-      claims.delete(event.server_id);
-      undormant(state, event.server_id, event.user_id);
-      claims.set(event.server_id, {
-        pubkey: event.pubkey,
-        meta: event.meta,
-        advertise: event.advertise,
-      });
-      // A user connected here stays local; the claim counts once it leaves.
-      if (state.user_locations.get(event.user_id) !== "local") {
-        locateByClaims(state, event.user_id);
-      }
+    case "UserLocated":
+      located(state, event);
       break;
-    }
-    case "UserUnlocated": {
-      const claims = state.user_claims.get(event.user_id);
-      const claim = claims?.get(event.server_id);
-      if (event.dormant && claim !== undefined) {
-        keepDormant(state, event.server_id, event.user_id, claim);
-      }
-      claims?.delete(event.server_id);
-      if (claims?.size === 0) state.user_claims.delete(event.user_id);
-      if (state.user_locations.get(event.user_id) === event.server_id) {
-        state.user_locations.delete(event.user_id);
-        state.remote_users.delete(event.user_id);
-        locateByClaims(state, event.user_id);
-      }
+    case "UserUnlocated":
+      unlocated(state, event);
       break;
-    }
     case "DormantClaimsDropped":
       state.dormant_count -= state.dormant_claims.get(event.server_id)?.size ?? 0;
       state.dormant_claims.delete(event.server_id);
@@ -219,6 +171,78 @@ export function evolve(state: RouterState, event: RouterEvent): RouterState {
       assertNever(event);
   }
   return state;
+}
+
+type Of<T extends RouterEvent["type"]> = Extract<RouterEvent, { type: T }>;
+
+/** A restart: the log's links are gone. */
+function restarted(state: RouterState, event: Of<"ServerStarted">): void {
+  // Links do not survive a restart: nobody is local, no server is linked, and remote
+  // presence is unknown until peers advertise again.
+  state.server_id = event.server_id;
+  state.server_pub = event.server_pub;
+  state.local_users.clear();
+  state.user_locations.clear();
+  state.user_claims.clear();
+  state.remote_users.clear();
+  state.servers.clear();
+  state.dormant_claims.clear();
+  state.dormant_count = 0;
+}
+
+/** A user said hello on one of our links. */
+function arrived(state: RouterState, event: Of<"UserArrived">): void {
+  const record = state.users.get(event.user_id);
+  if (record) {
+    record.meta = event.meta;
+    record.arrived_at = event.at_ms;
+  }
+  state.remote_users.delete(event.user_id);
+  state.local_users.set(event.user_id, event.link);
+  state.user_locations.set(event.user_id, "local");
+}
+
+/** A local user's link closed. */
+function left(state: RouterState, event: Of<"UserLeft">): void {
+  state.local_users.delete(event.user_id);
+  if (state.user_locations.get(event.user_id) === "local") {
+    state.user_locations.delete(event.user_id);
+    locateByClaims(state, event.user_id);
+  }
+}
+
+/** A server claims a user. */
+function located(state: RouterState, event: Of<"UserLocated">): void {
+  let claims = state.user_claims.get(event.user_id);
+  if (claims === undefined) state.user_claims.set(event.user_id, claims = new Map());
+  // Re-inserted, so the newest claim is last.
+  claims.delete(event.server_id);
+  undormant(state, event.server_id, event.user_id);
+  claims.set(event.server_id, {
+    pubkey: event.pubkey,
+    meta: event.meta,
+    advertise: event.advertise,
+  });
+  // A user connected here stays local; the claim counts once it leaves.
+  if (state.user_locations.get(event.user_id) !== "local") {
+    locateByClaims(state, event.user_id);
+  }
+}
+
+/** A server no longer claims a user (dormant: kept for its return). */
+function unlocated(state: RouterState, event: Of<"UserUnlocated">): void {
+  const claims = state.user_claims.get(event.user_id);
+  const claim = claims?.get(event.server_id);
+  if (event.dormant && claim !== undefined) {
+    keepDormant(state, event.server_id, event.user_id, claim);
+  }
+  claims?.delete(event.server_id);
+  if (claims?.size === 0) state.user_claims.delete(event.user_id);
+  if (state.user_locations.get(event.user_id) === event.server_id) {
+    state.user_locations.delete(event.user_id);
+    state.remote_users.delete(event.user_id);
+    locateByClaims(state, event.user_id);
+  }
 }
 
 function keepDormant(state: RouterState, server: string, user: string, claim: UserRecord): void {
