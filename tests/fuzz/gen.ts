@@ -10,6 +10,7 @@ import { PAYLOADS } from "../../protocol/frames.ts";
 import {
   B64_LENGTH_MAX,
   FRAME_DEPTH_MAX,
+  GOSSIP_DIGEST_BUCKETS,
   ID_LENGTH_MAX,
   SERVER_FRAME_BYTES_MAX,
   USER_FRAME_BYTES_MAX,
@@ -345,6 +346,11 @@ function validPayload(r: Rng, type: string, cast: Cast): Record<string, unknown>
       return { user_id: user(), M1: hex(r, 64) };
     case "AUTH_RESPONSE":
       return { nonce: `n-${hex(r, 16)}`, signature: b64(r) };
+    case "GOSSIP_DIGEST": {
+      const buckets = () =>
+        Array.from({ length: GOSSIP_DIGEST_BUCKETS }, () => [r.int(1000), hex(r, 64)]);
+      return { users: buckets(), members: buckets() };
+    }
     case "HEARTBEAT":
     case "CTRL_CLOSE":
     case "LIST_REQUEST":
