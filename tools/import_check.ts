@@ -1,8 +1,10 @@
 /**
  * `deno task imports`: fails on an import cycle (type imports included) or on an import against
  * the direction of the rooms: protocol ← crypto / store ← router ← links ← ops ← server ←
- * main.ts. Ops (metrics, status, replay) reads router and link state; the server composes it and
- * serves its pages. The clients (client/, web/src/) use only protocol, crypto and lib. The module graph comes from `deno info --json` over every .ts file.
+ * main.ts. Ops (metrics, status, replay) reads router and link state, and a client's trace; the
+ * server composes it and serves its pages. The clients (client/, web/src/) use only protocol,
+ * crypto and lib. Code lives in a room: only a mod.ts may sit directly in actors/. The module
+ * graph comes from `deno info --json` over every .ts file.
  * @module
  */
 import { relative } from "node:path";
@@ -113,6 +115,11 @@ for (const cycle of found) if (!KNOWN_CYCLES.includes(cycle)) problems.push(`cyc
 for (const cycle of KNOWN_CYCLES) {
   if (!found.includes(cycle)) {
     problems.push(`known cycle gone, drop it from KNOWN_CYCLES: ${cycle}`);
+  }
+}
+for (const from of edges.keys()) {
+  if (/^actors\/[^/]+$/.test(from) && from !== "actors/mod.ts") {
+    problems.push(`${from} is outside a room (actors/router, links, server, ops)`);
   }
 }
 for (const [from, targets] of edges) {
