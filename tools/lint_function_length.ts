@@ -19,8 +19,6 @@ const ALLOWED: Record<string, number> = {
   "actors/ops/replay_cli.ts:runReplay": 81,
   "actors/router/router_decide.ts:onUserHello": 92,
   "actors/router/router_federation.ts:onFromServer": 93,
-  "actors/router/router_federation.ts:onServerDeliver": 107,
-  "actors/server/bootstrap.ts:joinOne": 101,
   "actors/server/config.ts:buildConfig": 82,
   "actors/server/server.ts:startServer": 395,
   "bench/cluster.ts:startBenchServer": 91,

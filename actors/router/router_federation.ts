@@ -669,62 +669,12 @@ function onServerDeliver(
   via: string,
   seen: RouterEvent,
 ): Decision {
-  const { user_id, ciphertext, sender, sender_pub, content_sig, inner_type } = frame.payload;
+  const { user_id, sender, inner_type } = frame.payload;
   const me = state.server_id;
-  // Our peers learn that we took the frame, so they can retire it from their outbox.
-  const ack = (status: string): Effect[] =>
-    has(state.delivery, frame.from, FEATURE_DELIVERY_ACKS)
-      ? [{
-        type: "Send",
-        link: input.link,
-        frame: {
-          type: "ACK",
-          from: me,
-          to: frame.from,
-          ts: input.at_ms,
-          payload: { msg_ref: seenKey(frame), status },
-        },
-      }]
-      : [];
-  if (inner_type === "MSG_RECEIPT") {
-    const link = state.local_users.get(user_id);
-    const receipt: UnsignedFrame<"MSG_RECEIPT"> = {
-      type: "MSG_RECEIPT",
-      from: me,
-      to: user_id,
-      ts: input.at_ms,
-      payload: {
-        msg_ref: String(frame.payload.msg_ref),
-        status: String(frame.payload.status),
-        recipient: sender,
-      },
-    };
-    const effects: Effect[] = link !== undefined && has(state.delivery, user_id, FEATURE_RECEIPTS)
-      ? [{ type: "Send", link, frame: receipt }]
-      : [];
-    return accepted([seen], effects, `receipt for ${user_id}`);
-  }
-  // What the user gets: the rebuilt original frame, or a USER_DELIVER for a DM.
-  let local: { send: UnsignedFrame } | { relay: string };
-  if (inner_type !== undefined && inner_type !== "MSG_DIRECT") {
-    const text = unwrapContent(frame, originalTs(frame));
-    if (text === undefined) {
-      return dropped(`SERVER_DELIVER with unsupported inner_type ${inner_type}`);
-    }
-    local = { relay: text };
-  } else {
-    if (!ciphertext || !sender || !sender_pub || !content_sig) {
-      return dropped("SERVER_DELIVER lacks ciphertext, sender, sender_pub or content_sig");
-    }
-    const deliver: UnsignedFrame<"USER_DELIVER"> = {
-      type: "USER_DELIVER",
-      from: me,
-      to: user_id,
-      ts: originalTs(frame),
-      payload: { ciphertext, sender, sender_pub, content_sig },
-    };
-    local = { send: deliver };
-  }
+  const ack = (status: string) => deliveryAck(state, input, frame, status);
+  if (inner_type === "MSG_RECEIPT") return receiptToUser(state, input, frame, seen);
+  const local = userFrame(me, frame);
+  if ("refused" in local) return dropped(local.refused);
   const localLink = state.local_users.get(user_id);
   if (localLink !== undefined) {
     const effect: Effect = "send" in local
@@ -768,4 +718,79 @@ function onServerDeliver(
     link: input.link,
     frame: errorFrame(me, frame.from, input.at_ms, "USER_NOT_FOUND", detail),
   }], `USER_NOT_FOUND: ${detail}`);
+}
+
+/** Our peers learn that we took the frame, so they can retire it from their outbox. */
+function deliveryAck(
+  state: RouterState,
+  input: Input<"FromServer">,
+  frame: FrameOf<"SERVER_DELIVER">,
+  status: string,
+): Effect[] {
+  return has(state.delivery, frame.from, FEATURE_DELIVERY_ACKS)
+    ? [{
+      type: "Send",
+      link: input.link,
+      frame: {
+        type: "ACK",
+        from: state.server_id,
+        to: frame.from,
+        ts: input.at_ms,
+        payload: { msg_ref: seenKey(frame), status },
+      },
+    }]
+    : [];
+}
+
+/** A receipt from the recipient's server, for one of our users (our extension). */
+function receiptToUser(
+  state: RouterState,
+  input: Input<"FromServer">,
+  frame: FrameOf<"SERVER_DELIVER">,
+  seen: RouterEvent,
+): Decision {
+  const { user_id, sender } = frame.payload;
+  const me = state.server_id;
+  const link = state.local_users.get(user_id);
+  const receipt: UnsignedFrame<"MSG_RECEIPT"> = {
+    type: "MSG_RECEIPT",
+    from: me,
+    to: user_id,
+    ts: input.at_ms,
+    payload: {
+      msg_ref: String(frame.payload.msg_ref),
+      status: String(frame.payload.status),
+      recipient: sender,
+    },
+  };
+  const effects: Effect[] = link !== undefined && has(state.delivery, user_id, FEATURE_RECEIPTS)
+    ? [{ type: "Send", link, frame: receipt }]
+    : [];
+  return accepted([seen], effects, `receipt for ${user_id}`);
+}
+
+/** What the user gets: the rebuilt original frame, or a USER_DELIVER for a DM. */
+function userFrame(
+  me: string,
+  frame: FrameOf<"SERVER_DELIVER">,
+): { send: UnsignedFrame } | { relay: string } | { refused: string } {
+  const { user_id, ciphertext, sender, sender_pub, content_sig, inner_type } = frame.payload;
+  if (inner_type !== undefined && inner_type !== "MSG_DIRECT") {
+    const text = unwrapContent(frame, originalTs(frame));
+    if (text === undefined) {
+      return { refused: `SERVER_DELIVER with unsupported inner_type ${inner_type}` };
+    }
+    return { relay: text };
+  }
+  if (!ciphertext || !sender || !sender_pub || !content_sig) {
+    return { refused: "SERVER_DELIVER lacks ciphertext, sender, sender_pub or content_sig" };
+  }
+  const deliver: UnsignedFrame<"USER_DELIVER"> = {
+    type: "USER_DELIVER",
+    from: me,
+    to: user_id,
+    ts: originalTs(frame),
+    payload: { ciphertext, sender, sender_pub, content_sig },
+  };
+  return { send: deliver };
 }

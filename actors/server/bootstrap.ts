@@ -8,9 +8,9 @@
 import { parsePublicKey } from "../../crypto/key_import.ts";
 import { verifyPayload } from "../../crypto/signing.ts";
 import type { RsaBackend } from "../../crypto/types.ts";
-import type { Clock } from "../../lib/world.ts";
+import type { Clock, TimerId } from "../../lib/world.ts";
 import type { Logger } from "../../lib/log.ts";
-import { parseFrame } from "../../protocol/mod.ts";
+import { type FrameOf, parseFrame } from "../../protocol/mod.ts";
 import { DIAL_TIMEOUT_MS, SERVER_FRAME_BYTES_MAX } from "../../protocol/limits.ts";
 import type { PinnedServer } from "./config.ts";
 import { type DialOptions, openSocket, peerUrl, type WebSocket } from "./dial.ts";
@@ -107,24 +107,7 @@ async function joinOne(entry: PinnedServer, me: Joiner): Promise<Joined> {
   };
   const url = peerUrl(entry.host, entry.port, dial);
   const socket = await openSocket(url, DIAL_TIMEOUT_MS, dial);
-  const backlog: string[] = [];
-  const welcome = Promise.withResolvers<string>();
-  const timer = me.clock.setTimeout(
-    () => welcome.reject(new Error(`no SERVER_WELCOME within ${DIAL_TIMEOUT_MS} ms`)),
-    DIAL_TIMEOUT_MS,
-  );
-  let first = true;
-  socket.on("message", (data) => {
-    const text = data.toString();
-    if (first) {
-      first = false;
-      welcome.resolve(text);
-    } else backlog.push(text);
-  });
-  socket.once(
-    "close",
-    (code) => welcome.reject(new Error(`introducer closed the connection (${code})`)),
-  );
+  const { welcome, backlog, timer } = awaitWelcome(socket, me.clock);
   socket.send(
     await me.signer.seal({
       type: "SERVER_HELLO_JOIN",
@@ -141,7 +124,7 @@ async function joinOne(entry: PinnedServer, me: Joiner): Promise<Joined> {
   );
   let raw: string;
   try {
-    raw = await welcome.promise;
+    raw = await welcome;
   } catch (e) {
     socket.terminate();
     throw e;
@@ -168,22 +151,7 @@ async function joinOne(entry: PinnedServer, me: Joiner): Promise<Joined> {
   if (!pinned.ok || !(await verifyPayload(me.backend, pinned.key, frame.payload, frame.sig))) {
     return fail("SERVER_WELCOME does not verify with the introducer's pinned key");
   }
-  // Accept either list key and either id key (§15 P9); drop entries we cannot use.
-  const list = frame.payload.servers ?? frame.payload.clients ?? [];
-  const servers: PeerEntry[] = [];
-  for (const e of list) {
-    const id = e.server_id ?? e.user_id;
-    const key = parsePublicKey(e.pubkey);
-    if (id !== undefined && key.ok) {
-      servers.push({
-        server_id: id,
-        host: e.host,
-        port: e.port,
-        pubkey: key.value.spki,
-        features: featuresOf(e),
-      });
-    }
-  }
+  const servers = usableEntries(frame.payload.servers ?? frame.payload.clients ?? []);
   const kept = idAfterWelcome(frame.payload.assigned_id, me.server_id);
   return {
     socket,
@@ -200,4 +168,54 @@ async function joinOne(entry: PinnedServer, me: Joiner): Promise<Joined> {
     },
     servers,
   };
+}
+
+/**
+ * The first frame the introducer sends (its welcome), or why none came in time; the frames that
+ * follow it wait in `backlog`, in order, for the link to take over.
+ */
+function awaitWelcome(
+  socket: WebSocket,
+  clock: Clock,
+): { welcome: Promise<string>; backlog: string[]; timer: TimerId } {
+  const backlog: string[] = [];
+  const welcome = Promise.withResolvers<string>();
+  const timer = clock.setTimeout(
+    () => welcome.reject(new Error(`no SERVER_WELCOME within ${DIAL_TIMEOUT_MS} ms`)),
+    DIAL_TIMEOUT_MS,
+  );
+  let first = true;
+  socket.on("message", (data) => {
+    const text = data.toString();
+    if (first) {
+      first = false;
+      welcome.resolve(text);
+    } else backlog.push(text);
+  });
+  socket.once(
+    "close",
+    (code) => welcome.reject(new Error(`introducer closed the connection (${code})`)),
+  );
+  return { welcome: welcome.promise, backlog, timer };
+}
+
+/** The welcome's servers: either list key and either id key (§15 P9); unusable ones dropped. */
+function usableEntries(
+  list: NonNullable<FrameOf<"SERVER_WELCOME">["payload"]["servers"]>,
+): PeerEntry[] {
+  const servers: PeerEntry[] = [];
+  for (const e of list) {
+    const id = e.server_id ?? e.user_id;
+    const key = parsePublicKey(e.pubkey);
+    if (id !== undefined && key.ok) {
+      servers.push({
+        server_id: id,
+        host: e.host,
+        port: e.port,
+        pubkey: key.value.spki,
+        features: featuresOf(e),
+      });
+    }
+  }
+  return servers;
 }
