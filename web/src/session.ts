@@ -38,7 +38,8 @@ import {
   verifyPublic,
 } from "./signing.ts";
 import { authMessage } from "../../protocol/auth_message.ts";
-import { arr, errorSentence, type Frame, isId, obj, readFrame, splitUtf8, str } from "./wire.ts";
+import { arr, errorSentence, type Frame, isId, obj, readFrame, str } from "./wire.ts";
+import { splitUtf8 } from "../../protocol/text.ts";
 
 /** A user's key as remembered between visits (trust on first use). */
 export interface KnownKey {
