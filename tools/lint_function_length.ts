@@ -17,8 +17,6 @@ const ALLOWED: Record<string, number> = {
   "actors/ops/metrics.ts:renderPrometheus": 113,
   "actors/ops/replay.ts:ReplayWorld.step": 73,
   "actors/ops/replay_cli.ts:runReplay": 81,
-  "actors/router/router_decide.ts:onUserHello": 92,
-  "actors/router/router_federation.ts:onFromServer": 93,
   "actors/server/config.ts:buildConfig": 82,
   "actors/server/server.ts:startServer": 395,
   "bench/cluster.ts:startBenchServer": 91,

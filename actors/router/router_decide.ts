@@ -102,42 +102,11 @@ function onUserHello(
   const effects: Effect[] = [{
     type: "Send",
     link,
-    frame: {
-      type: "ACK",
-      from: me,
-      to: user,
-      ts: at_ms,
-      payload: {
-        msg_ref: "USER_HELLO",
-        server_id: me,
-        server_pub: state.server_pub,
-        // Our extensions, so our clients know what they may use; other clients ignore this.
-        features: ["directory", "login"],
-        login_registered: known?.login !== undefined,
-      },
-    },
+    frame: helloAck(state, user, at_ms, known?.login !== undefined),
   }];
-  // Tell the newcomer about everyone (itself included), and everyone else about the newcomer.
-  // Each user's advertise is replayed as it was made when that user arrived, the way a remote
-  // user's signed advertise is relayed: one frame, sealed once, for every newcomer.
-  const newcomer = advertiseFrame(me, at_ms, user, pubkey, meta);
-  for (const [other, otherLink] of state.local_users) {
-    const record = state.users.get(other)!;
-    effects.push({
-      type: "Send",
-      link,
-      frame: advertiseFrame(me, record.arrived_at ?? at_ms, other, record.pubkey, record.meta),
-    });
-    effects.push({ type: "Send", link: otherLink, frame: newcomer });
-  }
-  for (const [other, where] of state.user_locations) {
-    const record = state.remote_users.get(other);
-    if (where !== "local" && record?.advertise) {
-      effects.push({ type: "Relay", link, text: record.advertise });
-    }
-  }
-  effects.push({ type: "Send", link, frame: newcomer });
-  effects.push(...toServers(state, newcomer));
+  effects.push(
+    ...introductions(state, link, advertiseFrame(me, at_ms, user, pubkey, meta), at_ms),
+  );
   const joined = joinPublicChannel(state, user, at_ms);
   // Then what waited for the user, in order (our reliable-delivery extension).
   const queue = flushUserQueue(
@@ -158,6 +127,68 @@ function onUserHello(
       queue.effects.length > 0 ? `; ${queue.effects.length} queued message(s) handed over` : ""
     }`,
   );
+}
+
+/** The answer to an accepted USER_HELLO: who we are, and which of our extensions we offer. */
+function helloAck(
+  state: RouterState,
+  user: string,
+  at_ms: number,
+  login_registered: boolean,
+): UnsignedFrame {
+  const me = state.server_id;
+  return {
+    type: "ACK",
+    from: me,
+    to: user,
+    ts: at_ms,
+    payload: {
+      msg_ref: "USER_HELLO",
+      server_id: me,
+      server_pub: state.server_pub,
+      // Our extensions, so our clients know what they may use; other clients ignore this.
+      features: ["directory", "login"],
+      login_registered,
+    },
+  };
+}
+
+/**
+ * Tells the newcomer about everyone (itself included), and everyone else about the newcomer.
+ * Each user's advertise is replayed as it was made when that user arrived, the way a remote
+ * user's signed advertise is relayed: one frame, sealed once, for every newcomer.
+ */
+function introductions(
+  state: RouterState,
+  link: string,
+  newcomer: UnsignedFrame,
+  at_ms: number,
+): Effect[] {
+  const effects: Effect[] = [];
+  for (const [other, otherLink] of state.local_users) {
+    const record = state.users.get(other)!;
+    effects.push({
+      type: "Send",
+      link,
+      frame: advertiseFrame(
+        state.server_id,
+        record.arrived_at ?? at_ms,
+        other,
+        record.pubkey,
+        record.meta,
+      ),
+    });
+    effects.push({ type: "Send", link: otherLink, frame: newcomer });
+  }
+  for (const [other, where] of state.user_locations) {
+    const record = state.remote_users.get(other);
+    if (where !== "local" && record?.advertise) {
+      effects.push({ type: "Relay", link, text: record.advertise });
+    }
+  }
+  effects.push({ type: "Send", link, frame: newcomer });
+  effects.push(...toServers(state, newcomer));
+  return effects;
 }
 
 function onFromUser(

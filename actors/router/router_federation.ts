@@ -467,20 +467,9 @@ export function onFromServer(
   const key = seenKey(frame);
   if (state.seen_ids.has(key) && !(presence && via === frame.from)) {
     // A re-sent delivery (its first ACK was lost): harmless, and ACKed again so it is retired.
-    const reAck: Effect[] =
-      frame.type === "SERVER_DELIVER" && has(state.delivery, frame.from, FEATURE_DELIVERY_ACKS)
-        ? [{
-          type: "Send",
-          link: input.link,
-          frame: {
-            type: "ACK",
-            from: state.server_id,
-            to: frame.from,
-            ts: at_ms,
-            payload: { msg_ref: key, status: "duplicate" },
-          },
-        }]
-        : [];
+    const reAck = frame.type === "SERVER_DELIVER"
+      ? deliveryAck(state, input, frame, "duplicate")
+      : [];
     return dropped(`duplicate: seen id ${key.slice(0, 80)}... already handled`, reAck);
   }
   const seen: RouterEvent = { type: "FrameSeen", key, ts: frame.ts, at_ms };
@@ -506,23 +495,8 @@ export function onFromServer(
     case "FILE_CHUNK":
     case "FILE_END":
       return onServerContent(state, input, seen);
-    case "ACK": {
-      const { msg_ref, msg_refs } = frame.payload;
-      const retired = acknowledged(
-        state.delivery,
-        "server",
-        frame.from,
-        [String(msg_ref), ...(msg_refs ?? [])],
-        at_ms,
-      );
-      return accepted(
-        [seen, ...retired],
-        [],
-        retired.length > 0
-          ? `delivery acknowledged by ${frame.from}`
-          : `ACK from ${frame.from} noted`,
-      );
-    }
+    case "ACK":
+      return onAck(state, frame, seen, at_ms);
     case "ERROR":
     case "SERVER_HELLO_LINK":
     case "PEER_HELLO_LINK":
@@ -532,6 +506,28 @@ export function onFromServer(
     default:
       return dropped(`type ${frame.type} is not accepted on a server link`);
   }
+}
+
+/** A peer acknowledged deliveries we kept for it: they leave its outbox (our extension). */
+function onAck(
+  state: RouterState,
+  frame: FrameOf<"ACK">,
+  seen: RouterEvent,
+  at_ms: number,
+): Decision {
+  const { msg_ref, msg_refs } = frame.payload;
+  const retired = acknowledged(
+    state.delivery,
+    "server",
+    frame.from,
+    [String(msg_ref), ...(msg_refs ?? [])],
+    at_ms,
+  );
+  return accepted(
+    [seen, ...retired],
+    [],
+    retired.length > 0 ? `delivery acknowledged by ${frame.from}` : `ACK from ${frame.from} noted`,
+  );
 }
 
 function toLocalUsers(state: RouterState, text: string): Effect[] {
