@@ -35,48 +35,58 @@ export class LoginResponder {
   constructor(private readonly link: Link) {}
 
   handle(frame: FrameOf<"LOGIN_START"> | FrameOf<"LOGIN_PROOF">, raw: string, at_ms: number): void {
+    if (frame.type === "LOGIN_START") this.#start(frame, raw, at_ms);
+    else this.#proof(frame, raw, at_ms);
+  }
+
+  /** LOGIN_START: the SRP challenge for a user with a registered password login. */
+  #start(frame: FrameOf<"LOGIN_START">, raw: string, at_ms: number): void {
     const { link } = this;
     const user_id = frame.payload.user_id;
     const me = link.ctx.state().server_id;
-    if (frame.type === "LOGIN_START") {
-      const login = link.ctx.state().users.get(user_id)?.login;
-      const pake = login && parsePake(login.pake_password);
-      if (!login || !pake) {
-        return link.note(
-          raw,
-          at_ms,
-          "USER_NOT_FOUND",
-          `no password login is registered for user ${user_id} on this server`,
-          user_id,
-        );
-      }
-      let ephemeral;
-      try {
-        ephemeral = srpServer.generateEphemeral(pake.verifier);
-      } catch {
-        return link.note(raw, at_ms, "BAD_KEY", "the stored login verifier is unusable", user_id);
-      }
-      this.#pending = {
+    const login = link.ctx.state().users.get(user_id)?.login;
+    const pake = login && parsePake(login.pake_password);
+    if (!login || !pake) {
+      return link.note(
+        raw,
+        at_ms,
+        "USER_NOT_FOUND",
+        `no password login is registered for user ${user_id} on this server`,
         user_id,
-        A: frame.payload.A,
-        secret: ephemeral.secret,
-        pake,
-        privkey_store: login.privkey_store,
-      };
-      link.send({
-        type: "LOGIN_CHALLENGE",
-        from: me,
-        to: user_id,
-        ts: at_ms,
-        payload: {
-          user_id,
-          srp_salt: pake.srp_salt,
-          B: ephemeral.public,
-          kdf: { name: "PBKDF2-SHA256", ...pake.kdf },
-        },
-      });
-      return;
+      );
     }
+    let ephemeral;
+    try {
+      ephemeral = srpServer.generateEphemeral(pake.verifier);
+    } catch {
+      return link.note(raw, at_ms, "BAD_KEY", "the stored login verifier is unusable", user_id);
+    }
+    this.#pending = {
+      user_id,
+      A: frame.payload.A,
+      secret: ephemeral.secret,
+      pake,
+      privkey_store: login.privkey_store,
+    };
+    link.send({
+      type: "LOGIN_CHALLENGE",
+      from: me,
+      to: user_id,
+      ts: at_ms,
+      payload: {
+        user_id,
+        srp_salt: pake.srp_salt,
+        B: ephemeral.public,
+        kdf: { name: "PBKDF2-SHA256", ...pake.kdf },
+      },
+    });
+  }
+
+  /** LOGIN_PROOF: the password was right (LOGIN_OK with the key blob) or a try is used up. */
+  #proof(frame: FrameOf<"LOGIN_PROOF">, raw: string, at_ms: number): void {
+    const { link } = this;
+    const user_id = frame.payload.user_id;
+    const me = link.ctx.state().server_id;
     const pending = this.#pending;
     this.#pending = undefined;
     if (!pending || pending.user_id !== user_id) {
