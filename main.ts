@@ -9,18 +9,18 @@ import { parseArgs } from "node:util";
 import { defaultBackend, openBackend } from "./crypto/mod.ts";
 import { refusing, StartupError } from "./lib/startup_error.ts";
 import { systemRandom } from "./lib/world.ts";
-import { BUILD } from "./actors/build.ts";
-import { DATABASE_FILE } from "./actors/server.ts";
-import { runServe } from "./actors/serve_cli.ts";
+import { BUILD } from "./actors/server/build.ts";
+import { DATABASE_FILE } from "./store/store.ts";
+import { runServe } from "./actors/server/serve_cli.ts";
 import { readIdentity, saveIdentity } from "./store/identity.ts";
 import { checkDataDir } from "./store/preflight.ts";
 import { backupDatabase } from "./store/backup.ts";
 import { runLibcrypto } from "./crypto/libcrypto_cli.ts";
 import { runClient } from "./client/main.ts";
-import { runReplay } from "./actors/replay_cli.ts";
-import { runTraceReplay } from "./client/trace_replay.ts";
+import { runReplay } from "./actors/ops/replay_cli.ts";
+import { runTraceReplay } from "./actors/ops/trace_replay.ts";
 import { runProbe } from "./probe/main.ts";
-import { runStatus } from "./actors/status.ts";
+import { runStatus } from "./actors/ops/status.ts";
 
 const USAGE = `SOCP v1.3 server and client (Deno)
 

@@ -8,8 +8,8 @@
 import { createPublicKey, generateKeyPair } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parsePrometheus } from "../actors/metrics.ts";
-import type { ServerStatus } from "../actors/status.ts";
+import { parsePrometheus } from "../actors/ops/metrics.ts";
+import type { ServerStatus } from "../actors/ops/status.ts";
 import { writeFileAtomic } from "../lib/write_file.ts";
 import { b64uEncode } from "../protocol/base64url.ts";
 import { fixtureKeyPath, ROOT, untilListening } from "../tests/harness/processes.ts";

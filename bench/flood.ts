@@ -1,5 +1,5 @@
 /**
- * Flood benchmark (hardening): does one flooding user hurt everyone else? A server process
+ * Flood benchmark: does one flooding user hurt everyone else? A server process
  * with the default limits; two pairs of users exchange signed DMs at a steady rate and measure
  * each DM's latency (sent → delivered); after a baseline phase, one more user floods a sink
  * user with DMs at its maximum rate (the configured frames/s; it reconnects whenever the server
@@ -13,7 +13,7 @@ import { Buffer } from "node:buffer";
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { DEFAULT_LIMITS } from "../actors/config.ts";
+import { DEFAULT_LIMITS } from "../protocol/limits.ts";
 import { makeDataDir, startServerProcess } from "../tests/harness/processes.ts";
 import {
   fixtureKeyPem,

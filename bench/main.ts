@@ -1,6 +1,6 @@
 /**
- * `deno task bench`: the server's benchmarks over real processes and sockets on loopback
- * (issue 7). Each scenario prints its throughput, p50/p99 latency and its ratio to the RSA-4096
+ * `deno task bench`: the server's benchmarks over real processes and sockets on loopback. Each
+ * scenario prints its throughput, p50/p99 latency and its ratio to the RSA-4096
  * sign ceiling measured at the start of the same run (`openssl speed -multi <cores> rsa4096`,
  * else the server backend's own rate), and where the CPU went. Results go to
  * `bench/results.json` (not kept in git; BENCHMARKS.md holds the figures of record).
@@ -18,7 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { BUILD } from "../actors/build.ts";
+import { BUILD } from "../actors/server/build.ts";
 import { backendSignRate, type Ceiling, measureCeiling } from "./ceiling.ts";
 import { stopEverything } from "./cluster.ts";
 import { machineBusyCpu, machineInfo, round } from "./proc.ts";

@@ -12,7 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import { evolve, initialRouterState } from "../actors/router_state.ts";
+import { evolve, initialRouterState } from "../actors/router/router_state.ts";
 import type { RouterEvent } from "../store/events.ts";
 import { Store } from "../store/store.ts";
 import { randomBlock } from "./loadgen.ts";

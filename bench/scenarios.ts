@@ -1,11 +1,11 @@
 /**
- * The benchmark scenarios (issue 7), over real server processes and sockets on loopback. Each
+ * The benchmark scenarios, over real server processes and sockets on loopback. Each
  * returns a {@linkcode Result}: throughput, p50/p99 latency, and the ratio to the RSA sign
  * ceiling measured in the same run, with where the CPU went (`proc.ts`). Every load loop is
  * bounded in count and in time.
  * @module
  */
-import { describeCryptoLibrary } from "../actors/status.ts";
+import { describeCryptoLibrary } from "../actors/ops/status.ts";
 import type { Ceiling } from "./ceiling.ts";
 import WebSocket from "ws";
 import {

@@ -13,7 +13,7 @@ import type { Clock, Random } from "../lib/world.ts";
 import { b64uEncode } from "../protocol/base64url.ts";
 import { FILE_BYTES_MAX, FILE_CHUNK_BYTES, FILE_WINDOW_CHUNKS } from "../protocol/limits.ts";
 import { type Progress, ProgressMeter } from "./progress.ts";
-import type { Contact } from "./session.ts";
+import type { Contact } from "./contact.ts";
 
 /** What sending needs from the session. */
 export interface SenderContext {

@@ -36,13 +36,15 @@ import {
 import { LruMap } from "../lib/lru.ts";
 import type { Clock, Random } from "../lib/world.ts";
 import { idNotes, NO_TRACE, type Tracer, withNotes } from "./trace.ts";
-import { splitUtf8 } from "./text.ts";
+import { splitUtf8 } from "../protocol/text.ts";
 import { type FileEvent, FileReceiver } from "./file_receiver.ts";
 import { readOutgoing, sendFile } from "./file_sender.ts";
+import type { Contact } from "./contact.ts";
+
 import { fingerprint, KnownKeys } from "./known_keys.ts";
 import type { LoginRegistration } from "./login.ts";
-import { authMessage } from "../actors/user_login.ts";
-import { messageRef } from "../actors/router_delivery.ts";
+import { authMessage } from "../protocol/auth_message.ts";
+import { messageRef } from "../protocol/message_ref.ts";
 
 /** Something the user should see. */
 export type ClientEvent =
@@ -92,14 +94,6 @@ export type ClientEvent =
 function traceable(frame: { type: string; payload: object }, text: string): string {
   if (frame.type !== "LOGIN_REGISTER") return text;
   return JSON.stringify({ ...frame, payload: { redacted: "encrypted key and password verifier" } });
-}
-
-/** A known user. */
-export interface Contact {
-  user_id: string;
-  key: PublicKey;
-  display_name?: string;
-  server_id: string;
 }
 
 /** What a session needs. */

@@ -2,7 +2,7 @@
  * The client's wire trace (`--trace FILE`): every frame both ways, one JSON line each, with the
  * client's own verdict (why a frame was dropped, which content_sig layout verified, which ids
  * are not UUID v4). `main.ts replay --trace FILE` renders it as a timeline
- * (client/trace_replay.ts). Frames carry only ciphertext; keys and plaintext are never written.
+ * (actors/ops/trace_replay.ts). Frames carry only ciphertext; keys and plaintext are never written.
  * @module
  */
 import type { Clock } from "../lib/world.ts";

@@ -1,5 +1,5 @@
 /**
- * The backend contract (`backend_contract.ts`) against WebCrypto and OpenSSL, then across them:
+ * The backend contract (`_backend_contract.ts`) against WebCrypto and OpenSSL, then across them:
  * what one signs or encrypts, the other verifies or decrypts, in both directions. Last, the
  * OpenSSL-only checks: the error queue stays clean and repeated calls do not leak.
  */
@@ -12,10 +12,10 @@ import {
   nodePssSign,
   runBackendContract,
   TOO_LONG_447,
-} from "./backend_contract.ts";
+} from "./_backend_contract.ts";
 import { createOpenSslBackend } from "./openssl.ts";
 import { FAST_LIBCRYPTO } from "./libcrypto_pin.ts";
-import { fastLibCrypto, fixturePem, sharedVectors } from "./test_support.ts";
+import { fastLibCrypto, fixturePem, sharedVectors } from "./_test_support.ts";
 import type { RsaBackend } from "./types.ts";
 import { createWebCryptoBackend, webCrypto } from "./webcrypto.ts";
 
@@ -190,7 +190,7 @@ Deno.test({
   ignore: openssl === undefined || Deno.build.os !== "linux",
   async fn() {
     // In a process of its own: memory is per process and deno test runs modules side by side.
-    const probe = new URL("./openssl_leak_probe.ts", import.meta.url);
+    const probe = new URL("./_openssl_leak_probe.ts", import.meta.url);
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-ffi", "--allow-read", "--v8-flags=--expose-gc", probe.href],
       env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },

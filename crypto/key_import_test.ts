@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { b64uEncode } from "../protocol/base64url.ts";
 import { parsePrivateKey, parsePublicKey } from "./key_import.ts";
-import { fixturePem, sharedVectors } from "./test_support.ts";
+import { fixturePem, sharedVectors } from "./_test_support.ts";
 import { webCrypto } from "./webcrypto.ts";
 
 const V = sharedVectors();

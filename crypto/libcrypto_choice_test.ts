@@ -15,7 +15,7 @@ import {
 } from "./libcrypto_cache.ts";
 import { FAST_LIBCRYPTO } from "./libcrypto_pin.ts";
 import { knownAnswerFailure } from "./libcrypto_selfcheck.ts";
-import { fastLibCrypto } from "./test_support.ts";
+import { fastLibCrypto } from "./_test_support.ts";
 import { openBackend } from "./mod.ts";
 
 const fast = fastLibCrypto();

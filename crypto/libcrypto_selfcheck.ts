@@ -2,7 +2,7 @@
  * The known-answer checks a libcrypto passes before the server first signs with it: the
  * project's pyca-made vectors (tests/vectors/socp-1.3-vectors.json) verify, tampering is
  * caught, the vector OAEP ciphertext decrypts to its plaintext, and what it signs or encrypts
- * is accepted by WebCrypto, and the other way round. A fast subset of `backend_contract.ts`.
+ * is accepted by WebCrypto, and the other way round. A fast subset of `_backend_contract.ts`.
  * @module
  */
 import { b64uDecode } from "../protocol/base64url.ts";

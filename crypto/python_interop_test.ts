@@ -21,7 +21,7 @@ import {
   verifyPayload,
   verifyPublic,
 } from "./signing.ts";
-import { fixtureKey, pythonVectors, repoPath } from "./test_support.ts";
+import { fixtureKey, pythonVectors, repoPath } from "./_test_support.ts";
 import { webCrypto } from "./webcrypto.ts";
 
 const P = pythonVectors();

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { constants, verify as nodeVerify } from "node:crypto";
 import { createOpenSslBackend } from "./openssl.ts";
 import { createSignPool } from "./sign_pool.ts";
-import { fixturePem } from "./test_support.ts";
+import { fixturePem } from "./_test_support.ts";
 import { webCrypto } from "./webcrypto.ts";
 
 const openssl = createOpenSslBackend();

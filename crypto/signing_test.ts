@@ -23,7 +23,7 @@ import {
   verifyPayload,
   verifyPublic,
 } from "./signing.ts";
-import { fixtureKey } from "./test_support.ts";
+import { fixtureKey } from "./_test_support.ts";
 import { webCrypto } from "./webcrypto.ts";
 
 const text = (b: Uint8Array | undefined) => new TextDecoder().decode(b);

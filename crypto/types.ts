@@ -2,7 +2,7 @@
  * The one small crypto interface the server and clients use. Every RSA key is RSA-4096 with
  * e = 65537 (SOCP-1.3.md §15 P1). Backends: OpenSSL libcrypto through FFI (`openssl.ts`, the
  * default when it loads) and WebCrypto (`webcrypto.ts`, the reference and fallback); both pass
- * one contract suite (`backend_contract.ts`).
+ * one contract suite (`_backend_contract.ts`).
  * @module
  */
 

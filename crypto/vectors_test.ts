@@ -9,7 +9,7 @@ import { b64uDecode, b64uEncode } from "../protocol/base64url.ts";
 import { canonicalJson } from "../protocol/canonical.ts";
 import { dmPreimages, keySharePreimages } from "./preimages.ts";
 import { verifyDm, verifyKeyShare, verifyPayload, verifyPublic } from "./signing.ts";
-import { sharedVectors } from "./test_support.ts";
+import { sharedVectors } from "./_test_support.ts";
 import type { PublicKey } from "./types.ts";
 import { webCrypto } from "./webcrypto.ts";
 

@@ -1,6 +1,6 @@
 /**
  * The WebCrypto backend's own test: key generation. Everything else it must do is the shared
- * contract in `backend_contract.ts`, run for both backends by `backend_contract_test.ts`
+ * contract in `_backend_contract.ts`, run for both backends by `backend_contract_test.ts`
  * (generation runs there for OpenSSL only, so each backend generates exactly one key).
  */
 

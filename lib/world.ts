@@ -1,7 +1,9 @@
 /**
- * The ports to the outside world that core logic may use: time and randomness. Nothing else in
- * the code base calls `Date.now()`, `Math.random()` or `setTimeout` directly, so tests and the
- * simulation can swap in a manual clock and a seeded random source.
+ * The ports to the outside world that core logic may use: time and randomness. The Router, the
+ * links, peers, bootstrap and the terminal client's session take both only from here, so tests
+ * and the simulation can swap in a manual clock and a seeded random source. Edges that measure or
+ * wait in real time call the runtime directly: metrics (uptime, latency), the server's close
+ * linger, the store's commit on the next turn, the password-login helper and the browser page.
  * @module
  */
 

@@ -38,7 +38,7 @@ const serverEntry = z.looseObject({
 });
 const listEntry = z.union([id, z.looseObject({ user_id: id })]);
 const listResponse = z.looseObject({ users: z.array(listEntry).max(100_000) });
-/** Per bucket: how many entries, and a hash of them (see actors/router_gossip.ts). */
+/** Per bucket: how many entries, and a hash of them (see actors/router/router_gossip.ts). */
 const digestBuckets = z.array(
   z.tuple([int, z.string().max(64).regex(/^[0-9a-f]*$/, "must be lower-case hex")]),
 ).length(GOSSIP_DIGEST_BUCKETS);

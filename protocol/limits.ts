@@ -1,6 +1,6 @@
 /**
  * Every bound of the system in one place. Names carry their unit last. Anything configurable at
- * run time starts from these defaults (see `actors/config.ts`).
+ * run time starts from these defaults (see `actors/server/config.ts`).
  * @module
  */
 
@@ -46,14 +46,14 @@ export const OUTBOX_SOCKET_HIGH_WATER_BYTES = 256 * 1024;
  * hello's USER_ADVERTISE replay (~2.3 KB per known user) on a server of ~10 000 users.
  */
 export const OUTBOX_BYTES_MAX = 32 * 1024 * 1024;
-/** Imported user keys kept for verifying signed user frames (`actors/key_cache.ts`). */
+/** Imported user keys kept for verifying signed user frames (`actors/links/key_cache.ts`). */
 export const USER_KEYS_CACHED_MAX = 1_024;
 /** Users one server hosts at once. */
 export const LOCAL_USERS_MAX = 10_000;
 /** Users the whole directory may know. */
 export const KNOWN_USERS_MAX = 100_000;
 /**
- * Deliveries one coalesced ACK between our servers acknowledges (`actors/ack_batch.ts`):
+ * Deliveries one coalesced ACK between our servers acknowledges (`actors/links/ack_batch.ts`):
  * 256 references of ~150 bytes stay far below SERVER_FRAME_BYTES_MAX.
  */
 export const ACK_REFS_MAX = 256;
@@ -151,7 +151,7 @@ export const LOGIN_ATTEMPTS_PER_LINK_MAX = 3;
 /** Largest encrypted key blob a user may store for password login, in characters. */
 export const PRIVKEY_STORE_LENGTH_MAX = 16 * 1024;
 
-// --- Hardening: rate and connection limits (configurable under `limits:` in the YAML file) ---
+// --- Rate and connection limits (configurable under `limits:` in the YAML file) ---
 /**
  * Frames per second a user link may send, sustained. A file transfer sends 64-chunk windows of
  * ~900-byte frames and waits for a round trip after each; with RSA-4096 it reaches 100-300
@@ -177,7 +177,7 @@ export const LINK_WAITING_FRAMES_MAX = 128;
 /**
  * Signatures queued for one origin (a user's deliveries, or the answers to it) before that
  * user's link waits to handle its next frame: enough to keep the signer busy for one sender,
- * small enough that a flooder's backlog stays its own (`actors/fair_signer.ts`).
+ * small enough that a flooder's backlog stays its own (`actors/links/fair_signer.ts`).
  */
 export const ORIGIN_SEALS_MAX = 64;
 /** Open WebSocket connections from one remote address; more are answered HTTP 429. */
@@ -213,3 +213,31 @@ export const AUTH_CHALLENGE_BYTES_MAX = 256;
 export const PEER_LAYOUTS_MAX = 10_000;
 /** Challenges a client remembers having signed, to refuse a replayed one. */
 export const AUTH_CHALLENGES_REMEMBERED_MAX = 1_024;
+
+// --- Run-time limits ---
+/** Limits a server enforces (YAML `limits:`); defaults from the constants above. */
+export interface Limits {
+  user_frames_per_s: number;
+  user_bytes_per_s: number;
+  server_frames_per_s: number;
+  server_bytes_per_s: number;
+  /** Seconds of the sustained rate a link may send at once (bucket size). */
+  burst_s: number;
+  connections_per_ip: number;
+  users_max: number;
+  user_frame_bytes_max: number;
+  server_frame_bytes_max: number;
+}
+
+/** The defaults of {@linkcode Limits}. */
+export const DEFAULT_LIMITS: Readonly<Limits> = {
+  user_frames_per_s: USER_FRAMES_PER_S,
+  user_bytes_per_s: USER_BYTES_PER_S,
+  server_frames_per_s: SERVER_FRAMES_PER_S,
+  server_bytes_per_s: SERVER_BYTES_PER_S,
+  burst_s: RATE_BURST_S,
+  connections_per_ip: CONNECTIONS_PER_IP_MAX,
+  users_max: LOCAL_USERS_MAX,
+  user_frame_bytes_max: USER_FRAME_BYTES_MAX,
+  server_frame_bytes_max: SERVER_FRAME_BYTES_MAX,
+};

@@ -5,7 +5,10 @@
  * @module
  */
 
-/** Bumped when an event's shape changes; `upcast` in `event_log.ts` reads older rows. */
+/**
+ * The shape of the events written now, stored with each row. Every stored row is version 1 so
+ * far; a change of shape bumps it, and the fold must then read the older rows too.
+ */
 export const EVENT_VERSION = 1;
 
 /** Public metadata of a user (§6.2 `meta`). Routing and crypto never depend on it. */

@@ -26,7 +26,7 @@ export interface JournalRow {
   /**
    * `frame` (raw text received), `close`, `dial`, `welcome` (raw welcome), `rekey`, `note`: a
    * frame a link handled on its own (password login), or `outbound`: a join or dial we tried
-   * and its verdict (`actors/outbound_journal.ts`); the last two are shown by replay, not re-run.
+   * and its verdict (`actors/server/outbound_journal.ts`); the last two are shown by replay, not re-run.
    */
   kind: "frame" | "close" | "dial" | "welcome" | "rekey" | "note" | "outbound";
   raw: string;
@@ -46,6 +46,9 @@ export interface StoreOptions {
   /** Journal rows kept; the oldest are deleted past this. */
   journalRowsMax?: number;
 }
+
+/** Database file inside a data dir. */
+export const DATABASE_FILE = "socp.sqlite";
 
 /** The event log, journal and projections of one server. */
 export class Store {

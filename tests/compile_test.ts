@@ -4,7 +4,7 @@
 // holds it: without either (an offline machine) this test is reported as ignored, not passed.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BUILD } from "../actors/build.ts";
+import { BUILD } from "../actors/server/build.ts";
 import { makeDataDir, ROOT, untilListening } from "./harness/processes.ts";
 
 function denortAvailable(): boolean {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { fixtureKeyPem, RefClient, RefClientError } from "./independent/ref_client.ts";
 import { makeDataDir, startServerProcess } from "./harness/processes.ts";
-import { fold } from "../actors/router_state.ts";
+import { fold } from "../actors/router/router_state.ts";
 import type { RouterEvent } from "../store/events.ts";
 
 const KEYS = ["alice", "bob", "carol", "dave", "eve"];

@@ -1,4 +1,4 @@
-// Goal: issue 9's load test. 1 000 DMs to an offline user while the server is killed with -9 at
+// Goal: a load test. 1 000 DMs to an offline user while the server is killed with -9 at
 // seeded random moments and restarted: every message the server acknowledged ("queued") is
 // delivered, none twice. The seed is printed; failures reproduce with SEED=<n>.
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// Goal: issue 3's acceptance over real server processes on loopback: five servers join through
+// Goal: federation over real server processes on loopback: five servers join through
 // an introducer and link into a full mesh; users on different servers see each other and DM
 // both ways exactly once; leaving, crashing, freezing (heartbeat timeout) and restarting
 // servers are reflected everywhere; gossip per advertise is bounded.

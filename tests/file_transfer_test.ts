@@ -1,4 +1,4 @@
-// Goal: issue 4's file transfer. A 1 MiB file crosses two real servers intact with progress on
+// Goal: file transfer. A 1 MiB file crosses two real servers intact with progress on
 // both sides; and a hostile or broken sender (the independent reference client, crafting the
 // frames) cannot write outside the downloads folder, and a corrupted, missing or duplicated
 // chunk behaves as specified: no partial file is ever presented as complete.

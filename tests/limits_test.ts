@@ -1,4 +1,4 @@
-// Goal (hardening): every limit answers with a standard ERROR whose detail names the limit, is
+// Goal: every limit answers with a standard ERROR whose detail names the limit, is
 // journaled, and protects everyone else: a flooding user is paced, then refused, then closed;
 // a legitimate file-transfer burst passes untouched; sizes, connections per address and users
 // per server are configurable; a reader that stops reading is cut off instead of buffered; and

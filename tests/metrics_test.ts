@@ -1,9 +1,9 @@
-// Goal: issue 7's observability, on real server processes: GET /metrics counters move with
+// Goal: observability, on real server processes: GET /metrics counters move with
 // traffic (frames by type, drops by reason, crypto operations, users online), GET /status shows
 // peers and link state, and `main.ts status` prints it.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parsePrometheus } from "../actors/metrics.ts";
+import { parsePrometheus } from "../actors/ops/metrics.ts";
 import { fixtureKeyPem, RefClient } from "./independent/ref_client.ts";
 import {
   eventually,

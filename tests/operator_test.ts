@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { BUILD } from "../actors/build.ts";
+import { BUILD } from "../actors/server/build.ts";
 import {
   lines,
   makeDataDir,

@@ -1,4 +1,4 @@
-// Goal: issue 4's public channel over three real servers: /all reaches every other user on every
+// Goal: the public channel over three real servers: /all reaches every other user on every
 // server exactly once, decrypted and verified; a later joiner gets later messages; key shares
 // reach members; the §15.1 group tables hold the public channel and rebuild from the log.
 import assert from "node:assert/strict";

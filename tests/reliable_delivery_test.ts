@@ -1,4 +1,4 @@
-// Goal: issue 9's reliable delivery over real processes: messages to offline users wait at
+// Goal: reliable delivery over real processes: messages to offline users wait at
 // their home server and arrive exactly once, in order, across kill -9 of either server, across
 // a cut link, and for peers that never ACK; the sender hears "queued" then "delivered".
 import assert from "node:assert/strict";

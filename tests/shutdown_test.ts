@@ -2,8 +2,8 @@
 // never come: `close()` returns within about LINK_CLOSE_LINGER_MS, the store closes without a late
 // write from a link that was still closing, and the user's socket is closed.
 import assert from "node:assert/strict";
-import { buildConfig } from "../actors/config.ts";
-import { startServer } from "../actors/server.ts";
+import { buildConfig } from "../actors/server/config.ts";
+import { startServer } from "../actors/server/server.ts";
 import { defaultBackend } from "../crypto/mod.ts";
 import type { RsaBackend } from "../crypto/types.ts";
 import { silentLogger } from "../lib/log.ts";

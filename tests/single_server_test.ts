@@ -1,4 +1,4 @@
-// Goal: issue 2's acceptance, over real sockets, real processes, real RSA-4096 and real SQLite:
+// Goal: one server, over real sockets, real processes, real RSA-4096 and real SQLite:
 // two terminal clients chat through one server; presence, list and errors are right; the server
 // keeps identity and key bindings across a restart.
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// Goal (hardening): a server serves wss:// when given a certificate and key (YAML `tls:` or
+// Goal: a server serves wss:// when given a certificate and key (YAML `tls:` or
 // --tls-cert/--tls-key); users chat over it; a peer whose bootstrap entry says `tls: true` is
 // dialled with wss://, trusting only the system roots plus an explicitly configured CA file;
 // certificates are verified (an unknown CA is refused); plain ws:// stays the default.

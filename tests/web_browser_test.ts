@@ -1,4 +1,4 @@
-// Goal: issue 8 end to end in a real browser (Debian Chromium driven by playwright-core). Two
+// Goal: the browser client end to end (Debian Chromium driven by playwright-core). Two
 // browser users on two meshed servers exchange DMs, a public message and a file (SHA-256
 // checked on the downloaded bytes); a browser user and a terminal-client user exchange DMs; a
 // known key that changes raises a visible warning; the page reconnects when its server

@@ -32,7 +32,8 @@ import {
   sealKeystore,
   WrongPassphraseError,
 } from "../web/src/keystore.ts";
-import { errorSentence, readFrame, splitUtf8 } from "../web/src/wire.ts";
+import { errorSentence, readFrame } from "../web/src/wire.ts";
+import { splitUtf8 } from "../protocol/text.ts";
 import { fixtureKeyPath } from "./harness/processes.ts";
 
 const pem = (name: string) => Deno.readTextFileSync(fixtureKeyPath(name));

@@ -8,7 +8,7 @@ import { createPrivateKey } from "node:crypto";
 import { importPkcs8 } from "../web/src/rsa.ts";
 import { ChatSession, type SessionEvent } from "../web/src/session.ts";
 import { MapMemory } from "./harness/map_memory.ts";
-import { CONTENT_SECURITY_POLICY } from "../web/serve.ts";
+import { CONTENT_SECURITY_POLICY } from "../actors/server/web_serve.ts";
 import {
   eventually,
   fixtureKeyPath,

@@ -7,7 +7,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { buildBrowserBundle, PREBUILT_BUNDLE } from "../web/serve.ts";
+import { buildBrowserBundle, PREBUILT_BUNDLE } from "../actors/server/web_serve.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 

@@ -5,7 +5,7 @@
 // verify is refused, and the journal says why.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DATABASE_FILE } from "../../actors/server.ts";
+import { DATABASE_FILE } from "../../store/store.ts";
 import { Store } from "../../store/store.ts";
 import { runReplay } from "../harness/processes.ts";
 import {

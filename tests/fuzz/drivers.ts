@@ -9,15 +9,16 @@ import { canonicalJson } from "../../protocol/canonical.ts";
 import { type Frame, isFrameType } from "../../protocol/frames.ts";
 import { parseFrame } from "../../protocol/parse.ts";
 import { USER_FRAME_BYTES_MAX } from "../../protocol/limits.ts";
-import { decide, DEFAULT_ROUTER_CONFIG, type RouterConfig } from "../../actors/router_decide.ts";
-import type { Effect, RouterInput } from "../../actors/router_messages.ts";
+import { decide } from "../../actors/router/router_decide.ts";
+import { DEFAULT_ROUTER_CONFIG, type RouterConfig } from "../../actors/router/router_config.ts";
+import type { Effect, RouterInput } from "../../actors/router/router_messages.ts";
 import {
   checkInvariants,
   evolve,
   fold,
   initialRouterState,
   type RouterState,
-} from "../../actors/router_state.ts";
+} from "../../actors/router/router_state.ts";
 import type { RouterEvent } from "../../store/events.ts";
 import { type Cast, FRAME_TYPES, FrameGen, Rng, validFrame } from "./gen.ts";
 

@@ -1,4 +1,4 @@
-// Goal (hardening): 100 000+ seeded hostile frames through the parser, the Router's decisions
+// Goal: 100 000+ seeded hostile frames through the parser, the Router's decisions
 // and a live server's sockets cause no crash, no unhandled rejection and no broken invariant;
 // the server keeps serving two healthy users and its memory stays bounded. The seed is fixed
 // (FUZZ_SEED overrides it); a failure prints the seed and the command that reproduces it.

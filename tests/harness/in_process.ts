@@ -4,8 +4,9 @@
  * key generation, and listens on a loopback port the OS picks.
  * @module
  */
-import { buildConfig, type ConfigOverrides, type Limits } from "../../actors/config.ts";
-import { type RunningServer, startServer } from "../../actors/server.ts";
+import { buildConfig, type ConfigOverrides } from "../../actors/server/config.ts";
+import type { Limits } from "../../protocol/limits.ts";
+import { type RunningServer, startServer } from "../../actors/server/server.ts";
 import { silentLogger } from "../../lib/log.ts";
 import type { Clock } from "../../lib/world.ts";
 import { makeDataDir } from "./processes.ts";

@@ -1,4 +1,4 @@
-// Goal: issue 5's replay. A journal captured from a real interop session (the reference client,
+// Goal: replay. A journal captured from a real interop session (the reference client,
 // Python-style variants) re-runs offline, deterministically, to exactly the recorded events; the
 // timeline says why each frame was accepted or dropped; --until, --filter, --json and --export
 // work on it.

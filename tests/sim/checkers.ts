@@ -18,7 +18,7 @@
  * @module
  */
 import { isDeepStrictEqual } from "node:util";
-import { checkInvariants, fold } from "../../actors/router_state.ts";
+import { checkInvariants, fold } from "../../actors/router/router_state.ts";
 import type { FrameOf } from "../../protocol/mod.ts";
 import { type SimServer, tokenText } from "./sim_server.ts";
 import type { SimUser, World } from "./sim_world.ts";

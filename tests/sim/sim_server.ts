@@ -1,6 +1,6 @@
 /**
  * One simulated server: the Router's pure core (`decide`, `evolve`, `checkInvariants`) inside a
- * small shell that does what `actors/server.ts`, `link.ts`, `server_link.ts`, `user_link.ts`,
+ * small shell that does what `actors/server/server.ts`, `link.ts`, `server_link.ts`, `user_link.ts`,
  * `peers.ts` and `bootstrap.ts` do, minus sockets, crypto and SQLite. Frames are "signed" with
  * `sig: "x"` and trusted; a key is any string (`"K-u3"`), and the key a frame carries is passed
  * to the Router as is. What the real shell refuses before the Router (a first frame of the
@@ -8,8 +8,9 @@
  * the same strike count, because that changes what the Router gets to see.
  * @module
  */
-import { serialise } from "../../actors/frame_signer.ts";
-import { decide, type RouterConfig } from "../../actors/router_decide.ts";
+import { serialise } from "../../actors/links/frame_signer.ts";
+import { decide } from "../../actors/router/router_decide.ts";
+import type { RouterConfig } from "../../actors/router/router_config.ts";
 import type {
   Decision,
   Effect,
@@ -17,16 +18,16 @@ import type {
   RouterInput,
   ServerHelloFrame,
   UnsignedFrame,
-} from "../../actors/router_messages.ts";
-import { errorFrame } from "../../actors/router_messages.ts";
-import { OUR_SERVER_FEATURES } from "../../actors/router_delivery.ts";
-import { featuresOf } from "../../actors/router_federation.ts";
+} from "../../actors/router/router_messages.ts";
+import { errorFrame } from "../../actors/router/router_messages.ts";
+import { OUR_SERVER_FEATURES } from "../../actors/router/router_delivery.ts";
+import { featuresOf } from "../../actors/router/router_federation.ts";
 import {
   checkInvariants,
   evolve,
   initialRouterState,
   type RouterState,
-} from "../../actors/router_state.ts";
+} from "../../actors/router/router_state.ts";
 import {
   type ErrorCode,
   type Frame,

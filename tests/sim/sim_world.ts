@@ -29,7 +29,8 @@ import {
   Scheduler,
 } from "./fake_network.ts";
 import { type ServerHost, SimServer, tokenText } from "./sim_server.ts";
-import { FEATURE_GOSSIP_DIRECT, OUR_SERVER_FEATURES } from "../../actors/router_delivery.ts";
+import { OUR_SERVER_FEATURES } from "../../actors/router/router_delivery.ts";
+import { FEATURE_GOSSIP_DIRECT } from "../../protocol/features.ts";
 
 /** Everything a run depends on besides the code: the seed and these knobs. */
 export interface SimOptions {

@@ -30,7 +30,6 @@ import type { Clock } from "../../lib/world.ts";
 import { type FileEvent, FileReceiver, sendFile } from "./files.ts";
 import { decrypt, encrypt, importPublic, type KeyPair, type PublicKey, sign } from "./rsa.ts";
 import {
-  authMessage,
   signDm,
   signPayload,
   signPublic,
@@ -38,7 +37,9 @@ import {
   verifyPayload,
   verifyPublic,
 } from "./signing.ts";
-import { arr, errorSentence, type Frame, isId, obj, readFrame, splitUtf8, str } from "./wire.ts";
+import { authMessage } from "../../protocol/auth_message.ts";
+import { arr, errorSentence, type Frame, isId, obj, readFrame, str } from "./wire.ts";
+import { splitUtf8 } from "../../protocol/text.ts";
 
 /** A user's key as remembered between visits (trust on first use). */
 export interface KnownKey {

@@ -135,17 +135,6 @@ export async function verifyManifest(
   return !sameBytes(ascii, utf8) && await verify(key, utf8, bytes);
 }
 
-/** The bytes a user signs to answer AUTH_CHALLENGE (actors/user_login.ts authMessage). */
-export function authMessage(
-  server_id: string,
-  user_id: string,
-  nonce: string,
-): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(`SOCP-AUTH|${server_id}|${user_id}|${nonce}`) as Uint8Array<
-    ArrayBuffer
-  >;
-}
-
 async function verifyAny(
   key: PublicKey,
   preimages: Preimages,

@@ -84,8 +84,6 @@ export function isId(v: unknown): v is string {
   return typeof v === "string" && v.length <= ID_LENGTH_MAX;
 }
 
-export { splitUtf8 } from "../../client/text.ts";
-
 /** The six standard error codes (§3.9) in plain words; anything else is a generic error. */
 export function errorSentence(code: string): string {
   switch (code) {

@@ -1,0 +1,105 @@
+/**
+ * The Router actor: owns the state and handles its inputs one batch at a time. Each input runs
+ * to completion: decide, append events, evolve. The batch's events and journal rows are
+ * committed in one transaction before any of its effects is performed, so nothing a peer is
+ * told can be lost by a crash.
+ * @module
+ */
+import type { Logger } from "../../lib/log.ts";
+import { ROUTER_MAILBOX_MAX } from "../../protocol/limits.ts";
+import type { RouterEvent } from "../../store/events.ts";
+import type { Store } from "../../store/store.ts";
+import { Mailbox } from "../../lib/mailbox.ts";
+import { journalRow } from "./journal_codec.ts";
+import { decide } from "./router_decide.ts";
+import type { RouterConfig } from "./router_config.ts";
+import type { Effect, RouterInput, UnsignedFrame } from "./router_messages.ts";
+import { checkInvariants, evolve, initialRouterState, type RouterState } from "./router_state.ts";
+
+/** What the Router can do to a link. */
+export interface LinkHandle {
+  send(frame: UnsignedFrame): void;
+  relay(text: string): void;
+  close(code: number, reason: string): void;
+}
+
+/** Options for {@linkcode Router}. */
+export interface RouterOptions {
+  store: Store;
+  links: Map<string, LinkHandle>;
+  log: Logger;
+  config: RouterConfig;
+  /** Asks the peer manager to link to a pinned server. */
+  dial: (server_id: string) => void;
+  /** Asks the public-channel actor to prepare a rekey. */
+  rekey: () => void;
+  /** Check invariants after every input (tests and simulation). */
+  checkInvariants?: boolean;
+}
+
+/** The one actor that owns `local_users`, `user_locations` and the user directory. */
+export class Router {
+  state: RouterState;
+  readonly mailbox: Mailbox<RouterInput>;
+  #options: RouterOptions;
+
+  constructor(server_id: string, options: RouterOptions) {
+    this.#options = options;
+    this.state = initialRouterState(server_id);
+    this.mailbox = new Mailbox(ROUTER_MAILBOX_MAX, (batch) => this.#turn(batch), 1000, (e) => {
+      // A Router that failed half-way must not go on: the restart refolds the log.
+      options.log.error("router crashed", { error: String(e) });
+      throw e;
+    });
+  }
+
+  /** Folds the existing log, then records this start. */
+  start(event: Extract<RouterEvent, { type: "ServerStarted" }>): void {
+    for (const stored of this.#options.store.readEvents()) evolve(this.state, stored);
+    this.#apply([event]);
+    this.#options.store.commit();
+  }
+
+  /** Posts an input; false when the mailbox is full. */
+  post(input: RouterInput): boolean {
+    return this.mailbox.post(input);
+  }
+
+  #apply(events: RouterEvent[]): void {
+    this.#options.store.append(events);
+    for (const event of events) evolve(this.state, event);
+    if (this.#options.checkInvariants) checkInvariants(this.state);
+  }
+
+  #turn(batch: RouterInput[]): void {
+    const { store, log } = this.#options;
+    const effects: Effect[] = [];
+    for (const input of batch) {
+      const event_seq = store.lastSeq;
+      const decision = decide(this.state, input, this.#options.config);
+      this.#apply(decision.events);
+      store.journal(journalRow(input, decision.verdict, event_seq));
+      if (!decision.verdict.accepted) {
+        log.debug("dropped", { input: input.type, reason: decision.verdict.reason });
+      }
+      effects.push(...decision.effects);
+    }
+    store.commit();
+    for (const effect of effects) this.#perform(effect);
+  }
+
+  #perform(effect: Effect): void {
+    if (effect.type === "Dial") return this.#options.dial(effect.server_id);
+    if (effect.type === "Rekey") return this.#options.rekey();
+    const link = this.#options.links.get(effect.link);
+    if (!link) return;
+    switch (effect.type) {
+      case "Send":
+        return link.send(effect.frame);
+      case "Relay":
+        return link.relay(effect.text);
+      case "Close":
+        return link.close(effect.code, effect.reason);
+    }
+  }
+}
