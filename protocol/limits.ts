@@ -151,7 +151,7 @@ export const LOGIN_ATTEMPTS_PER_LINK_MAX = 3;
 /** Largest encrypted key blob a user may store for password login, in characters. */
 export const PRIVKEY_STORE_LENGTH_MAX = 16 * 1024;
 
-// --- Rate and connection limits (configurable under `limits:` in the YAML file) ---
+// Rate and connection limits (configurable under `limits:` in the YAML file)
 /**
  * Frames per second a user link may send, sustained. A file transfer sends 64-chunk windows of
  * ~900-byte frames and waits for a round trip after each; with RSA-4096 it reaches 100-300
@@ -183,7 +183,7 @@ export const ORIGIN_SEALS_MAX = 64;
 /** Open WebSocket connections from one remote address; more are answered HTTP 429. */
 export const CONNECTIONS_PER_IP_MAX = 128;
 
-// --- Reliable delivery ---
+// Reliable delivery
 /** Messages kept for one offline user. */
 export const OFFLINE_QUEUE_MESSAGES_MAX = 1_000;
 /** Bytes kept for one offline user. */
@@ -195,7 +195,7 @@ export const SERVER_OUTBOX_MESSAGES_MAX = 10_000;
 /** Successful transport-signature checks remembered (gossip arrives over several links). */
 export const VERIFY_CACHE_MAX = 4_096;
 
-// --- Client dialects ---
+// Client dialects
 /**
  * Quiet period after USER_HELLO: the spec defines no success reply and several servers send
  * none, so an open socket without an ERROR for this long counts as connected.
@@ -214,7 +214,7 @@ export const PEER_LAYOUTS_MAX = 10_000;
 /** Challenges a client remembers having signed, to refuse a replayed one. */
 export const AUTH_CHALLENGES_REMEMBERED_MAX = 1_024;
 
-// --- Run-time limits ---
+// Run-time limits
 /** Limits a server enforces (YAML `limits:`); defaults from the constants above. */
 export interface Limits {
   user_frames_per_s: number;

@@ -27,7 +27,6 @@ import { FEATURE_ACK_BATCHES } from "../../protocol/features.ts";
 import type { RouterInput, UnsignedFrame } from "../router/router_messages.ts";
 import { errorFrame } from "../router/router_messages.ts";
 import type { RouterState } from "../router/router_state.ts";
-// --- Per-link rate limits and configurable frame sizes ---
 import type { Limits } from "../../protocol/limits.ts";
 import { LinkRateLimiter, RATE_LIMIT_DETAIL } from "../../lib/token_bucket.ts";
 
@@ -231,7 +230,6 @@ export class Link {
     if (!this.ctx.post(input)) this.close(1013, "server busy, try again later");
   }
 
-  // --- Limits ---
   /** The buckets that apply: a server link's once it is one, a user's before (the tighter). */
   #limiter(): LinkRateLimiter | undefined {
     const limits = this.ctx.limits;

@@ -201,7 +201,7 @@ export function buildConfig(
     limits: { ...DEFAULT_LIMITS, ...f.limits, ...overrides.limits },
     tls: { ...f.tls },
   };
-  // --- TLS flags win over the file; cert and key go together. ---
+  // TLS flags win over the file; cert and key go together.
   if (overrides.tls_cert !== undefined) config.tls.cert_file = overrides.tls_cert;
   if (overrides.tls_key !== undefined) config.tls.key_file = overrides.tls_key;
   if ((config.tls.cert_file === undefined) !== (config.tls.key_file === undefined)) {

@@ -137,7 +137,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(tls ? { cert: tls.cert, key: tls.key } : {}),
   }, (request, info) => {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      // --- Browser client: GET /, /app.js, /app.css; see actors/server/web_serve.ts ---
+      // Browser client: GET /, /app.js, /app.css; see actors/server/web_serve.ts
       const web = webRoute(request, (message) => log.error(message));
       if (web) return web;
       const observed = late.observe?.(request); // observability: /metrics, /status
@@ -146,7 +146,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     const accept = late.accept;
     if (!accept) return new Response("starting up, try again shortly\n", { status: 503 });
-    // --- Connections per IP ---
+    // One address may not hold more than its share of connections.
     const ip = info.remoteAddr.hostname;
     const open = perIp.get(ip) ?? 0;
     const max = config.limits.connections_per_ip;
@@ -230,7 +230,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   const store = Store.open(dbPath);
-  // --- Observability: every journaled input counts (inputs by verdict, drops by reason) ---
+  // Observability: every journaled input counts (inputs by verdict, drops by reason)
   const journal = store.journal.bind(store);
   store.journal = (row) => {
     metrics.journaled(row);
@@ -322,7 +322,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let nextLink = 1;
   const supervise = (socket: FrameSocket, kind: "in" | "out"): Link => {
     const id = `${kind === "in" ? "conn" : "peer"}:${nextLink++}`;
-    // --- Observability: frames in and out by type ---
+    // Observability: frames in and out by type
     const link = new Link(id, metrics.countSent(socket), ctx);
     const receive = link.receive.bind(link);
     link.receive = (raw) => {
@@ -536,7 +536,6 @@ function retryJoin(
   };
 }
 
-// --- TLS ---
 /** PEM texts for Deno.serve (undefined: plain ws://), and how outgoing dials use TLS. */
 async function readTls(
   config: ServerConfig,
