@@ -12,13 +12,12 @@ import {
   type Decision,
   dropped,
   type Effect,
+  type Input,
   type RouterInput,
   type UnsignedFrame,
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
 import { answerSender, routeMessage } from "./router_route.ts";
-
-type Input<T extends RouterInput["type"]> = Extract<RouterInput, { type: T }>;
 
 /** Frame types a user sends that servers carry opaquely to other users. */
 export const CONTENT_TYPES: ReadonlySet<FrameType> = new Set([

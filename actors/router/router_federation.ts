@@ -13,6 +13,7 @@ import {
   dropped,
   type Effect,
   errorFrame,
+  type Input,
   type PeerEntry,
   removeFrame,
   type RouterInput,
@@ -27,8 +28,6 @@ import { direct, gossip, greet, onDigest, onRequest, ourFeatures } from "./route
 import { acknowledged, flushServerOutbox, has, queueForUser } from "./router_delivery.ts";
 import { FEATURE_DELIVERY_ACKS, FEATURE_RECEIPTS } from "../../protocol/features.ts";
 import { messageRef } from "../../protocol/message_ref.ts";
-
-type Input<T extends RouterInput["type"]> = Extract<RouterInput, { type: T }>;
 
 /** Sends `frame` (signed by us) to every linked server. */
 export function toServers(state: RouterState, frame: UnsignedFrame, except?: string): Effect[] {

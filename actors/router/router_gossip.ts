@@ -26,14 +26,13 @@ import {
   type Decision,
   dropped,
   type Effect,
+  type Input,
   type RouterInput,
   type UnsignedFrame,
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
 import { has, OUR_SERVER_FEATURES } from "./router_delivery.ts";
 import { FEATURE_GOSSIP_DIRECT } from "../../protocol/features.ts";
-
-type Input<T extends RouterInput["type"]> = Extract<RouterInput, { type: T }>;
 
 /** Gossip a flagged pair never relays: each server hears it from its origin. */
 const DIRECT_TYPES: ReadonlySet<FrameType> = new Set([

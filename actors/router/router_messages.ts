@@ -92,6 +92,9 @@ export type RouterInput =
     at_ms: number;
   };
 
+/** The Router input of one type. */
+export type Input<T extends RouterInput["type"]> = Extract<RouterInput, { type: T }>;
+
 /** A server as listed in a welcome or configured. */
 export interface PeerEntry {
   server_id: string;
