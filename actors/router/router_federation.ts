@@ -16,7 +16,6 @@ import {
   type Input,
   type PeerEntry,
   removeFrame,
-  type RouterInput,
   seenKey,
   type ServerHelloFrame,
   type UnsignedFrame,

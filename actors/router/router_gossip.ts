@@ -27,7 +27,6 @@ import {
   dropped,
   type Effect,
   type Input,
-  type RouterInput,
   type UnsignedFrame,
 } from "./router_messages.ts";
 import type { RouterState } from "./router_state.ts";
