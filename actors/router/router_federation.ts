@@ -23,7 +23,15 @@ import {
 import type { RouterState } from "./router_state.ts";
 import { flagId, isUuidV4 } from "../../protocol/ids.ts";
 import { onPublicChannelFrame, onServerContent, unwrapContent } from "./router_content.ts";
-import { direct, gossip, greet, onDigest, onRequest, ourFeatures } from "./router_gossip.ts";
+import {
+  direct,
+  gossip,
+  greet,
+  type LinkedServer,
+  onDigest,
+  onRequest,
+  ourFeatures,
+} from "./router_gossip.ts";
 import { acknowledged, flushServerOutbox, has, queueForUser } from "./router_delivery.ts";
 import { FEATURE_DELIVERY_ACKS, FEATURE_RECEIPTS } from "../../protocol/features.ts";
 import { messageRef } from "../../protocol/message_ref.ts";
@@ -89,11 +97,7 @@ function distrust(
 function adopt(
   state: RouterState,
   config: RouterConfig,
-  server: string,
-  link: string,
-  outbound: boolean,
-  at_ms: number,
-  announced?: readonly string[],
+  { server, link, outbound, at_ms, announced }: LinkedServer & { outbound: boolean },
 ): { events: RouterEvent[]; effects: Effect[] } | undefined {
   const existing = state.servers.get(server);
   const events: RouterEvent[] = [];
@@ -121,13 +125,12 @@ function adopt(
   const features = [...(announced ?? state.delivery.features.get(server) ?? [])];
   events.push({ type: "ServerLinked", server_id: server, link, outbound, at_ms, features });
   // What waited for this server goes first, in order (reliable delivery).
-  const outbox = flushServerOutbox(
-    state.delivery,
+  const outbox = flushServerOutbox(state.delivery, {
     server,
     link,
-    features.includes(FEATURE_DELIVERY_ACKS),
+    acks: features.includes(FEATURE_DELIVERY_ACKS),
     at_ms,
-  );
+  });
   events.push(...outbox.events);
   effects.push(...outbox.effects);
   // What we heard of its users came through other servers or an older link and may be stale;
@@ -212,12 +215,18 @@ export function onServerHello(
     pubkey,
     features: featuresOf(frame.payload),
   };
-  const linked = adopt(state, config, id, link, false, at_ms, featuresOf(frame.payload));
+  const linked = adopt(state, config, {
+    server: id,
+    link,
+    outbound: false,
+    at_ms,
+    announced: featuresOf(frame.payload),
+  });
   if (!linked) {
     // A joiner we are already linked to (it gave up waiting for our welcome and we dialled
     // it) still needs the welcome: its list is how it learns the other servers.
     const welcome = frame.type === "SERVER_HELLO_JOIN"
-      ? [welcomeSend(state, config, id, link, at_ms)]
+      ? [welcomeSend(state, config, { id, link, at_ms })]
       : [];
     return dropped(`duplicate link from ${id}: keeping the one it dialled`, [...welcome, {
       type: "Close",
@@ -231,8 +240,12 @@ export function onServerHello(
     : [];
   const events = [...pinIfChanged(state, peer, at_ms), ...aliased, ...linked.events];
   const effects: Effect[] = [...linked.effects];
-  if (frame.type === "SERVER_HELLO_JOIN") effects.push(welcomeSend(state, config, id, link, at_ms));
-  effects.push(...greet(state, config, id, link, at_ms, featuresOf(frame.payload)));
+  if (frame.type === "SERVER_HELLO_JOIN") {
+    effects.push(welcomeSend(state, config, { id, link, at_ms }));
+  }
+  effects.push(
+    ...greet(state, config, { server: id, link, at_ms, announced: featuresOf(frame.payload) }),
+  );
   return accepted(events, effects, `${frame.type} from ${flagId(id)}${named.note}`);
 }
 
@@ -293,9 +306,7 @@ export function featuresOf(payload: Record<string, unknown>): string[] {
 function welcomeSend(
   state: RouterState,
   config: RouterConfig,
-  id: string,
-  link: string,
-  at_ms: number,
+  { id, link, at_ms }: { id: string; link: string; at_ms: number },
 ): Effect {
   const me = state.server_id;
   const entries = [...state.server_keys].filter(([s]) => s !== id).flatMap(([s, key]) => {
@@ -353,7 +364,7 @@ export function onServerDialed(
       reason: "not pinned",
     }]);
   }
-  const linked = adopt(state, config, server_id, link, true, at_ms);
+  const linked = adopt(state, config, { server: server_id, link, outbound: true, at_ms });
   if (!linked) {
     return dropped(`duplicate link to ${server_id}: keeping the one it dialled`, [{
       type: "Close",
@@ -366,7 +377,7 @@ export function onServerDialed(
     type: "Send" as const,
     link,
     frame: announceFrame(state, config, at_ms),
-  }, ...greet(state, config, server_id, link, at_ms)];
+  }, ...greet(state, config, { server: server_id, link, at_ms })];
   return accepted(linked.events, effects, `linked to ${server_id}`);
 }
 
@@ -378,23 +389,30 @@ export function onWelcomed(
 ): Decision {
   const { link, introducer, at_ms } = input;
   const events: RouterEvent[] = [...pinIfChanged(state, introducer, at_ms)];
-  const linked = adopt(
-    state,
-    config,
-    introducer.server_id,
+  const linked = adopt(state, config, {
+    server: introducer.server_id,
     link,
-    true,
+    outbound: true,
     at_ms,
-    introducer.features,
-  );
+    announced: introducer.features,
+  });
   const effects: Effect[] = [];
   if (linked) {
     events.push(...linked.events);
-    effects.push(...linked.effects, {
-      type: "Send",
-      link,
-      frame: announceFrame(state, config, at_ms),
-    }, ...greet(state, config, introducer.server_id, link, at_ms, introducer.features));
+    effects.push(
+      ...linked.effects,
+      {
+        type: "Send",
+        link,
+        frame: announceFrame(state, config, at_ms),
+      },
+      ...greet(state, config, {
+        server: introducer.server_id,
+        link,
+        at_ms,
+        announced: introducer.features,
+      }),
+    );
   } else {
     // The introducer dialled us meanwhile and that link wins; its list still tells us whom to
     // link to (and they hear of us when we do).
@@ -514,13 +532,12 @@ function onAck(
   at_ms: number,
 ): Decision {
   const { msg_ref, msg_refs } = frame.payload;
-  const retired = acknowledged(
-    state.delivery,
-    "server",
-    frame.from,
-    [String(msg_ref), ...(msg_refs ?? [])],
+  const retired = acknowledged(state.delivery, {
+    queue: "server",
+    owner: frame.from,
+    refs: [String(msg_ref), ...(msg_refs ?? [])],
     at_ms,
-  );
+  });
   return accepted(
     [seen, ...retired],
     [],
@@ -638,7 +655,14 @@ function onAnnounce(
   if (link === undefined) effects.push({ type: "Dial", server_id: id });
   else if (direct(state, config, id) && !direct(state, config, id, featuresOf(frame.payload))) {
     // It no longer announces the flag (a dialled peer says so only now): greet it in full.
-    effects.push(...greet(state, config, id, link, input.at_ms, featuresOf(frame.payload)));
+    effects.push(
+      ...greet(state, config, {
+        server: id,
+        link,
+        at_ms: input.at_ms,
+        announced: featuresOf(frame.payload),
+      }),
+    );
   }
   return accepted(
     events,

@@ -85,14 +85,19 @@ export function gossip(
   return effects;
 }
 
+/** A server and the link it is on, as of `at_ms`; `announced`: the features its hello named. */
+export interface LinkedServer {
+  server: string;
+  link: string;
+  at_ms: number;
+  announced?: readonly string[] | undefined;
+}
+
 /** What makes a newly linked peer current: a digest to a flagged peer, else our users. */
 export function greet(
   state: RouterState,
   config: RouterConfig,
-  server: string,
-  link: string,
-  at_ms: number,
-  announced?: readonly string[],
+  { server, link, at_ms, announced }: LinkedServer,
 ): Effect[] {
   if (direct(state, config, server, announced)) {
     return [{ type: "Send", link, frame: digestFrame(state, at_ms) }];
@@ -106,7 +111,13 @@ export function greet(
 
 function ourAdvertise(state: RouterState, user: string, at_ms: number) {
   const record = state.users.get(user)!;
-  return advertiseFrame(state.server_id, at_ms, user, record.pubkey, record.meta);
+  return advertiseFrame({
+    me: state.server_id,
+    ts: at_ms,
+    user,
+    pubkey: record.pubkey,
+    meta: record.meta,
+  });
 }
 
 /** The bucket of an id: FNV-1a, so both ends agree without hashing twice. */

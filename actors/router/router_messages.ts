@@ -147,11 +147,13 @@ export function errorFrame(
 
 /** USER_ADVERTISE with the key in both `meta.pubkey` and `payload.pubkey` (§3.2.1 REC). */
 export function advertiseFrame(
-  me: string,
-  ts: number,
-  user: string,
-  pubkey: string,
-  meta: UserMeta,
+  { me, ts, user, pubkey, meta }: {
+    me: string;
+    ts: number;
+    user: string;
+    pubkey: string;
+    meta: UserMeta;
+  },
 ): UnsignedFrame<"USER_ADVERTISE"> {
   let known = advertises.get(meta);
   if (known?.me !== me || known.user !== user || known.pubkey !== pubkey) {
