@@ -13,6 +13,7 @@ import {
   dropped,
   type Effect,
   errorFrame,
+  type FromServerFrame,
   type Input,
   type PeerEntry,
   removeFrame,
@@ -491,21 +492,21 @@ export function onFromServer(
   const seen: RouterEvent = { type: "FrameSeen", key, ts: frame.ts, at_ms };
   switch (frame.type) {
     case "USER_ADVERTISE":
-      return onAdvertise(state, input, frame, gossip(state, config, input, via), seen);
+      return onAdvertise(state, { input, frame, via, seen }, gossip(state, config, { input, via }));
     case "USER_REMOVE":
-      return onRemove(state, input, frame, gossip(state, config, input, via), seen);
+      return onRemove(state, { input, frame, via, seen }, gossip(state, config, { input, via }));
     case "SERVER_ANNOUNCE":
-      return onAnnounce(state, input, frame, via, seen, config);
+      return onAnnounce(state, { input, frame, via, seen }, config);
     case "SERVER_DELIVER":
-      return onServerDeliver(state, input, frame, via, seen);
+      return onServerDeliver(state, { input, frame, via, seen });
     case "PUBLIC_CHANNEL_ADD":
     case "PUBLIC_CHANNEL_UPDATED":
     case "PUBLIC_CHANNEL_KEY_SHARE":
-      return onPublicChannelFrame(state, input, seen, gossip(state, config, input, via));
+      return onPublicChannelFrame(state, input, seen, gossip(state, config, { input, via }));
     case "GOSSIP_DIGEST":
-      return onDigest(state, input, frame, via, seen);
+      return onDigest(state, { input, frame, via, seen });
     case "GOSSIP_REQUEST":
-      return onRequest(state, input, frame, via, seen);
+      return onRequest(state, { input, frame, via, seen });
     case "MSG_PUBLIC_CHANNEL":
     case "FILE_START":
     case "FILE_CHUNK":
@@ -551,11 +552,10 @@ function toLocalUsers(state: RouterState, text: string): Effect[] {
 
 function onAdvertise(
   state: RouterState,
-  input: Input<"FromServer">,
-  frame: FrameOf<"USER_ADVERTISE">,
+  m: FromServerFrame<"USER_ADVERTISE">,
   relays: Effect[],
-  seen: RouterEvent,
 ): Decision {
+  const { input, frame, seen } = m;
   const { user_id, server_id } = frame.payload;
   // A server may only speak for users it hosts itself.
   if (server_id !== frame.from) {
@@ -591,11 +591,10 @@ function onAdvertise(
 
 function onRemove(
   state: RouterState,
-  input: Input<"FromServer">,
-  frame: FrameOf<"USER_REMOVE">,
+  m: FromServerFrame<"USER_REMOVE">,
   relays: Effect[],
-  seen: RouterEvent,
 ): Decision {
+  const { input, frame, seen } = m;
   const { user_id, server_id } = frame.payload;
   if (server_id !== frame.from) {
     return dropped(
@@ -631,12 +630,10 @@ function onRemove(
 
 function onAnnounce(
   state: RouterState,
-  input: Input<"FromServer">,
-  frame: FrameOf<"SERVER_ANNOUNCE">,
-  via: string,
-  seen: RouterEvent,
+  m: FromServerFrame<"SERVER_ANNOUNCE">,
   config: RouterConfig,
 ): Decision {
+  const { input, frame, via, seen } = m;
   const id = frame.from;
   if (id === state.server_id) return accepted([seen], [], "our own announce came back");
   if (input.pubkey === "") return dropped(`SERVER_ANNOUNCE from ${id} carries no valid key`);
@@ -650,7 +647,7 @@ function onAnnounce(
     features: featuresOf(frame.payload),
   }, input.at_ms);
   const events = [seen, ...pinned];
-  const effects = gossip(state, config, input, via, pinned.length > 0);
+  const effects = gossip(state, config, { input, via, news: pinned.length > 0 });
   const link = state.servers.get(id)?.link;
   if (link === undefined) effects.push({ type: "Dial", server_id: id });
   else if (direct(state, config, id) && !direct(state, config, id, featuresOf(frame.payload))) {
@@ -682,11 +679,9 @@ function originalTs(frame: FrameOf<"SERVER_DELIVER">): number {
 
 function onServerDeliver(
   state: RouterState,
-  input: Input<"FromServer">,
-  frame: FrameOf<"SERVER_DELIVER">,
-  via: string,
-  seen: RouterEvent,
+  m: FromServerFrame<"SERVER_DELIVER">,
 ): Decision {
+  const { input, frame, via, seen } = m;
   const { user_id, sender, inner_type } = frame.payload;
   const me = state.server_id;
   const ack = (status: string) => deliveryAck(state, input, frame, status);
