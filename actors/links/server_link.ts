@@ -153,13 +153,8 @@ export class ServerLinkHandler implements FrameHandler {
     const hello = frame as ServerHelloFrame;
     const imported = await link.ctx.backend.importPublic(hello.payload.pubkey);
     if (!imported.ok) {
-      link.refuse({
-        raw,
-        at_ms,
-        code: "BAD_KEY",
-        detail: `field "payload.pubkey": ${imported.reason}`,
-        to: frame.from,
-      });
+      const detail = `field "payload.pubkey": ${imported.reason}`;
+      link.refuse({ raw, at_ms, code: "BAD_KEY", detail, to: frame.from });
       return link.close(1008, "BAD_KEY");
     }
     // The hello must prove possession of the key it presents (§3.1.1).

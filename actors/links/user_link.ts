@@ -124,13 +124,8 @@ export class UserLinkHandler implements FrameHandler {
     }
     const imported = await backend.importPublic(frame.payload.pubkey);
     if (!imported.ok) {
-      link.refuse({
-        raw,
-        at_ms,
-        code: "BAD_KEY",
-        detail: `field "payload.pubkey": ${imported.reason}`,
-        to: frame.from,
-      });
+      const detail = `field "payload.pubkey": ${imported.reason}`;
+      link.refuse({ raw, at_ms, code: "BAD_KEY", detail, to: frame.from });
       return link.close(1008, "BAD_KEY");
     }
     const enc = frame.payload.enc_pubkey;

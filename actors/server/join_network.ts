@@ -4,34 +4,16 @@
  * must restart to adopt it, and closes that join.
  * @module
  */
-import type { RsaBackend } from "../../crypto/types.ts";
-import type { Identity } from "../../store/identity.ts";
 import { saveServerId } from "../../store/identity.ts";
-import type { FrameSigner } from "../links/frame_signer.ts";
 import { join, type Joined } from "./bootstrap.ts";
-import type { ServerConfig } from "./config.ts";
-import type { DialOptions } from "./dial.ts";
-import type { OutboundNote } from "./outbound_journal.ts";
-import type { ServerWorld } from "./server_world.ts";
+import type { ServerParts } from "./server_world.ts";
 import type { TimerId } from "../../lib/world.ts";
-
-/** Who joins, and how it reaches introducers. */
-export interface JoinOptions {
-  config: ServerConfig;
-  identity: Identity;
-  world: ServerWorld;
-  signer: FrameSigner;
-  backend: RsaBackend;
-  advertise: { host: string; port: number };
-  dial: DialOptions;
-  note: (note: OutboundNote) => void;
-}
 
 /**
  * Joins through the first introducer that welcomes us (none configured: undefined), adopting
  * and saving the id it assigns.
  */
-export async function joinNetwork(o: JoinOptions): Promise<Joined | undefined> {
+export async function joinNetwork(o: ServerParts): Promise<Joined | undefined> {
   const { config, identity, world: { log } } = o;
   if (config.bootstrap_servers.length === 0) return undefined;
   const joined = await join(config.bootstrap_servers, joiner(o));
@@ -52,7 +34,7 @@ export async function joinNetwork(o: JoinOptions): Promise<Joined | undefined> {
  * gets a join that kept our id. Undefined when there is nothing to retry.
  */
 export function joinLater(
-  o: JoinOptions,
+  o: ServerParts,
   joined: Joined | undefined,
   welcomed: (j: Joined) => void,
 ): { stop(): void } | undefined {
@@ -69,7 +51,7 @@ export function joinLater(
 }
 
 /** Retries the join with exponential backoff and jitter until one succeeds or it is stopped. */
-function retryJoin(o: JoinOptions, done: (j: Joined) => void): { stop(): void } {
+function retryJoin(o: ServerParts, done: (j: Joined) => void): { stop(): void } {
   const { config, world: { clock, random } } = o;
   let stopped = false;
   let failures = 0;
@@ -95,7 +77,7 @@ function retryJoin(o: JoinOptions, done: (j: Joined) => void): { stop(): void } 
   };
 }
 
-function joiner(o: JoinOptions) {
+function joiner(o: ServerParts) {
   const { clock, log } = o.world;
   return {
     server_id: o.identity.server_id,

@@ -20,7 +20,7 @@ import type { Joined } from "./bootstrap.ts";
 import { BUILD } from "./build.ts";
 import { closeServer } from "./close.ts";
 import { buildConfig, type ServerConfig } from "./config.ts";
-import { joinLater, joinNetwork, type JoinOptions } from "./join_network.ts";
+import { joinLater, joinNetwork } from "./join_network.ts";
 import { Listener, type Routes } from "./listen.ts";
 import { openStore } from "./open_store.ts";
 import { OutboundJournal } from "./outbound_journal.ts";
@@ -33,7 +33,7 @@ import {
   type Signing,
   startSigning,
 } from "./prepare.ts";
-import type { ServerWorld } from "./server_world.ts";
+import type { ServerParts, ServerWorld } from "./server_world.ts";
 import { type Actors, startActors } from "./start_actors.ts";
 
 /** How to run a server: a configuration plus the world it runs in. */
@@ -97,7 +97,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const advertise = { host: config.advertise_host, port: config.advertise_port ?? listener.port };
   const signer = new FrameSigner(backend, identity.key);
   const outbound = new OutboundJournal();
-  const joining: JoinOptions = {
+  const parts: ServerParts = {
     config,
     identity,
     world,
@@ -107,15 +107,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     dial: checked.dial,
     note: outbound.note,
   };
-  const joined = await joinNetwork(joining);
+  const joined = await joinNetwork(parts);
   const store = openStore(checked.dbPath, { config, advertise, world });
   const actors = startActors({
-    ...joining,
+    ...parts,
     store,
     checkInvariants: options.checkInvariants ?? false,
   });
   outbound.open(store);
-  const rejoin = linkNetwork(actors, joined, joining);
+  const rejoin = linkNetwork(actors, joined, parts);
   listener.serve(routes(actors, world));
   sayListening({ config, port: listener.port, identity, advertise, tls: checked.tls, world });
   const holdings = {
@@ -183,12 +183,12 @@ async function takeIdentity(
 function linkNetwork(
   actors: Actors,
   joined: Joined | undefined,
-  joining: JoinOptions,
+  parts: ServerParts,
 ): { stop(): void } | undefined {
   const { router, supervisor, peers } = actors;
   if (joined) supervisor.welcomed(joined);
   for (const server_id of router.state.server_keys.keys()) peers.dial(server_id);
-  return joinLater(joining, joined, (j) => supervisor.welcomed(j));
+  return joinLater(parts, joined, (j) => supervisor.welcomed(j));
 }
 
 /** What the listener serves once the server is up. */

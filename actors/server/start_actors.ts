@@ -3,7 +3,7 @@
  * that keeps server links up, and the public channel's key keeper.
  * @module
  */
-import type { PublicKey, RsaBackend } from "../../crypto/types.ts";
+import type { PublicKey } from "../../crypto/types.ts";
 import {
   CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX,
   LINK_OUTBOX_MAX,
@@ -11,10 +11,8 @@ import {
   PUBLIC_CHANNEL_REKEY_DELAY_MS,
   USER_KEYS_CACHED_MAX,
 } from "../../protocol/limits.ts";
-import type { Identity } from "../../store/identity.ts";
 import type { Store } from "../../store/store.ts";
 import { FairSigner } from "../links/fair_signer.ts";
-import type { FrameSigner } from "../links/frame_signer.ts";
 import { KeyCache } from "../links/key_cache.ts";
 import type { LinkContext } from "../links/link.ts";
 import { Router } from "../router/router.ts";
@@ -23,25 +21,15 @@ import type { RouterInput } from "../router/router_messages.ts";
 import type { RouterState } from "../router/router_state.ts";
 import { BUILD } from "./build.ts";
 import type { ServerConfig } from "./config.ts";
-import type { DialOptions } from "./dial.ts";
-import type { OutboundNote } from "./outbound_journal.ts";
 import { Peers } from "./peers.ts";
 import { cores } from "./prepare.ts";
 import { PublicChannelKeys } from "./public_channel.ts";
-import type { ServerWorld } from "./server_world.ts";
+import type { ServerParts } from "./server_world.ts";
 import { Supervisor } from "./supervisor.ts";
 
 /** What the actors are built from. */
-export interface ActorParts {
-  config: ServerConfig;
-  identity: Identity;
+export interface ActorParts extends ServerParts {
   store: Store;
-  backend: RsaBackend;
-  signer: FrameSigner;
-  advertise: { host: string; port: number };
-  dial: DialOptions;
-  note: (note: OutboundNote) => void;
-  world: ServerWorld;
   checkInvariants: boolean;
 }
 
