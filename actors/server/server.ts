@@ -5,8 +5,7 @@
  * it in order (close.ts).
  * @module
  */
-import { systemClock, systemRandom } from "../../lib/world.ts";
-import type { Clock, Random } from "../../lib/world.ts";
+import { type Clock, type Random, systemClock, systemRandom } from "../../lib/world.ts";
 import type { RsaBackend } from "../../crypto/types.ts";
 import { createLogger, type Logger } from "../../lib/log.ts";
 import { type Identity, saveIdentity } from "../../store/identity.ts";
@@ -87,46 +86,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Listen first: the port must be known before we tell an introducer where we are.
   const listener = await Listener.open({
     config,
-    ...(checked.tls ? { tls: checked.tls } : {}),
+    tls: checked.tls,
     clock: world.clock,
     log: world.log,
   });
   sayCrypto(opened, world);
   const identity = await takeIdentity({ config, checked, signing, listener, world });
-  const { backend } = signing;
-  const advertise = { host: config.advertise_host, port: config.advertise_port ?? listener.port };
-  const signer = new FrameSigner(backend, identity.key);
   const outbound = new OutboundJournal();
-  const parts: ServerParts = {
-    config,
-    identity,
-    world,
-    signer,
-    backend,
-    advertise,
-    dial: checked.dial,
-    note: outbound.note,
-  };
+  const parts = serverParts({ config, identity, world, signing, checked, listener, outbound });
   const joined = await joinNetwork(parts);
-  const store = openStore(checked.dbPath, { config, advertise, world });
-  const actors = startActors({
-    ...parts,
-    store,
-    checkInvariants: options.checkInvariants ?? false,
-  });
+  const store = openStore(checked.dbPath, parts);
+  const checkInvariants = options.checkInvariants ?? false;
+  const actors = startActors({ ...parts, store, checkInvariants });
   outbound.open(store);
   const rejoin = linkNetwork(actors, joined, parts);
   listener.serve(routes(actors, world));
-  sayListening({ config, port: listener.port, identity, advertise, tls: checked.tls, world });
-  const holdings = {
-    server_id: identity.server_id,
-    actors,
-    listener,
-    store,
-    world,
-    ...(signing.pool ? { pool: signing.pool } : {}),
-    ...(rejoin ? { rejoin } : {}),
-  };
+  sayListening(parts, listener.port, checked.tls !== undefined);
+  const holdings = { server_id: identity.server_id, actors, listener, store, world, rejoin };
   return {
     server_id: identity.server_id,
     pubkey: identity.key.publicKey.spki,
@@ -136,7 +112,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     store,
     peers: actors.peers,
     links: actors.supervisor.links,
-    close: () => closeServer(holdings),
+    close: () => closeServer({ ...holdings, pool: signing.pool }),
   };
 }
 
@@ -176,6 +152,29 @@ async function takeIdentity(
   }
 }
 
+/** What joining and the actors share, once we have an identity and a port. */
+function serverParts(o: {
+  config: ServerConfig;
+  identity: Identity;
+  world: ServerWorld;
+  signing: Signing;
+  checked: Checked;
+  listener: Listener;
+  outbound: OutboundJournal;
+}): ServerParts {
+  const { config, identity, signing: { backend } } = o;
+  return {
+    config,
+    identity,
+    world: o.world,
+    signer: new FrameSigner(backend, identity.key),
+    backend,
+    advertise: { host: config.advertise_host, port: config.advertise_port ?? o.listener.port },
+    dial: o.checked.dial,
+    note: o.outbound.note,
+  };
+}
+
 /**
  * Links to the network: the introducer that welcomed us, every server whose key we pinned, and
  * (when no introducer answered) join retries, returned so they can be stopped.
@@ -210,22 +209,15 @@ function routes(actors: Actors, world: ServerWorld): Routes {
 }
 
 /** Says where we listen. */
-function sayListening(o: {
-  config: ServerConfig;
-  port: number;
-  identity: Identity;
-  advertise: { host: string; port: number };
-  tls: unknown;
-  world: ServerWorld;
-}): void {
-  const { config, port, advertise, tls } = o;
+function sayListening(parts: ServerParts, port: number, tls: boolean): void {
+  const { config, advertise } = parts;
   // A wildcard address is not one a browser can open: show where peers reach us instead.
   const shown = config.host === "0.0.0.0" || config.host === "::" ? advertise.host : config.host;
   const hostPart = shown.includes(":") ? `[${shown}]` : shown;
-  o.world.log.info("listening", {
+  parts.world.log.info("listening", {
     browser: `${tls ? "https" : "http"}://${hostPart}:${port}/`,
     url: `${tls ? "wss" : "ws"}://${config.host}:${port}`,
-    server_id: o.identity.server_id,
+    server_id: parts.identity.server_id,
     advertise: `${advertise.host}:${advertise.port}`,
   });
 }
