@@ -1,9 +1,12 @@
 /**
  * The ports to the outside world that core logic may use: time and randomness. The Router, the
- * links, peers, bootstrap and the terminal client's session take both only from here, so tests
- * and the simulation can swap in a manual clock and a seeded random source. Edges that measure or
- * wait in real time call the runtime directly: metrics (uptime, latency), the server's close
- * linger, the store's commit on the next turn, the password-login helper and the browser page.
+ * links, the server shell (its timers, its shutdown, peers, bootstrap, metrics' uptime) and the
+ * terminal client's session take both only from here, so tests and the simulation can swap in a
+ * manual clock and a seeded random source. What only measures or only needs the next turn calls
+ * the runtime directly: RSA latency in metrics, log timestamps, the store's commit on the next
+ * turn, and salts, nonces and temporary file names (these must be unpredictable). So do the
+ * password-login helper, the browser page and the probe, which talk to a live server in real
+ * time.
  * @module
  */
 

@@ -7,7 +7,8 @@
 import { b64uDecode, b64uEncode } from "../protocol/base64url.ts";
 import { verifyDm } from "../crypto/signing.ts";
 import { dmPreimages } from "../crypto/preimages.ts";
-import { type Check, fail, pass } from "./check.ts";
+import type { Check } from "./check.ts";
+import { fail, pass } from "./outcome.ts";
 import type { ProbeContext } from "./context.ts";
 import { signBytes, type StrongKey } from "./keys.ts";
 import { deliveredSender, deliveredTimestamps, describe, isDelivery, str } from "./tolerant.ts";

@@ -11,7 +11,8 @@
  */
 import { dmPreimages } from "../crypto/preimages.ts";
 import { b64uEncode } from "../protocol/base64url.ts";
-import { type Check, fail, pass, skip } from "./check.ts";
+import type { Check } from "./check.ts";
+import { fail, pass, skip } from "./outcome.ts";
 import type { ProbeContext } from "./context.ts";
 import { signBytes, type SigningKey } from "./keys.ts";
 import { ProbeLink } from "./link.ts";
@@ -52,7 +53,13 @@ async function deliverToB(ctx: ProbeContext): Promise<{ frame: Frame; ciphertext
     content_sig: signBytes(ctx.keys.server, preimage, ctx.opts.saltLength),
   };
   return {
-    frame: ctx.frame(ctx.keys.server, "SERVER_DELIVER", link.id, link.target, payload, ts),
+    frame: ctx.frame(ctx.keys.server, {
+      type: "SERVER_DELIVER",
+      from: link.id,
+      to: link.target,
+      payload,
+      ts,
+    }),
     ciphertext: bytes,
   };
 }

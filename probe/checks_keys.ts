@@ -5,7 +5,8 @@
  * @module
  */
 import { b64uEncode } from "../protocol/base64url.ts";
-import { type Check, fail, type Outcome, pass, skip } from "./check.ts";
+import type { Check } from "./check.ts";
+import { fail, type Outcome, pass, skip } from "./outcome.ts";
 import type { ProbeContext } from "./context.ts";
 import type { SigningKey } from "./keys.ts";
 import { describe } from "./tolerant.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 import { verifyPayload } from "../crypto/signing.ts";
-import { type Check, fail, type Outcome, pass, skip } from "./check.ts";
+import type { Check } from "./check.ts";
+import { fail, type Outcome, pass, skip } from "./outcome.ts";
 import type { ProbeContext } from "./context.ts";
 import { directPayload } from "./checks_dm.ts";
 import type { Frame } from "./peer.ts";

@@ -74,19 +74,7 @@ export async function loadKeys(
   dir: string | undefined,
   say: (line: string) => void,
 ): Promise<ProbeKeys> {
-  const texts = new Map<keyof ProbeKeys, { path: string; text: string }>();
-  if (dir !== undefined) {
-    for (const [name, files] of Object.entries(KEY_FILES) as [keyof ProbeKeys, string[]][]) {
-      for (const file of files) {
-        const path = join(dir, file);
-        const text = await readIfExists(path);
-        if (text !== undefined) {
-          texts.set(name, { path, text });
-          break;
-        }
-      }
-    }
-  }
+  const texts = await readKeyFiles(dir);
   const missing = (Object.keys(KEY_FILES) as (keyof ProbeKeys)[]).filter((n) => !texts.has(n));
   let done = 0;
   const made = (label: string) => say(`probe: generated ${label} (${++done}/${missing.length})`);
@@ -96,50 +84,9 @@ export async function loadKeys(
         (dir === undefined ? " (pass --keys DIR to reuse PEM files)" : ` (not found in ${dir})`),
     );
   }
-  const strong = async (name: "a" | "b" | "server", label: string): Promise<StrongKey> => {
-    const file = texts.get(name);
-    let priv: PrivateKey;
-    if (file) {
-      try {
-        priv = await backend.importPrivate(file.text);
-      } catch (e) {
-        throw new KeyFileError(`${file.path}: ${(e as Error).message}`);
-      }
-    } else {
-      priv = await backend.generate();
-      made(`RSA-4096 key for ${label}`);
-    }
-    const der = await backend.exportPrivate(priv);
-    const signer = createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
-    return { label, spki: priv.publicKey.spki, signer, priv };
-  };
-  const weak = async (name: WeakName): Promise<SigningKey> => {
-    const { bits, e, label } = WEAK[name];
-    const file = texts.get(name);
-    let signer: KeyObject;
-    if (file) {
-      try {
-        signer = createPrivateKey(file.text);
-      } catch (err) {
-        throw new KeyFileError(`${file.path}: not a private key (${(err as Error).message})`);
-      }
-    } else {
-      signer = await generateRsa(bits, e);
-      made(`${label} key`);
-    }
-    const details = signer.asymmetricKeyDetails;
-    if (
-      signer.asymmetricKeyType !== "rsa" || details?.modulusLength !== bits ||
-      details?.publicExponent !== BigInt(e)
-    ) {
-      const actual = `${signer.asymmetricKeyType} ${details?.modulusLength ?? "?"} bits e=${
-        details?.publicExponent ?? "?"
-      }`;
-      throw new KeyFileError(`${file?.path}: expected an ${label} key, got ${actual}`);
-    }
-    const spki = b64uEncode(createPublicKey(signer).export({ type: "spki", format: "der" }));
-    return { label, spki, signer };
-  };
+  const strong = (name: "a" | "b" | "server", label: string) =>
+    strongKey(backend, texts.get(name), label, made);
+  const weak = (name: WeakName) => weakKey(name, texts.get(name), made);
   const [a, b, server, rsa1024, rsa2048, e3] = await Promise.all([
     strong("a", "user A"),
     strong("b", "user B"),
@@ -149,6 +96,84 @@ export async function loadKeys(
     weak("e3"),
   ]);
   return { a, b, server, rsa1024, rsa2048, e3 };
+}
+
+/** A PEM file found for a key. */
+interface KeyText {
+  path: string;
+  text: string;
+}
+
+/** The key files present in `dir`, by key name (the first of each name's file names). */
+async function readKeyFiles(dir: string | undefined): Promise<Map<keyof ProbeKeys, KeyText>> {
+  const texts = new Map<keyof ProbeKeys, KeyText>();
+  if (dir === undefined) return texts;
+  for (const [name, files] of Object.entries(KEY_FILES) as [keyof ProbeKeys, string[]][]) {
+    for (const file of files) {
+      const path = join(dir, file);
+      const text = await readIfExists(path);
+      if (text !== undefined) {
+        texts.set(name, { path, text });
+        break;
+      }
+    }
+  }
+  return texts;
+}
+
+/** An RSA-4096 key from its file, or a new one (`made` is told). */
+async function strongKey(
+  backend: RsaBackend,
+  file: KeyText | undefined,
+  label: string,
+  made: (label: string) => void,
+): Promise<StrongKey> {
+  let priv: PrivateKey;
+  if (file) {
+    try {
+      priv = await backend.importPrivate(file.text);
+    } catch (e) {
+      throw new KeyFileError(`${file.path}: ${(e as Error).message}`);
+    }
+  } else {
+    priv = await backend.generate();
+    made(`RSA-4096 key for ${label}`);
+  }
+  const der = await backend.exportPrivate(priv);
+  const signer = createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+  return { label, spki: priv.publicKey.spki, signer, priv };
+}
+
+/** A deliberately weak key from its file (which must be that weak), or a new one. */
+async function weakKey(
+  name: WeakName,
+  file: KeyText | undefined,
+  made: (label: string) => void,
+): Promise<SigningKey> {
+  const { bits, e, label } = WEAK[name];
+  let signer: KeyObject;
+  if (file) {
+    try {
+      signer = createPrivateKey(file.text);
+    } catch (err) {
+      throw new KeyFileError(`${file.path}: not a private key (${(err as Error).message})`);
+    }
+  } else {
+    signer = await generateRsa(bits, e);
+    made(`${label} key`);
+  }
+  const details = signer.asymmetricKeyDetails;
+  if (
+    signer.asymmetricKeyType !== "rsa" || details?.modulusLength !== bits ||
+    details?.publicExponent !== BigInt(e)
+  ) {
+    const actual = `${signer.asymmetricKeyType} ${details?.modulusLength ?? "?"} bits e=${
+      details?.publicExponent ?? "?"
+    }`;
+    throw new KeyFileError(`${file?.path}: expected an ${label} key, got ${actual}`);
+  }
+  const spki = b64uEncode(createPublicKey(signer).export({ type: "spki", format: "der" }));
+  return { label, spki, signer };
 }
 
 /**

@@ -5,7 +5,7 @@
  * does not listen anywhere, so the address it gives is a placeholder.
  * @module
  */
-import type { ProbeContext } from "./context.ts";
+import type { ProbeSession } from "./session.ts";
 import type { SigningKey } from "./keys.ts";
 import type { Frame, Peer } from "./peer.ts";
 import { describe, str } from "./tolerant.ts";
@@ -16,7 +16,7 @@ const PLACEHOLDER = { host: "127.0.0.1", port: 1 };
 /** A server link the target accepted. */
 export class ProbeLink {
   private constructor(
-    private readonly ctx: ProbeContext,
+    private readonly ctx: ProbeSession,
     readonly peer: Peer,
     /** Our server id (the `assigned_id` of the welcome, when there was one). */
     readonly id: string,
@@ -25,14 +25,21 @@ export class ProbeLink {
   ) {}
 
   /** Joins (or links to) the target; `reason` says how, or why it failed. */
-  static async establish(ctx: ProbeContext): Promise<{ link?: ProbeLink; reason: string }> {
+  static async establish(ctx: ProbeSession): Promise<{ link?: ProbeLink; reason: string }> {
     const key = ctx.keys.server;
     const hello = { ...PLACEHOLDER, pubkey: key.spki };
     const requested = crypto.randomUUID();
     let joinWhy: string;
     try {
       const peer = await ctx.open("server link (join)");
-      peer.send(ctx.frame(key, "SERVER_HELLO_JOIN", requested, hostPort(ctx.opts.url), hello));
+      peer.send(
+        ctx.frame(key, {
+          type: "SERVER_HELLO_JOIN",
+          from: requested,
+          to: hostPort(ctx.opts.url),
+          payload: hello,
+        }),
+      );
       const answer = await peer.waitFor(
         (f) => f.type === "SERVER_WELCOME" || f.type === "ERROR",
         ctx.opts.timeoutMs,
@@ -53,7 +60,7 @@ export class ProbeLink {
     try {
       const peer = await ctx.open("server link (link)");
       const to = ctx.serverId ?? hostPort(ctx.opts.url);
-      peer.send(ctx.frame(key, "SERVER_HELLO_LINK", requested, to, hello));
+      peer.send(ctx.frame(key, { type: "SERVER_HELLO_LINK", from: requested, to, payload: hello }));
       const quiet = ctx.upTo(1500);
       const answer = await peer.waitFor((f) => f.type === "ERROR", quiet);
       if (answer !== undefined || peer.closed) {
@@ -80,7 +87,7 @@ export class ProbeLink {
     o: { signer?: SigningKey | null; ts?: number } = {},
   ): Frame {
     const signer = o.signer === undefined ? this.ctx.keys.server : o.signer;
-    const frame = this.ctx.frame(signer, type, this.id, to, payload, o.ts);
+    const frame = this.ctx.frame(signer, { type, from: this.id, to, payload, ts: o.ts });
     this.peer.send(frame);
     return frame;
   }

@@ -11,6 +11,7 @@ import { ProbeContext } from "./context.ts";
 import { KEY_FILES, KeyFileError, loadKeys } from "./keys.ts";
 import { buildReport, formatLine, formatSummary } from "./report.ts";
 import { runChecks } from "./runner.ts";
+import type { ProbeOptions } from "./session.ts";
 
 const files = (name: keyof typeof KEY_FILES) => KEY_FILES[name].join("|");
 
@@ -41,6 +42,47 @@ Exit codes: 0 no check failed (SKIPs allowed), 1 at least one check failed, 2 ba
 
 /** Runs the probe command line; returns the exit code. */
 export async function runProbe(args: string[]): Promise<number> {
+  const parsed = await readArgs(args);
+  if (typeof parsed === "number") return parsed;
+  const { url, timeoutMs, keysDir, json } = parsed;
+  const say = (line: string) => console.error(line);
+  const backend = defaultBackend(say);
+  let keys;
+  try {
+    keys = await loadKeys(backend, keysDir, say);
+  } catch (e) {
+    if (!(e instanceof KeyFileError)) throw e;
+    return usageError(`Unusable key file ${e.message}`);
+  }
+  const ctx = new ProbeContext({ ...parsed.opts, say }, backend, keys);
+  const refused = await ctx.pinGivenServerKey();
+  if (refused !== undefined) return usageError(`Invalid --server-pubkey: ${refused}`);
+
+  if (!json) console.log(`SOCP v1.3 probe of ${url} (step timeout ${timeoutMs} ms)\n`);
+  let results;
+  try {
+    results = await runChecks(ctx, CHECKS, (r) => {
+      if (!json) console.log(formatLine(r));
+    });
+  } finally {
+    await ctx.close();
+  }
+  const report = buildReport(url, timeoutMs, results);
+  console.log(json ? JSON.stringify(report, null, 2) : formatSummary(report));
+  return report.exit_code;
+}
+
+/** The command line, checked: what to probe and how, or the exit code of a usage error. */
+async function readArgs(args: string[]): Promise<
+  | {
+    url: string;
+    timeoutMs: number;
+    keysDir: string | undefined;
+    json: boolean;
+    opts: Omit<ProbeOptions, "say">;
+  }
+  | number
+> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -89,37 +131,8 @@ export async function runProbe(args: string[]): Promise<number> {
   if (values.keys !== undefined && !(await isDirectory(values.keys))) {
     return usageError(`Invalid --keys "${values.keys}": not a directory`);
   }
-
-  const say = (line: string) => console.error(line);
-  const backend = defaultBackend(say);
-  let keys;
-  try {
-    keys = await loadKeys(backend, values.keys, say);
-  } catch (e) {
-    if (!(e instanceof KeyFileError)) throw e;
-    return usageError(`Unusable key file ${e.message}`);
-  }
-  const ctx = new ProbeContext(
-    { url, timeoutMs, serverPub, serverId: values["server-id"], saltLength, say },
-    backend,
-    keys,
-  );
-  const refused = await ctx.pinGivenServerKey();
-  if (refused !== undefined) return usageError(`Invalid --server-pubkey: ${refused}`);
-
-  const json = values.json;
-  if (!json) console.log(`SOCP v1.3 probe of ${url} (step timeout ${timeoutMs} ms)\n`);
-  let results;
-  try {
-    results = await runChecks(ctx, CHECKS, (r) => {
-      if (!json) console.log(formatLine(r));
-    });
-  } finally {
-    await ctx.close();
-  }
-  const report = buildReport(url, timeoutMs, results);
-  console.log(json ? JSON.stringify(report, null, 2) : formatSummary(report));
-  return report.exit_code;
+  const opts = { url, timeoutMs, serverPub, serverId: values["server-id"], saltLength };
+  return { url, timeoutMs, keysDir: values.keys, json: values.json, opts };
 }
 
 function usageError(message: string): number {

@@ -3,7 +3,7 @@
  * JSON document with `--json`. The exit code is 1 when any check failed, else 0.
  * @module
  */
-import type { Result, Status } from "./check.ts";
+import type { Result, Status } from "./outcome.ts";
 
 /** Counts per status. */
 export interface Summary {

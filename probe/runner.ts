@@ -4,7 +4,8 @@
  * weakness (it could not tell).
  * @module
  */
-import type { Check, Outcome, Result } from "./check.ts";
+import type { Check } from "./check.ts";
+import type { Outcome, Result } from "./outcome.ts";
 import type { ProbeContext } from "./context.ts";
 
 /** A check's whole budget, in steps: the longest check waits about three steps. */

@@ -4,7 +4,7 @@
  * USER_ADVERTISE / USER_REMOVE frames the server relays (§3.2).
  * @module
  */
-import type { ProbeContext } from "./context.ts";
+import type { ProbeSession } from "./session.ts";
 import type { SigningKey } from "./keys.ts";
 import type { Frame, Peer } from "./peer.ts";
 import {
@@ -44,7 +44,7 @@ export class ProbeUser {
   lastList?: Frame;
 
   private constructor(
-    private readonly ctx: ProbeContext,
+    private readonly ctx: ProbeSession,
     readonly peer: Peer,
     public id: string,
     readonly key: SigningKey | null,
@@ -52,7 +52,7 @@ export class ProbeUser {
 
   /** Opens a connection, says USER_HELLO and reports the outcome. */
   static async hello(
-    ctx: ProbeContext,
+    ctx: ProbeSession,
     o: HelloOptions,
   ): Promise<{ user?: ProbeUser; outcome: HelloOutcome }> {
     let peer: Peer;
@@ -65,7 +65,9 @@ export class ProbeUser {
     const pubkey = o.pubkey ?? o.key?.spki ?? "";
     const payload: Record<string, unknown> = { client: "socp-probe/1", pubkey, enc_pubkey: pubkey };
     if (o.displayName !== undefined) payload.meta = { display_name: o.displayName };
-    peer.send(ctx.frame(o.key, "USER_HELLO", id, ctx.serverId ?? "server", payload));
+    peer.send(
+      ctx.frame(o.key, { type: "USER_HELLO", from: id, to: ctx.serverId ?? "server", payload }),
+    );
     const user = new ProbeUser(ctx, peer, id, o.key);
     const reply = await peer.waitFor(
       (f) => helloVerdict(f, id) !== undefined,
@@ -103,14 +105,13 @@ export class ProbeUser {
     payload: Record<string, unknown>,
     o: { ts?: number; sign?: boolean } = {},
   ): Frame & { ts: number; from: string; to: string } {
-    const frame = this.ctx.frame(
-      o.sign === false ? null : this.key,
+    const frame = this.ctx.frame(o.sign === false ? null : this.key, {
       type,
-      this.id,
+      from: this.id,
       to,
       payload,
-      o.ts,
-    );
+      ts: o.ts,
+    });
     this.peer.send(frame);
     return frame;
   }

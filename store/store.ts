@@ -45,6 +45,10 @@ export type StoredJournalRow = JournalRow & { seq: number };
 export interface StoreOptions {
   /** Journal rows kept; the oldest are deleted past this. */
   journalRowsMax?: number;
+  /** Told each journal row as it is buffered (metrics). */
+  onJournal?: (row: JournalRow) => void;
+  /** Told each batch of events as it is buffered (the operator's log). */
+  onAppend?: (events: readonly RouterEvent[]) => void;
 }
 
 /** Database file inside a data dir. */
@@ -60,12 +64,16 @@ export class Store {
   /** Run at every commit with journal rows: prepared once (preparing it showed in profiles). */
   #trimJournalRows: StatementSync;
   #journalRowsMax: number;
+  #onJournal: ((row: JournalRow) => void) | undefined;
+  #onAppend: ((events: readonly RouterEvent[]) => void) | undefined;
   #lastSeq: number;
   #commitScheduled = false;
 
   private constructor(db: DatabaseSync, options: StoreOptions) {
     this.db = db;
     this.#journalRowsMax = options.journalRowsMax ?? JOURNAL_ROWS_MAX;
+    this.#onJournal = options.onJournal;
+    this.#onAppend = options.onAppend;
     this.#insertEvent = db.prepare(
       "INSERT INTO events (type, version, at_ms, data) VALUES (?, ?, ?, ?)",
     );
@@ -99,6 +107,7 @@ export class Store {
 
   /** Buffers events; they are written by the next {@linkcode commit}. Returns their seqs. */
   append(events: readonly RouterEvent[]): number[] {
+    this.#onAppend?.(events);
     const first = this.lastSeq + 1;
     this.#pendingEvents.push(...events);
     if (this.#pendingEvents.length >= COMMIT_BATCH_MAX) this.commit();
@@ -107,6 +116,7 @@ export class Store {
 
   /** Buffers a journal row; written by the next commit, which is scheduled if none is. */
   journal(row: JournalRow): void {
+    this.#onJournal?.(row);
     this.#pendingJournal.push(row);
     if (this.#pendingJournal.length >= COMMIT_BATCH_MAX) this.commit();
     else this.#scheduleCommit();

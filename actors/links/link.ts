@@ -70,6 +70,8 @@ export interface LinkContext {
    * user who sends faster than the server can sign for it is slowed; undefined: go ahead.
    */
   fairTurn?: (user: string) => Promise<void> | undefined;
+  /** Told each text message received, before the link looks at it (metrics). */
+  onReceive?: (raw: string) => void;
 }
 
 /** How a link interprets the frames it receives. */
@@ -85,6 +87,18 @@ export interface FrameHandler {
   handle(raw: string, at_ms: number): Promise<void>;
   /** The socket closed. */
   stop?(): void;
+}
+
+/** A frame the link refuses, and how it answers. */
+export interface Refusal {
+  raw: string;
+  at_ms: number;
+  code: ErrorCode;
+  detail: string;
+  /** Whom the ERROR is addressed to (default "unknown"). */
+  to?: string;
+  /** False: journal it but send no ERROR (never answer an ERROR with one). */
+  answer?: boolean;
 }
 
 /** See {@linkcode FrameHandler.role}. */
@@ -152,13 +166,20 @@ export class Link {
 
   /** Feeds one received text message. */
   receive(raw: string): void {
+    this.ctx.onReceive?.(raw);
     if (this.#closing) return;
     this.alive();
     // A sender that keeps sending while its frames wait is refused, not queued.
     const over = this.#policed(raw.length);
     if (over !== undefined) {
       const to = this.handler?.role === "user" ? this.handler.userId : undefined;
-      return this.refuse(raw, this.lastReceivedMs, "TIMEOUT", RATE_LIMIT_DETAIL + over, to);
+      return this.refuse({
+        raw,
+        at_ms: this.lastReceivedMs,
+        code: "TIMEOUT",
+        detail: RATE_LIMIT_DETAIL + over,
+        to,
+      });
     }
     this.#waiting.frames++;
     this.#waiting.bytes += raw.length;
@@ -290,20 +311,20 @@ export class Link {
     const parsed = parseFrame(raw, this.#frameBytesMax(maxBytes));
     if (parsed.ok) return parsed.frame;
     // Never answer an ERROR with an ERROR: two servers could echo each other forever.
-    this.refuse(raw, at_ms, parsed.code, parsed.detail, to, parsed.type !== "ERROR");
+    this.refuse({
+      raw,
+      at_ms,
+      code: parsed.code,
+      detail: parsed.detail,
+      to,
+      answer: parsed.type !== "ERROR",
+    });
     if (parsed.kind === "too_large") this.close(1009, "frame too large");
     return undefined;
   }
 
   /** Journals a refused frame, answers with ERROR (never to an ERROR) and counts a strike. */
-  refuse(
-    raw: string,
-    at_ms: number,
-    code: ErrorCode,
-    detail: string,
-    to = "unknown",
-    answer = true,
-  ): void {
+  refuse({ raw, at_ms, code, detail, to = "unknown", answer = true }: Refusal): void {
     const reason = `${code}: ${detail}`;
     // Through the Router, so the journal keeps this link's frames in the order it handled them.
     if (!this.ctx.post({ type: "Refused", link: this.id, raw, reason, at_ms })) {
@@ -327,7 +348,7 @@ export class Link {
    * Answers ERROR and journals a note for a frame handled wholly by the link, outside the
    * Router (password login): replay shows such rows as recorded and does not re-run them.
    */
-  note(raw: string, at_ms: number, code: ErrorCode, detail: string, to: string): void {
+  note({ raw, at_ms, code, detail, to }: Refusal & { to: string }): void {
     const { store } = this.ctx;
     store.journal({
       at_ms,

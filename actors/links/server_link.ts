@@ -75,14 +75,14 @@ export class ServerLinkHandler implements FrameHandler {
     const { backend } = this.link.ctx;
     const answer = frame.type !== "ERROR";
     if (frame.sig === "") {
-      return this.link.refuse(
+      return this.link.refuse({
         raw,
         at_ms,
-        "INVALID_SIG",
-        `unsigned ${frame.type}: server frames must be signed`,
-        frame.from,
+        code: "INVALID_SIG",
+        detail: `unsigned ${frame.type}: server frames must be signed`,
+        to: frame.from,
         answer,
-      );
+      });
     }
     const state = this.link.ctx.state();
     // A server that kept the placeholder id it joined with speaks for the UUID we assigned it.
@@ -101,27 +101,27 @@ export class ServerLinkHandler implements FrameHandler {
       ? carried.key
       : undefined;
     if (key === undefined) {
-      return this.link.refuse(
+      return this.link.refuse({
         raw,
         at_ms,
-        "INVALID_SIG",
-        `${frame.type} from unknown server ${frame.from}: no pinned key to verify it`,
-        frame.from,
+        code: "INVALID_SIG",
+        detail: `${frame.type} from unknown server ${frame.from}: no pinned key to verify it`,
+        to: frame.from,
         answer,
-      );
+      });
     }
     if (!(await verifyPayloadCached(backend, key, frame.payload, frame.sig))) {
       const whose = pinned !== undefined
         ? `the pinned key of server ${frame.from}`
         : "the key it carries";
-      return this.link.refuse(
+      return this.link.refuse({
         raw,
         at_ms,
-        "INVALID_SIG",
-        `signature of ${frame.type} does not verify with ${whose}`,
-        frame.from,
+        code: "INVALID_SIG",
+        detail: `signature of ${frame.type} does not verify with ${whose}`,
+        to: frame.from,
         answer,
-      );
+      });
     }
     if (frame.type === "USER_ADVERTISE" || frame.type === "USER_REMOVE") {
       frame.payload.server_id = serverOf(state, frame.payload.server_id);
@@ -140,19 +140,21 @@ export class ServerLinkHandler implements FrameHandler {
   async #hello(frame: Frame, raw: string, at_ms: number): Promise<void> {
     const link = this.link;
     if (!HELLO_TYPES.has(frame.type)) {
-      link.refuse(
+      link.refuse({
         raw,
         at_ms,
-        "UNKNOWN_TYPE",
-        `first frame of a server link must be SERVER_HELLO_LINK or SERVER_HELLO_JOIN, got ${frame.type}`,
-        frame.from,
-      );
+        code: "UNKNOWN_TYPE",
+        detail:
+          `first frame of a server link must be SERVER_HELLO_LINK or SERVER_HELLO_JOIN, got ${frame.type}`,
+        to: frame.from,
+      });
       return link.close(1008, "no server hello");
     }
     const hello = frame as ServerHelloFrame;
     const imported = await link.ctx.backend.importPublic(hello.payload.pubkey);
     if (!imported.ok) {
-      link.refuse(raw, at_ms, "BAD_KEY", `field "payload.pubkey": ${imported.reason}`, frame.from);
+      const detail = `field "payload.pubkey": ${imported.reason}`;
+      link.refuse({ raw, at_ms, code: "BAD_KEY", detail, to: frame.from });
       return link.close(1008, "BAD_KEY");
     }
     // The hello must prove possession of the key it presents (§3.1.1).
@@ -160,13 +162,13 @@ export class ServerLinkHandler implements FrameHandler {
       hello.sig === "" ||
       !(await verifyPayload(link.ctx.backend, imported.key, hello.payload, hello.sig))
     ) {
-      link.refuse(
+      link.refuse({
         raw,
         at_ms,
-        "INVALID_SIG",
-        `${frame.type} must be signed with the key in payload.pubkey`,
-        frame.from,
-      );
+        code: "INVALID_SIG",
+        detail: `${frame.type} must be signed with the key in payload.pubkey`,
+        to: frame.from,
+      });
       return link.close(1008, "INVALID_SIG");
     }
     this.#established = true;
@@ -251,7 +253,7 @@ export class FirstFrameHandler implements FrameHandler {
     else {
       const detail =
         `first frame must be USER_HELLO, SERVER_HELLO_LINK or SERVER_HELLO_JOIN, got ${frame.type}`;
-      return this.link.refuse(raw, at_ms, "UNKNOWN_TYPE", detail, frame.from);
+      return this.link.refuse({ raw, at_ms, code: "UNKNOWN_TYPE", detail, to: frame.from });
     }
     await this.link.handler.handle(raw, at_ms);
   }

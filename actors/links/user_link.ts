@@ -60,51 +60,51 @@ export class UserLinkHandler implements FrameHandler {
         return await this.#authenticated(frame, raw);
       }
       if (frame.type !== "USER_HELLO" || this.#challenge) {
-        return link.refuse(
+        return link.refuse({
           raw,
           at_ms,
-          "UNKNOWN_TYPE",
-          `first frame must be USER_HELLO, got ${frame.type}`,
-        );
+          code: "UNKNOWN_TYPE",
+          detail: `first frame must be USER_HELLO, got ${frame.type}`,
+        });
       }
       return await this.#hello(frame, raw, at_ms);
     }
     if (frame.type === "USER_HELLO") {
-      return link.refuse(
+      return link.refuse({
         raw,
         at_ms,
-        "NAME_IN_USE",
-        "USER_HELLO was already sent on this link",
-        user.id,
-      );
+        code: "NAME_IN_USE",
+        detail: "USER_HELLO was already sent on this link",
+        to: user.id,
+      });
     }
     if (frame.type === "CTRL_CLOSE") frame.from = user.id;
     if (frame.from !== user.id) {
-      return link.refuse(
+      return link.refuse({
         raw,
         at_ms,
-        "BAD_KEY",
-        `field "from" must be your user id ${user.id}`,
-        user.id,
-      );
+        code: "BAD_KEY",
+        detail: `field "from" must be your user id ${user.id}`,
+        to: user.id,
+      });
     }
     if (frame.sig !== "" && !(await this.#verifies(user.spki, frame))) {
-      return link.refuse(
+      return link.refuse({
         raw,
         at_ms,
-        "INVALID_SIG",
-        `signature of ${frame.type} does not verify with your key`,
-        user.id,
-      );
+        code: "INVALID_SIG",
+        detail: `signature of ${frame.type} does not verify with your key`,
+        to: user.id,
+      });
     }
     if (frame.type === "MSG_DIRECT" && !(await this.#isOwnKey(frame.payload.sender_pub))) {
-      return link.refuse(
+      return link.refuse({
         raw,
         at_ms,
-        "BAD_KEY",
-        'field "payload.sender_pub" is not the key bound to your user id',
-        user.id,
-      );
+        code: "BAD_KEY",
+        detail: 'field "payload.sender_pub" is not the key bound to your user id',
+        to: user.id,
+      });
     }
     if (CONTENT_TYPES.has(frame.type)) await link.ctx.uncongested();
     link.post({ type: "FromUser", link: link.id, frame, raw, at_ms });
@@ -119,12 +119,13 @@ export class UserLinkHandler implements FrameHandler {
       const detail = `field "from" must be a UUID v4: user ids are UUID v4 (SOCP §1), got "${
         frame.from.slice(0, 64)
       }"`;
-      link.refuse(raw, at_ms, "BAD_KEY", detail, frame.from);
+      link.refuse({ raw, at_ms, code: "BAD_KEY", detail, to: frame.from });
       return link.close(1008, "BAD_KEY");
     }
     const imported = await backend.importPublic(frame.payload.pubkey);
     if (!imported.ok) {
-      link.refuse(raw, at_ms, "BAD_KEY", `field "payload.pubkey": ${imported.reason}`, frame.from);
+      const detail = `field "payload.pubkey": ${imported.reason}`;
+      link.refuse({ raw, at_ms, code: "BAD_KEY", detail, to: frame.from });
       return link.close(1008, "BAD_KEY");
     }
     const enc = frame.payload.enc_pubkey;
@@ -132,26 +133,26 @@ export class UserLinkHandler implements FrameHandler {
       const encImport = await backend.importPublic(enc);
       // One key pair serves both purposes (§5.3); a different encryption key is refused.
       if (!encImport.ok || encImport.key.spki !== imported.key.spki) {
-        link.refuse(
+        link.refuse({
           raw,
           at_ms,
-          "BAD_KEY",
-          'field "payload.enc_pubkey" must equal "payload.pubkey"',
-          frame.from,
-        );
+          code: "BAD_KEY",
+          detail: 'field "payload.enc_pubkey" must equal "payload.pubkey"',
+          to: frame.from,
+        });
         return link.close(1008, "BAD_KEY");
       }
     }
     if (
       frame.sig !== "" && !(await verifyPayload(backend, imported.key, frame.payload, frame.sig))
     ) {
-      link.refuse(
+      link.refuse({
         raw,
         at_ms,
-        "INVALID_SIG",
-        "USER_HELLO signature does not verify with payload.pubkey",
-        frame.from,
-      );
+        code: "INVALID_SIG",
+        detail: "USER_HELLO signature does not verify with payload.pubkey",
+        to: frame.from,
+      });
       return link.close(1008, "INVALID_SIG");
     }
     // A user with a password login must also prove it holds the key now (§15 P15): a replayed
@@ -188,13 +189,13 @@ export class UserLinkHandler implements FrameHandler {
       !(await link.ctx.backend.verify(key, message, signature))
     ) {
       // Journaled as a note: the nonce was random, so replay shows this step but cannot re-run it.
-      link.note(
-        responseRaw,
+      link.note({
+        raw: responseRaw,
         at_ms,
-        "INVALID_SIG",
-        "AUTH_RESPONSE does not prove possession of the key bound to this user id",
-        frame.from,
-      );
+        code: "INVALID_SIG",
+        detail: "AUTH_RESPONSE does not prove possession of the key bound to this user id",
+        to: frame.from,
+      });
       return link.close(1008, "INVALID_SIG");
     }
     this.#accept(frame.from, key);

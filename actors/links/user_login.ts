@@ -47,19 +47,25 @@ export class LoginResponder {
     const login = link.ctx.state().users.get(user_id)?.login;
     const pake = login && parsePake(login.pake_password);
     if (!login || !pake) {
-      return link.note(
+      return link.note({
         raw,
         at_ms,
-        "USER_NOT_FOUND",
-        `no password login is registered for user ${user_id} on this server`,
-        user_id,
-      );
+        code: "USER_NOT_FOUND",
+        detail: `no password login is registered for user ${user_id} on this server`,
+        to: user_id,
+      });
     }
     let ephemeral;
     try {
       ephemeral = srpServer.generateEphemeral(pake.verifier);
     } catch {
-      return link.note(raw, at_ms, "BAD_KEY", "the stored login verifier is unusable", user_id);
+      return link.note({
+        raw,
+        at_ms,
+        code: "BAD_KEY",
+        detail: "the stored login verifier is unusable",
+        to: user_id,
+      });
     }
     this.#pending = {
       user_id,
@@ -90,13 +96,13 @@ export class LoginResponder {
     const pending = this.#pending;
     this.#pending = undefined;
     if (!pending || pending.user_id !== user_id) {
-      return link.note(
+      return link.note({
         raw,
         at_ms,
-        "INVALID_SIG",
-        "LOGIN_PROOF without a LOGIN_START for that user",
-        user_id,
-      );
+        code: "INVALID_SIG",
+        detail: "LOGIN_PROOF without a LOGIN_START for that user",
+        to: user_id,
+      });
     }
     let proof: string;
     try {
@@ -111,15 +117,15 @@ export class LoginResponder {
     } catch {
       this.#failures++;
       const left = LOGIN_ATTEMPTS_PER_LINK_MAX - this.#failures;
-      link.note(
+      link.note({
         raw,
         at_ms,
-        "INVALID_SIG",
-        `wrong password for user ${user_id}${
+        code: "INVALID_SIG",
+        detail: `wrong password for user ${user_id}${
           left > 0 ? ` (${left} more attempt(s) on this connection)` : ""
         }`,
-        user_id,
-      );
+        to: user_id,
+      });
       if (left <= 0) link.close(1008, "too many wrong passwords");
       return;
     }

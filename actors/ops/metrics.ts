@@ -13,6 +13,7 @@ import type { PrivateKey, PublicKey, RsaBackend } from "../../crypto/types.ts";
 import { isFrameType } from "../../protocol/frames.ts";
 import type { JournalRow } from "../../store/store.ts";
 import type { FrameSocket } from "../links/outbox.ts";
+import { type Clock, systemClock } from "../../lib/world.ts";
 
 /** Distinct label values a counter keeps; the rest are counted under `other`. */
 export const LABEL_VALUES_MAX = 64;
@@ -148,7 +149,8 @@ export function cryptoLibraryOf(backend: RsaBackend, origin: string): CryptoLibr
 
 /** Everything the server counts for `/metrics`. */
 export class Metrics {
-  readonly started_ms = Date.now();
+  /** When the server started, by its clock. */
+  readonly started_ms: number;
   /** Set by the server once its backend is open. */
   cryptoLibrary: CryptoLibrary = { library: "unknown", version: "", origin: "" };
   readonly framesReceived = new LabelledCounter();
@@ -163,6 +165,15 @@ export class Metrics {
     decrypt: stats(),
     import_public: stats(),
   };
+
+  constructor(readonly clock: Clock = systemClock) {
+    this.started_ms = clock.now();
+  }
+
+  /** Seconds since the server started. */
+  uptimeSeconds(): number {
+    return (this.clock.now() - this.started_ms) / 1000;
+  }
 
   /** Counts one received text message. */
   frameReceived(text: string): void {
@@ -265,124 +276,167 @@ export interface Gauges {
 
 /** The Prometheus text exposition of `metrics` and `gauges`. */
 export function renderPrometheus(metrics: Metrics, gauges: Gauges, build: string): string {
-  const out: string[] = [];
-  const family = (name: string, type: string, help: string) =>
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-  const line = (name: string, value: number, labels: Record<string, string> = {}) => {
+  const out = new Exposition();
+  writeInfo(out, metrics, build);
+  writeCounters(out, metrics);
+  writeCrypto(out, metrics);
+  writeGauges(out, gauges);
+  return out.text();
+}
+
+/** Lines of the text format, family by family. */
+class Exposition {
+  readonly #lines: string[] = [];
+
+  family(name: string, type: string, help: string): void {
+    this.#lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  }
+
+  line(name: string, value: number, labels: Record<string, string> = {}): void {
     const text = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
-    out.push(`${name}${text ? `{${text}}` : ""} ${formatNumber(value)}`);
-  };
-  const labelled = (
-    name: string,
-    help: string,
-    label: string,
-    counter: LabelledCounter,
-  ) => {
-    family(name, "counter", help);
-    for (const [value, n] of counter.entries()) line(name, n, { [label]: value });
-  };
-  family("socp_build_info", "gauge", "Build of this server (value is always 1).");
-  line("socp_build_info", 1, { build });
-  family("socp_crypto_library_info", "gauge", "The library that signs (value is always 1).");
+    this.#lines.push(`${name}${text ? `{${text}}` : ""} ${formatNumber(value)}`);
+  }
+
+  /** A counter family with one line per label value. */
+  labelled(name: string, help: string, label: string, counter: LabelledCounter): void {
+    this.family(name, "counter", help);
+    for (const [value, n] of counter.entries()) this.line(name, n, { [label]: value });
+  }
+
+  /** A gauge family of one line. */
+  gauge(name: string, help: string, value: number): void {
+    this.family(name, "gauge", help);
+    this.line(name, value);
+  }
+
+  text(): string {
+    return this.#lines.join("\n") + "\n";
+  }
+}
+
+function writeInfo(out: Exposition, metrics: Metrics, build: string): void {
+  out.family("socp_build_info", "gauge", "Build of this server (value is always 1).");
+  out.line("socp_build_info", 1, { build });
+  out.family("socp_crypto_library_info", "gauge", "The library that signs (value is always 1).");
   const lib = metrics.cryptoLibrary;
-  line("socp_crypto_library_info", 1, {
+  out.line("socp_crypto_library_info", 1, {
     library: lib.library,
     version: lib.version,
     origin: lib.origin,
   });
-  family("socp_uptime_seconds", "gauge", "Seconds since the server started.");
-  line("socp_uptime_seconds", (Date.now() - metrics.started_ms) / 1000);
+  out.gauge("socp_uptime_seconds", "Seconds since the server started.", metrics.uptimeSeconds());
+}
 
-  labelled(
+function writeCounters(out: Exposition, metrics: Metrics): void {
+  out.labelled(
     "socp_frames_received_total",
     "WebSocket text messages received, by frame type (other: not a SOCP type; unparsed: no type).",
     "type",
     metrics.framesReceived,
   );
-  labelled(
+  out.labelled(
     "socp_frames_sent_total",
     "WebSocket text messages sent, by frame type.",
     "type",
     metrics.framesSent,
   );
-  labelled(
+  out.labelled(
     "socp_frames_dropped_total",
     "Inputs refused (by a link or the Router), by reason bucket (error code or first words).",
     "reason",
     metrics.drops,
   );
-  family("socp_router_inputs_total", "counter", "Journaled Router inputs, by kind and verdict.");
+  out.family(
+    "socp_router_inputs_total",
+    "counter",
+    "Journaled Router inputs, by kind and verdict.",
+  );
   for (const [key, n] of metrics.inputs.entries()) {
     const [kind = "", verdict = ""] = key.split(":");
-    line("socp_router_inputs_total", n, { kind, verdict });
+    out.line("socp_router_inputs_total", n, { kind, verdict });
   }
+}
 
-  family("socp_crypto_ops_total", "counter", "RSA-4096 operations, by operation.");
+function writeCrypto(out: Exposition, metrics: Metrics): void {
+  out.family("socp_crypto_ops_total", "counter", "RSA-4096 operations, by operation.");
   for (const [op, s] of Object.entries(metrics.crypto)) {
-    line("socp_crypto_ops_total", s.ops, { op });
+    out.line("socp_crypto_ops_total", s.ops, { op });
   }
-  family(
+  out.family(
     "socp_crypto_failures_total",
     "counter",
     "RSA operations that threw or said no (a signature that does not verify, a bad key).",
   );
   for (const [op, s] of Object.entries(metrics.crypto)) {
-    line("socp_crypto_failures_total", s.failed, { op });
+    out.line("socp_crypto_failures_total", s.failed, { op });
   }
-  family(
+  out.family(
     "socp_crypto_op_duration_seconds",
     "histogram",
     "RSA operation latency as callers see it (private-key ops include waiting for a slot).",
   );
   for (const [op, s] of Object.entries(metrics.crypto)) {
     for (const [le, n] of s.latency.cumulative()) {
-      line("socp_crypto_op_duration_seconds_bucket", n, { op, le });
+      out.line("socp_crypto_op_duration_seconds_bucket", n, { op, le });
     }
-    line("socp_crypto_op_duration_seconds_sum", s.latency.sum, { op });
-    line("socp_crypto_op_duration_seconds_count", s.latency.count, { op });
+    out.line("socp_crypto_op_duration_seconds_sum", s.latency.sum, { op });
+    out.line("socp_crypto_op_duration_seconds_count", s.latency.count, { op });
   }
+}
 
-  const gauge = (name: string, help: string, value: number) => {
-    family(name, "gauge", help);
-    line(name, value);
-  };
-  gauge(
+function writeGauges(out: Exposition, gauges: Gauges): void {
+  out.gauge(
     "socp_router_mailbox_depth",
     "Inputs waiting in the Router's mailbox.",
     gauges.router_mailbox_depth,
   );
-  gauge("socp_outbox_depth_sum", "Frames queued in all link outboxes.", gauges.outbox_depth_sum);
-  gauge(
+  out.gauge(
+    "socp_outbox_depth_sum",
+    "Frames queued in all link outboxes.",
+    gauges.outbox_depth_sum,
+  );
+  out.gauge(
     "socp_outbox_depth_max",
     "Frames queued in the fullest link outbox.",
     gauges.outbox_depth_max,
   );
-  family("socp_links", "gauge", "Open links by kind (pending: no hello yet).");
-  for (const [kind, n] of Object.entries(gauges.links)) line("socp_links", n, { kind });
-  gauge("socp_users_online", "Users connected to this server.", gauges.users_online);
-  gauge("socp_users_remote", "Users online on other servers, as advertised.", gauges.users_remote);
-  gauge(
+  out.family("socp_links", "gauge", "Open links by kind (pending: no hello yet).");
+  for (const [kind, n] of Object.entries(gauges.links)) out.line("socp_links", n, { kind });
+  out.gauge("socp_users_online", "Users connected to this server.", gauges.users_online);
+  out.gauge(
+    "socp_users_remote",
+    "Users online on other servers, as advertised.",
+    gauges.users_remote,
+  );
+  out.gauge(
     "socp_users_registered",
     "User ids bound to a key on this server.",
     gauges.users_registered,
   );
-  gauge("socp_servers_linked", "Servers with a live link.", gauges.servers_linked);
-  gauge("socp_servers_known", "Servers with a pinned key.", gauges.servers_known);
-  gauge("socp_seen_ids", "Entries in seen_ids (replay and loop suppression).", gauges.seen_ids);
-  gauge(
+  out.gauge("socp_servers_linked", "Servers with a live link.", gauges.servers_linked);
+  out.gauge("socp_servers_known", "Servers with a pinned key.", gauges.servers_known);
+  out.gauge("socp_seen_ids", "Entries in seen_ids (replay and loop suppression).", gauges.seen_ids);
+  out.gauge(
     "socp_public_channel_version",
     "Key version of the public channel.",
     gauges.public_channel_version,
   );
-  gauge(
+  writeProcess(out, gauges);
+}
+
+function writeProcess(out: Exposition, gauges: Gauges): void {
+  out.gauge(
     "socp_process_resident_memory_bytes",
     "Resident set size of the server process.",
     gauges.resident_memory_bytes,
   );
-  gauge("socp_process_heap_used_bytes", "V8 heap in use.", gauges.heap_used_bytes);
-  family("socp_process_cpu_seconds_total", "counter", "CPU time of the process (user + system).");
-  line("socp_process_cpu_seconds_total", gauges.cpu_seconds);
-  return out.join("\n") + "\n";
+  out.gauge("socp_process_heap_used_bytes", "V8 heap in use.", gauges.heap_used_bytes);
+  out.family(
+    "socp_process_cpu_seconds_total",
+    "counter",
+    "CPU time of the process (user + system).",
+  );
+  out.line("socp_process_cpu_seconds_total", gauges.cpu_seconds);
 }
 
 function escapeLabel(value: string): string {

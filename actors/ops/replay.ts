@@ -185,57 +185,9 @@ class ReplayWorld {
   async step(row: StoredJournalRow, config: RouterConfig, state: RouterState): Promise<ReplayStep> {
     this.#now = row.at_ms;
     this.#posted = [];
-    const extra = row.input ? JSON.parse(row.input) : {};
-    this.#freshId = extra.fresh_id ?? extra.auth_nonce ?? "";
-    let frame: ReplayStep["frame"];
-    if (isLimitRefusal(row.reason)) {
-      // A rate or connection limit depends on arrival times, not on the frame: kept as recorded.
-      return {
-        row,
-        frame: summary(row.raw),
-        verdict: { accepted: false, reason: row.reason },
-        events: [],
-        sent: [`ERROR TIMEOUT → ${row.link}`],
-      };
-    }
-    if (row.kind === "note" || row.kind === "outbound") {
-      // Handled by the link alone (password login), or an attempt of ours that depended on the
-      // network (a join, a dial): shown as recorded, not re-run.
-      return {
-        row,
-        frame: summary(row.raw),
-        verdict: { accepted: row.verdict === "accepted", reason: row.reason },
-        events: [],
-        sent: [],
-      };
-    }
-    const direct = inputOfRow(row);
-    if (direct) {
-      if (direct.type === "ServerDialed") {
-        this.#link(row.link).handler = new ServerLinkHandler(
-          this.#link(row.link),
-          direct.server_id,
-        );
-      }
-      if (direct.type === "Welcomed") {
-        this.#link(row.link).handler = new ServerLinkHandler(
-          this.#link(row.link),
-          direct.introducer.server_id,
-        );
-      }
-      this.#posted.push(direct);
-    } else {
-      const link = this.#link(row.link);
-      link.handler ??= row.link.startsWith("peer:")
-        ? new ServerLinkHandler(link, "")
-        : new FirstFrameHandler(link);
-      frame = summary(row.raw);
-      await link.handler.handle(row.raw, row.at_ms);
-      // A hello that had to answer a nonce: feed the recorded answer too.
-      if (typeof extra.auth_response === "string") {
-        await link.handler.handle(extra.auth_response, row.at_ms);
-      }
-    }
+    const recorded = recordedOnly(row);
+    if (recorded) return recorded;
+    const frame = await this.#feed(row);
     const input = this.#posted[0];
     if (!input) {
       return {
@@ -256,6 +208,39 @@ class ReplayWorld {
     };
   }
 
+  /** Hands the row to the Router, or to its link's handler; the frame, if it carried one. */
+  async #feed(row: StoredJournalRow): Promise<ReplayStep["frame"]> {
+    const extra = row.input ? JSON.parse(row.input) : {};
+    this.#freshId = extra.fresh_id ?? extra.auth_nonce ?? "";
+    const direct = inputOfRow(row);
+    if (direct) {
+      if (direct.type === "ServerDialed") {
+        this.#link(row.link).handler = new ServerLinkHandler(
+          this.#link(row.link),
+          direct.server_id,
+        );
+      }
+      if (direct.type === "Welcomed") {
+        this.#link(row.link).handler = new ServerLinkHandler(
+          this.#link(row.link),
+          direct.introducer.server_id,
+        );
+      }
+      this.#posted.push(direct);
+      return undefined;
+    }
+    const link = this.#link(row.link);
+    link.handler ??= row.link.startsWith("peer:")
+      ? new ServerLinkHandler(link, "")
+      : new FirstFrameHandler(link);
+    await link.handler.handle(row.raw, row.at_ms);
+    // A hello that had to answer a nonce: feed the recorded answer too.
+    if (typeof extra.auth_response === "string") {
+      await link.handler.handle(extra.auth_response, row.at_ms);
+    }
+    return summary(row.raw);
+  }
+
   #link(id: string): Link {
     let link = this.links.get(id);
     if (!link) {
@@ -264,6 +249,32 @@ class ReplayWorld {
     }
     return link;
   }
+}
+
+/** The step of a row that is shown as recorded and not re-run; undefined for the others. */
+function recordedOnly(row: StoredJournalRow): ReplayStep | undefined {
+  if (isLimitRefusal(row.reason)) {
+    // A rate or connection limit depends on arrival times, not on the frame: kept as recorded.
+    return {
+      row,
+      frame: summary(row.raw),
+      verdict: { accepted: false, reason: row.reason },
+      events: [],
+      sent: [`ERROR TIMEOUT → ${row.link}`],
+    };
+  }
+  if (row.kind === "note" || row.kind === "outbound") {
+    // Handled by the link alone (password login), or an attempt of ours that depended on the
+    // network (a join, a dial): shown as recorded, not re-run.
+    return {
+      row,
+      frame: summary(row.raw),
+      verdict: { accepted: row.verdict === "accepted", reason: row.reason },
+      events: [],
+      sent: [],
+    };
+  }
+  return undefined;
 }
 
 /** Type, from and to of a raw frame; `undefined` when it is not JSON. */

@@ -71,47 +71,59 @@ export async function runReplay(args: string[]): Promise<number> {
     return 2;
   }
   let store: Store | undefined;
-  let count = 0;
+  const progress = { count: 0 };
   try {
     store = Store.open(path);
-    if (!values.json) {
-      console.error(
-        `(log made by ${
-          store.getMeta("build") ?? "an unknown build"
-        }; replaying with ${defaultBackend().name} crypto, no network)`,
-      );
-    }
-    let shown = 0;
-    for await (const step of replay(store, { backend: defaultBackend(), ...until })) {
-      count++;
-      if (values.check && step.divergence) {
-        console.log(render(step, false));
-        console.error(
-          `replay --check: divergence at journal row ${step.row.seq}: ${step.divergence}`,
-        );
-        return 1;
-      }
-      if (values.check || (values.filter && !matches(step, values.filter))) continue;
-      shown++;
-      console.log(render(step, values.json));
-    }
-    if (values.check) {
-      console.log(
-        `replay --check: ${count} inputs re-run; every verdict and event matches the log`,
-      );
-    } else if (!values.json) console.error(`(${shown} of ${count} inputs shown)`);
-    return 0;
+    return await show(store, values, until, progress);
   } catch (e) {
     // A damaged page ends the read: say how far it went instead of a stack trace.
     if ((e as { code?: string }).code !== "ERR_SQLITE_ERROR") throw e;
     console.error(
-      `replay: "${path}" cannot be read after ${count} inputs (${(e as Error).message}): ` +
+      `replay: "${path}" cannot be read after ${progress.count} inputs (${
+        (e as Error).message
+      }): ` +
         "the log is damaged from there on; restore it from a backup (made with `main.ts backup`).",
     );
     return 1;
   } finally {
     store?.db.close();
   }
+}
+
+/** Replays `store` and prints the steps (or, with --check, only the first divergence). */
+async function show(
+  store: Store,
+  values: { json: boolean; check: boolean; filter?: string | undefined },
+  until: { untilSeq?: number; untilMs?: number },
+  progress: { count: number },
+): Promise<number> {
+  if (!values.json) {
+    console.error(
+      `(log made by ${
+        store.getMeta("build") ?? "an unknown build"
+      }; replaying with ${defaultBackend().name} crypto, no network)`,
+    );
+  }
+  let shown = 0;
+  for await (const step of replay(store, { backend: defaultBackend(), ...until })) {
+    progress.count++;
+    if (values.check && step.divergence) {
+      console.log(render(step, false));
+      console.error(
+        `replay --check: divergence at journal row ${step.row.seq}: ${step.divergence}`,
+      );
+      return 1;
+    }
+    if (values.check || (values.filter && !matches(step, values.filter))) continue;
+    shown++;
+    console.log(render(step, values.json));
+  }
+  if (values.check) {
+    console.log(
+      `replay --check: ${progress.count} inputs re-run; every verdict and event matches the log`,
+    );
+  } else if (!values.json) console.error(`(${shown} of ${progress.count} inputs shown)`);
+  return 0;
 }
 
 function parseUntil(text: string | undefined): { untilSeq?: number; untilMs?: number } | null {

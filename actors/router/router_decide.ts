@@ -105,20 +105,25 @@ function onUserHello(
     frame: helloAck(state, user, at_ms, known?.login !== undefined),
   }];
   effects.push(
-    ...introductions(state, link, advertiseFrame(me, at_ms, user, pubkey, meta), at_ms),
+    ...introductions(state, link, advertiseFrame({ me, ts: at_ms, user, pubkey, meta }), at_ms),
   );
   const joined = joinPublicChannel(state, user, at_ms);
   // Then what waited for the user, in order (our reliable-delivery extension).
-  const queue = flushUserQueue(
-    state.delivery,
+  const queue = flushUserQueue(state.delivery, {
     user,
     link,
-    features.includes(FEATURE_RECEIPTS),
+    receipts: features.includes(FEATURE_RECEIPTS),
     at_ms,
-  );
+  });
   // Senders of messages that waited too long hear so (if their clients take receipts).
   const expired = queue.expired.flatMap((item) =>
-    receiptEffects(state, item.sender, user, item.ref, "expired", at_ms)
+    receiptEffects(state, {
+      sender: item.sender,
+      recipient: user,
+      ref: item.ref,
+      status: "expired",
+      at_ms,
+    })
   );
   return accepted(
     [...events, ...joined.events, ...queue.events],
@@ -170,13 +175,13 @@ function introductions(
     effects.push({
       type: "Send",
       link,
-      frame: advertiseFrame(
-        state.server_id,
-        record.arrived_at ?? at_ms,
-        other,
-        record.pubkey,
-        record.meta,
-      ),
+      frame: advertiseFrame({
+        me: state.server_id,
+        ts: record.arrived_at ?? at_ms,
+        user: other,
+        pubkey: record.pubkey,
+        meta: record.meta,
+      }),
     });
     effects.push({ type: "Send", link: otherLink, frame: newcomer });
   }
@@ -323,11 +328,22 @@ function onUserAck(
 ): Decision {
   const parsed = parseMessageRef(ref);
   if (!parsed || parsed.recipient !== input.frame.from) return accepted([], [], "ACK noted");
-  const events = acknowledged(state.delivery, "user", input.frame.from, [ref], input.at_ms);
+  const events = acknowledged(state.delivery, {
+    queue: "user",
+    owner: input.frame.from,
+    refs: [ref],
+    at_ms: input.at_ms,
+  });
   // Receipts are for messages; file chunks are confirmed (to retire queued copies), not told.
   const told = type === "USER_DELIVER" || type === "MSG_PUBLIC_CHANNEL";
   const effects = told
-    ? receiptEffects(state, parsed.sender, input.frame.from, ref, "delivered", input.at_ms)
+    ? receiptEffects(state, {
+      sender: parsed.sender,
+      recipient: input.frame.from,
+      ref,
+      status: "delivered",
+      at_ms: input.at_ms,
+    })
     : [];
   return accepted(events, effects, `delivery of ${ref} confirmed`);
 }

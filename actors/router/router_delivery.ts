@@ -174,10 +174,7 @@ export function sendItem(link: string, item: QueuedDelivery): Effect {
  */
 export function flushUserQueue(
   delivery: DeliveryState,
-  user: string,
-  link: string,
-  receipts: boolean,
-  at_ms: number,
+  { user, link, receipts, at_ms }: { user: string; link: string; receipts: boolean; at_ms: number },
 ): { events: RouterEvent[]; effects: Effect[]; expired: QueuedItem[] } {
   const list = delivery.user_queues.get(user) ?? [];
   const expired = list.filter((i) => at_ms - i.at_ms > OFFLINE_QUEUE_AGE_MS_MAX);
@@ -209,10 +206,7 @@ export function flushUserQueue(
 /** A linked server: send its outbox in order; entries for servers that never ACK go at once. */
 export function flushServerOutbox(
   delivery: DeliveryState,
-  server: string,
-  link: string,
-  acks: boolean,
-  at_ms: number,
+  { server, link, acks, at_ms }: { server: string; link: string; acks: boolean; at_ms: number },
 ): { events: RouterEvent[]; effects: Effect[] } {
   const list = delivery.server_outboxes.get(server) ?? [];
   const events: RouterEvent[] = [];
@@ -232,10 +226,12 @@ export function flushServerOutbox(
 /** Entries of a queue acknowledged by `ref` (a message ref for users, a seen id for servers). */
 export function acknowledged(
   delivery: DeliveryState,
-  queue: "user" | "server",
-  owner: string,
-  refs: readonly string[],
-  at_ms: number,
+  { queue, owner, refs, at_ms }: {
+    queue: "user" | "server";
+    owner: string;
+    refs: readonly string[];
+    at_ms: number;
+  },
 ): RouterEvent[] {
   const table = queue === "user" ? delivery.user_queues : delivery.server_outboxes;
   const wanted = new Set(refs);
@@ -257,11 +253,13 @@ export function receiptEffects(
     servers: Map<string, { link: string }>;
     delivery: DeliveryState;
   },
-  sender: string,
-  recipient: string,
-  ref: string,
-  status: "delivered" | "expired",
-  at_ms: number,
+  { sender, recipient, ref, status, at_ms }: {
+    sender: string;
+    recipient: string;
+    ref: string;
+    status: "delivered" | "expired";
+    at_ms: number;
+  },
 ): Effect[] {
   const payload = { msg_ref: ref, status, recipient };
   const local = state.local_users.get(sender);

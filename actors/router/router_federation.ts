@@ -13,6 +13,7 @@ import {
   dropped,
   type Effect,
   errorFrame,
+  type FromServerFrame,
   type Input,
   type PeerEntry,
   removeFrame,
@@ -23,7 +24,15 @@ import {
 import type { RouterState } from "./router_state.ts";
 import { flagId, isUuidV4 } from "../../protocol/ids.ts";
 import { onPublicChannelFrame, onServerContent, unwrapContent } from "./router_content.ts";
-import { direct, gossip, greet, onDigest, onRequest, ourFeatures } from "./router_gossip.ts";
+import {
+  direct,
+  gossip,
+  greet,
+  type LinkedServer,
+  onDigest,
+  onRequest,
+  ourFeatures,
+} from "./router_gossip.ts";
 import { acknowledged, flushServerOutbox, has, queueForUser } from "./router_delivery.ts";
 import { FEATURE_DELIVERY_ACKS, FEATURE_RECEIPTS } from "../../protocol/features.ts";
 import { messageRef } from "../../protocol/message_ref.ts";
@@ -89,11 +98,7 @@ function distrust(
 function adopt(
   state: RouterState,
   config: RouterConfig,
-  server: string,
-  link: string,
-  outbound: boolean,
-  at_ms: number,
-  announced?: readonly string[],
+  { server, link, outbound, at_ms, announced }: LinkedServer & { outbound: boolean },
 ): { events: RouterEvent[]; effects: Effect[] } | undefined {
   const existing = state.servers.get(server);
   const events: RouterEvent[] = [];
@@ -121,13 +126,12 @@ function adopt(
   const features = [...(announced ?? state.delivery.features.get(server) ?? [])];
   events.push({ type: "ServerLinked", server_id: server, link, outbound, at_ms, features });
   // What waited for this server goes first, in order (reliable delivery).
-  const outbox = flushServerOutbox(
-    state.delivery,
+  const outbox = flushServerOutbox(state.delivery, {
     server,
     link,
-    features.includes(FEATURE_DELIVERY_ACKS),
+    acks: features.includes(FEATURE_DELIVERY_ACKS),
     at_ms,
-  );
+  });
   events.push(...outbox.events);
   effects.push(...outbox.effects);
   // What we heard of its users came through other servers or an older link and may be stale;
@@ -212,12 +216,18 @@ export function onServerHello(
     pubkey,
     features: featuresOf(frame.payload),
   };
-  const linked = adopt(state, config, id, link, false, at_ms, featuresOf(frame.payload));
+  const linked = adopt(state, config, {
+    server: id,
+    link,
+    outbound: false,
+    at_ms,
+    announced: featuresOf(frame.payload),
+  });
   if (!linked) {
     // A joiner we are already linked to (it gave up waiting for our welcome and we dialled
     // it) still needs the welcome: its list is how it learns the other servers.
     const welcome = frame.type === "SERVER_HELLO_JOIN"
-      ? [welcomeSend(state, config, id, link, at_ms)]
+      ? [welcomeSend(state, config, { id, link, at_ms })]
       : [];
     return dropped(`duplicate link from ${id}: keeping the one it dialled`, [...welcome, {
       type: "Close",
@@ -231,8 +241,12 @@ export function onServerHello(
     : [];
   const events = [...pinIfChanged(state, peer, at_ms), ...aliased, ...linked.events];
   const effects: Effect[] = [...linked.effects];
-  if (frame.type === "SERVER_HELLO_JOIN") effects.push(welcomeSend(state, config, id, link, at_ms));
-  effects.push(...greet(state, config, id, link, at_ms, featuresOf(frame.payload)));
+  if (frame.type === "SERVER_HELLO_JOIN") {
+    effects.push(welcomeSend(state, config, { id, link, at_ms }));
+  }
+  effects.push(
+    ...greet(state, config, { server: id, link, at_ms, announced: featuresOf(frame.payload) }),
+  );
   return accepted(events, effects, `${frame.type} from ${flagId(id)}${named.note}`);
 }
 
@@ -293,9 +307,7 @@ export function featuresOf(payload: Record<string, unknown>): string[] {
 function welcomeSend(
   state: RouterState,
   config: RouterConfig,
-  id: string,
-  link: string,
-  at_ms: number,
+  { id, link, at_ms }: { id: string; link: string; at_ms: number },
 ): Effect {
   const me = state.server_id;
   const entries = [...state.server_keys].filter(([s]) => s !== id).flatMap(([s, key]) => {
@@ -353,7 +365,7 @@ export function onServerDialed(
       reason: "not pinned",
     }]);
   }
-  const linked = adopt(state, config, server_id, link, true, at_ms);
+  const linked = adopt(state, config, { server: server_id, link, outbound: true, at_ms });
   if (!linked) {
     return dropped(`duplicate link to ${server_id}: keeping the one it dialled`, [{
       type: "Close",
@@ -366,7 +378,7 @@ export function onServerDialed(
     type: "Send" as const,
     link,
     frame: announceFrame(state, config, at_ms),
-  }, ...greet(state, config, server_id, link, at_ms)];
+  }, ...greet(state, config, { server: server_id, link, at_ms })];
   return accepted(linked.events, effects, `linked to ${server_id}`);
 }
 
@@ -378,23 +390,30 @@ export function onWelcomed(
 ): Decision {
   const { link, introducer, at_ms } = input;
   const events: RouterEvent[] = [...pinIfChanged(state, introducer, at_ms)];
-  const linked = adopt(
-    state,
-    config,
-    introducer.server_id,
+  const linked = adopt(state, config, {
+    server: introducer.server_id,
     link,
-    true,
+    outbound: true,
     at_ms,
-    introducer.features,
-  );
+    announced: introducer.features,
+  });
   const effects: Effect[] = [];
   if (linked) {
     events.push(...linked.events);
-    effects.push(...linked.effects, {
-      type: "Send",
-      link,
-      frame: announceFrame(state, config, at_ms),
-    }, ...greet(state, config, introducer.server_id, link, at_ms, introducer.features));
+    effects.push(
+      ...linked.effects,
+      {
+        type: "Send",
+        link,
+        frame: announceFrame(state, config, at_ms),
+      },
+      ...greet(state, config, {
+        server: introducer.server_id,
+        link,
+        at_ms,
+        announced: introducer.features,
+      }),
+    );
   } else {
     // The introducer dialled us meanwhile and that link wins; its list still tells us whom to
     // link to (and they hear of us when we do).
@@ -473,21 +492,21 @@ export function onFromServer(
   const seen: RouterEvent = { type: "FrameSeen", key, ts: frame.ts, at_ms };
   switch (frame.type) {
     case "USER_ADVERTISE":
-      return onAdvertise(state, input, frame, gossip(state, config, input, via), seen);
+      return onAdvertise(state, { input, frame, via, seen }, gossip(state, config, { input, via }));
     case "USER_REMOVE":
-      return onRemove(state, input, frame, gossip(state, config, input, via), seen);
+      return onRemove(state, { input, frame, via, seen }, gossip(state, config, { input, via }));
     case "SERVER_ANNOUNCE":
-      return onAnnounce(state, input, frame, via, seen, config);
+      return onAnnounce(state, { input, frame, via, seen }, config);
     case "SERVER_DELIVER":
-      return onServerDeliver(state, input, frame, via, seen);
+      return onServerDeliver(state, { input, frame, via, seen });
     case "PUBLIC_CHANNEL_ADD":
     case "PUBLIC_CHANNEL_UPDATED":
     case "PUBLIC_CHANNEL_KEY_SHARE":
-      return onPublicChannelFrame(state, input, seen, gossip(state, config, input, via));
+      return onPublicChannelFrame(state, input, seen, gossip(state, config, { input, via }));
     case "GOSSIP_DIGEST":
-      return onDigest(state, input, frame, via, seen);
+      return onDigest(state, { input, frame, via, seen });
     case "GOSSIP_REQUEST":
-      return onRequest(state, input, frame, via, seen);
+      return onRequest(state, { input, frame, via, seen });
     case "MSG_PUBLIC_CHANNEL":
     case "FILE_START":
     case "FILE_CHUNK":
@@ -514,13 +533,12 @@ function onAck(
   at_ms: number,
 ): Decision {
   const { msg_ref, msg_refs } = frame.payload;
-  const retired = acknowledged(
-    state.delivery,
-    "server",
-    frame.from,
-    [String(msg_ref), ...(msg_refs ?? [])],
+  const retired = acknowledged(state.delivery, {
+    queue: "server",
+    owner: frame.from,
+    refs: [String(msg_ref), ...(msg_refs ?? [])],
     at_ms,
-  );
+  });
   return accepted(
     [seen, ...retired],
     [],
@@ -534,11 +552,10 @@ function toLocalUsers(state: RouterState, text: string): Effect[] {
 
 function onAdvertise(
   state: RouterState,
-  input: Input<"FromServer">,
-  frame: FrameOf<"USER_ADVERTISE">,
+  m: FromServerFrame<"USER_ADVERTISE">,
   relays: Effect[],
-  seen: RouterEvent,
 ): Decision {
+  const { input, frame, seen } = m;
   const { user_id, server_id } = frame.payload;
   // A server may only speak for users it hosts itself.
   if (server_id !== frame.from) {
@@ -574,11 +591,10 @@ function onAdvertise(
 
 function onRemove(
   state: RouterState,
-  input: Input<"FromServer">,
-  frame: FrameOf<"USER_REMOVE">,
+  m: FromServerFrame<"USER_REMOVE">,
   relays: Effect[],
-  seen: RouterEvent,
 ): Decision {
+  const { input, frame, seen } = m;
   const { user_id, server_id } = frame.payload;
   if (server_id !== frame.from) {
     return dropped(
@@ -614,12 +630,10 @@ function onRemove(
 
 function onAnnounce(
   state: RouterState,
-  input: Input<"FromServer">,
-  frame: FrameOf<"SERVER_ANNOUNCE">,
-  via: string,
-  seen: RouterEvent,
+  m: FromServerFrame<"SERVER_ANNOUNCE">,
   config: RouterConfig,
 ): Decision {
+  const { input, frame, via, seen } = m;
   const id = frame.from;
   if (id === state.server_id) return accepted([seen], [], "our own announce came back");
   if (input.pubkey === "") return dropped(`SERVER_ANNOUNCE from ${id} carries no valid key`);
@@ -633,12 +647,19 @@ function onAnnounce(
     features: featuresOf(frame.payload),
   }, input.at_ms);
   const events = [seen, ...pinned];
-  const effects = gossip(state, config, input, via, pinned.length > 0);
+  const effects = gossip(state, config, { input, via, news: pinned.length > 0 });
   const link = state.servers.get(id)?.link;
   if (link === undefined) effects.push({ type: "Dial", server_id: id });
   else if (direct(state, config, id) && !direct(state, config, id, featuresOf(frame.payload))) {
     // It no longer announces the flag (a dialled peer says so only now): greet it in full.
-    effects.push(...greet(state, config, id, link, input.at_ms, featuresOf(frame.payload)));
+    effects.push(
+      ...greet(state, config, {
+        server: id,
+        link,
+        at_ms: input.at_ms,
+        announced: featuresOf(frame.payload),
+      }),
+    );
   }
   return accepted(
     events,
@@ -658,11 +679,9 @@ function originalTs(frame: FrameOf<"SERVER_DELIVER">): number {
 
 function onServerDeliver(
   state: RouterState,
-  input: Input<"FromServer">,
-  frame: FrameOf<"SERVER_DELIVER">,
-  via: string,
-  seen: RouterEvent,
+  m: FromServerFrame<"SERVER_DELIVER">,
 ): Decision {
+  const { input, frame, via, seen } = m;
   const { user_id, sender, inner_type } = frame.payload;
   const me = state.server_id;
   const ack = (status: string) => deliveryAck(state, input, frame, status);

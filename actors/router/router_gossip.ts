@@ -26,6 +26,7 @@ import {
   type Decision,
   dropped,
   type Effect,
+  type FromServerFrame,
   type Input,
   type UnsignedFrame,
 } from "./router_messages.ts";
@@ -69,9 +70,7 @@ export function direct(
 export function gossip(
   state: RouterState,
   config: RouterConfig,
-  input: Input<"FromServer">,
-  via: string,
-  news = false,
+  { input, via, news = false }: { input: Input<"FromServer">; via: string; news?: boolean },
 ): Effect[] {
   const { frame } = input;
   const skipFlagged = (DIRECT_TYPES.has(frame.type) ||
@@ -85,14 +84,19 @@ export function gossip(
   return effects;
 }
 
+/** A server and the link it is on, as of `at_ms`; `announced`: the features its hello named. */
+export interface LinkedServer {
+  server: string;
+  link: string;
+  at_ms: number;
+  announced?: readonly string[] | undefined;
+}
+
 /** What makes a newly linked peer current: a digest to a flagged peer, else our users. */
 export function greet(
   state: RouterState,
   config: RouterConfig,
-  server: string,
-  link: string,
-  at_ms: number,
-  announced?: readonly string[],
+  { server, link, at_ms, announced }: LinkedServer,
 ): Effect[] {
   if (direct(state, config, server, announced)) {
     return [{ type: "Send", link, frame: digestFrame(state, at_ms) }];
@@ -106,7 +110,13 @@ export function greet(
 
 function ourAdvertise(state: RouterState, user: string, at_ms: number) {
   const record = state.users.get(user)!;
-  return advertiseFrame(state.server_id, at_ms, user, record.pubkey, record.meta);
+  return advertiseFrame({
+    me: state.server_id,
+    ts: at_ms,
+    user,
+    pubkey: record.pubkey,
+    meta: record.meta,
+  });
 }
 
 /** The bucket of an id: FNV-1a, so both ends agree without hashing twice. */
@@ -172,11 +182,9 @@ function differing(ours: [number, string][], theirs: [number, string][]): number
  */
 export function onDigest(
   state: RouterState,
-  input: Input<"FromServer">,
-  frame: FrameOf<"GOSSIP_DIGEST">,
-  via: string,
-  seen: RouterEvent,
+  m: FromServerFrame<"GOSSIP_DIGEST">,
 ): Decision {
+  const { input, frame, via, seen } = m;
   const peer = frame.from;
   if (via !== peer) {
     return dropped(`GOSSIP_DIGEST of ${peer} relayed by ${via}: digests are direct`);
@@ -238,11 +246,9 @@ export function onDigest(
 /** A peer asks for buckets of our users and members: re-send those, and only those. */
 export function onRequest(
   state: RouterState,
-  input: Input<"FromServer">,
-  frame: FrameOf<"GOSSIP_REQUEST">,
-  via: string,
-  seen: RouterEvent,
+  m: FromServerFrame<"GOSSIP_REQUEST">,
 ): Decision {
+  const { input, frame, via, seen } = m;
   if (via !== frame.from) return dropped(`GOSSIP_REQUEST of ${frame.from} relayed by ${via}`);
   const { link, at_ms } = input;
   const users = new Set(frame.payload.users);

@@ -95,6 +95,17 @@ export type RouterInput =
 /** The Router input of one type. */
 export type Input<T extends RouterInput["type"]> = Extract<RouterInput, { type: T }>;
 
+/**
+ * A new frame of type `T` on a server link: its input, the frame, the linked server it came
+ * through (`via`), and the `FrameSeen` event that records it.
+ */
+export interface FromServerFrame<T extends FrameType> {
+  input: Input<"FromServer">;
+  frame: FrameOf<T>;
+  via: string;
+  seen: RouterEvent;
+}
+
 /** A server as listed in a welcome or configured. */
 export interface PeerEntry {
   server_id: string;
@@ -147,11 +158,13 @@ export function errorFrame(
 
 /** USER_ADVERTISE with the key in both `meta.pubkey` and `payload.pubkey` (§3.2.1 REC). */
 export function advertiseFrame(
-  me: string,
-  ts: number,
-  user: string,
-  pubkey: string,
-  meta: UserMeta,
+  { me, ts, user, pubkey, meta }: {
+    me: string;
+    ts: number;
+    user: string;
+    pubkey: string;
+    meta: UserMeta;
+  },
 ): UnsignedFrame<"USER_ADVERTISE"> {
   let known = advertises.get(meta);
   if (known?.me !== me || known.user !== user || known.pubkey !== pubkey) {

@@ -161,12 +161,15 @@ function queueForRecipient(state: RouterState, out: Outgoing, at_ms: number): Ro
 
 /** The ACK a sender gets when its message was queued rather than delivered (our extension). */
 export function queuedAck(
-  me: string,
-  sender: string,
-  recipient: string,
-  ts: number,
-  at_ms: number,
-  detail: string,
+  { me, sender, recipient, ts, at_ms, detail }: {
+    me: string;
+    sender: string;
+    recipient: string;
+    /** The message's own `ts` (part of its ref). */
+    ts: number;
+    at_ms: number;
+    detail: string;
+  },
 ): UnsignedFrame<"ACK"> {
   return {
     type: "ACK",
@@ -201,7 +204,14 @@ export function answerSender(
     effects.push({
       type: "Send",
       link: input.link,
-      frame: queuedAck(me, frame.from, frame.to, frame.ts, input.at_ms, outcome.detail),
+      frame: queuedAck({
+        me,
+        sender: frame.from,
+        recipient: frame.to,
+        ts: frame.ts,
+        at_ms: input.at_ms,
+        detail: outcome.detail,
+      }),
     });
   }
   return accepted(routed.events, effects, outcome.detail);

@@ -157,34 +157,9 @@ export function buildConfig(
   overrides: ConfigOverrides,
   source = "bootstrap file",
 ): { config: ServerConfig; warnings: string[]; notes: string[] } {
-  let raw: unknown = {};
-  if (yamlText !== undefined) {
-    try {
-      raw = parseYaml(yamlText) ?? {};
-    } catch (e) {
-      throw new ConfigError(`Cannot read ${source}: not valid YAML: ${(e as Error).message}`);
-    }
-  }
-  const file = FILE.safeParse(raw);
-  if (!file.success) {
-    const issue = file.error.issues[0]!;
-    throw new ConfigError(
-      `Cannot read ${source}: "${issue.path.join(".") || "(top level)"}" ${issue.message}`,
-    );
-  }
-  const f = file.data;
-  const pin = (list: z.infer<typeof server>[] | undefined, name: string): PinnedServer[] =>
-    (list ?? []).map((entry, i) => {
-      const key = parsePublicKey(entry.pubkey);
-      if (!key.ok) {
-        throw new ConfigError(
-          `Cannot use ${source}: ${name}[${i}] (${entry.host}:${entry.port}) has a bad pubkey: ${key.reason}`,
-        );
-      }
-      const pinned: PinnedServer = { host: entry.host, port: entry.port, pubkey: key.value.spki };
-      if (entry.tls) pinned.tls = true;
-      return pinned;
-    });
+  const f = readFile(yamlText, source);
+  const pin = (list: z.infer<typeof server>[] | undefined, name: string) =>
+    pinned(list, name, source);
   const config: ServerConfig = {
     host: overrides.host ?? f.host ?? "127.0.0.1",
     port: overrides.port ?? f.port ?? 8765,
@@ -232,4 +207,43 @@ export function buildConfig(
     ? ["no bootstrap servers: this server forms its own network and acts as an introducer"]
     : [];
   return { config, warnings, notes };
+}
+
+/** The file's settings, validated (none: every default). */
+function readFile(yamlText: string | undefined, source: string): z.infer<typeof FILE> {
+  let raw: unknown = {};
+  if (yamlText !== undefined) {
+    try {
+      raw = parseYaml(yamlText) ?? {};
+    } catch (e) {
+      throw new ConfigError(`Cannot read ${source}: not valid YAML: ${(e as Error).message}`);
+    }
+  }
+  const file = FILE.safeParse(raw);
+  if (!file.success) {
+    const issue = file.error.issues[0]!;
+    throw new ConfigError(
+      `Cannot read ${source}: "${issue.path.join(".") || "(top level)"}" ${issue.message}`,
+    );
+  }
+  return file.data;
+}
+
+/** Server entries of the file with their keys parsed; a bad key refuses the file. */
+function pinned(
+  list: z.infer<typeof server>[] | undefined,
+  name: string,
+  source: string,
+): PinnedServer[] {
+  return (list ?? []).map((entry, i) => {
+    const key = parsePublicKey(entry.pubkey);
+    if (!key.ok) {
+      throw new ConfigError(
+        `Cannot use ${source}: ${name}[${i}] (${entry.host}:${entry.port}) has a bad pubkey: ${key.reason}`,
+      );
+    }
+    const pin: PinnedServer = { host: entry.host, port: entry.port, pubkey: key.value.spki };
+    if (entry.tls) pin.tls = true;
+    return pin;
+  });
 }

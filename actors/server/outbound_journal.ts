@@ -5,7 +5,7 @@
  * failed). They are shown as recorded and never re-run: they depend on the network.
  * @module
  */
-import type { JournalRow } from "../../store/store.ts";
+import type { JournalRow, Store } from "../../store/store.ts";
 
 /** One outbound attempt and what came of it. */
 export interface OutboundNote {
@@ -38,4 +38,25 @@ export function outboundRow(note: OutboundNote, event_seq: number): JournalRow {
     reason: note.reason,
     event_seq,
   };
+}
+
+/**
+ * Where outbound attempts are noted. The store opens after the join (the join may change our
+ * id), so the first notes wait here until {@linkcode OutboundJournal.open}.
+ */
+export class OutboundJournal {
+  #waiting: OutboundNote[] = [];
+  #store: Store | undefined;
+
+  /** Journals `note`, or keeps it until the store is open. */
+  readonly note = (note: OutboundNote): void => {
+    if (this.#store === undefined) this.#waiting.push(note);
+    else this.#store.journal(outboundRow(note, this.#store.lastSeq));
+  };
+
+  /** Journals what waited, and from now on every note as it comes. */
+  open(store: Store): void {
+    this.#store = store;
+    for (const note of this.#waiting.splice(0)) this.note(note);
+  }
 }

@@ -8,7 +8,7 @@ import { buildConfig, type ConfigOverrides } from "../../actors/server/config.ts
 import type { Limits } from "../../protocol/limits.ts";
 import { type RunningServer, startServer } from "../../actors/server/server.ts";
 import { silentLogger } from "../../lib/log.ts";
-import type { Clock } from "../../lib/world.ts";
+import { type Clock, ManualClock } from "../../lib/world.ts";
 import { makeDataDir } from "./processes.ts";
 
 /** A running in-process server and how to reach it. */
@@ -69,8 +69,23 @@ export async function startInProcess(
     async close() {
       if (closed) return;
       closed = true;
-      await server.close();
+      await closeOn(server, o.clock);
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/**
+ * Closes `server`. Its shutdown waits on its own clock (for the links' last frames, bounded), so
+ * on a manual clock time is moved on, a little at a time, until the close is done.
+ */
+async function closeOn(server: RunningServer, clock: Clock | undefined): Promise<void> {
+  if (!(clock instanceof ManualClock)) return await server.close();
+  let done = false;
+  const closing = server.close().finally(() => done = true);
+  while (!done) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    clock.advance(5);
+  }
+  await closing;
 }
