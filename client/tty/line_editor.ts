@@ -2,6 +2,12 @@
  * The input line of the terminal client, as pure state: the text being typed, the cursor, and
  * the history of lines sent. Keys go in, an outcome comes out; drawing is the screen's job.
  * The buffer is held as grapheme clusters so the cursor never lands inside an accent or emoji.
+ *
+ * Hand-written on purpose: node:readline edits a line but has no public way to print above the
+ * input and draw it again (and would have to be muted for the passphrase), and the maintained
+ * npm prompt libraries (@inquirer/*, prompts, enquirer) ask one question and return, where a
+ * chat needs an input line that stays while messages arrive. Column widths come from the
+ * well-kept `string-width`.
  * @module
  */
 import stringWidth from "string-width";

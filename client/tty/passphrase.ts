@@ -4,7 +4,7 @@
  * @module
  */
 import { PASSPHRASE_LENGTH_MIN } from "../../protocol/limits.ts";
-import { parseKeys } from "./keys.ts";
+import { type Key, parseKeys } from "./keys.ts";
 import type { Terminal } from "./terminal.ts";
 
 /** The user pressed Ctrl-C (or closed the input) at the prompt. */
@@ -25,26 +25,46 @@ export function newPassphraseProblem(passphrase: string): string | undefined {
   }
 }
 
+/** Keys read from a terminal, handed out one at a time (keys typed ahead wait their turn). */
+export class KeyQueue {
+  #pending: Key[] = [];
+
+  constructor(private readonly term: Terminal) {}
+
+  /** The next key; undefined at the end of input. */
+  async next(): Promise<Key | undefined> {
+    while (this.#pending.length === 0) {
+      const chunk = await this.term.read();
+      if (chunk === undefined) return undefined;
+      this.#pending.push(...parseKeys(chunk));
+    }
+    return this.#pending.shift();
+  }
+}
+
 /**
  * Reads one line without echoing it. Backspace and Ctrl-U edit; Ctrl-C or Ctrl-D aborts. The
  * terminal leaves raw mode whatever happens.
  */
-export async function readHidden(term: Terminal, prompt: string): Promise<string> {
+export async function readHidden(
+  term: Terminal,
+  prompt: string,
+  keys = new KeyQueue(term),
+): Promise<string> {
   // Raw before the prompt shows: keys typed as soon as it appears are never echoed.
   term.setRaw(true);
   term.write(prompt);
   let typed: string[] = [];
   try {
     for (;;) {
-      const chunk = await term.read();
-      if (chunk === undefined) throw new PassphraseAborted();
-      for (const key of parseKeys(chunk)) {
-        if (key.key === "text") typed.push(...key.text);
-        else if (key.key === "backspace") typed.pop();
-        else if (key.key === "kill-line") typed = [];
-        else if (key.key === "enter") return typed.join("");
-        else if (key.key === "interrupt" || key.key === "eof") throw new PassphraseAborted();
+      const key = await keys.next();
+      if (key === undefined || key.key === "interrupt" || key.key === "eof") {
+        throw new PassphraseAborted();
       }
+      if (key.key === "text") typed.push(...key.text);
+      else if (key.key === "backspace") typed.pop();
+      else if (key.key === "kill-line") typed = [];
+      else if (key.key === "enter") return typed.join("");
     }
   } finally {
     term.setRaw(false);
@@ -57,12 +77,13 @@ export async function readHidden(term: Terminal, prompt: string): Promise<string
  * (at most `tries` times); throws with the last reason when it never is.
  */
 export async function askNewPassphrase(term: Terminal, tries = 3): Promise<string> {
+  const keys = new KeyQueue(term);
   let problem = "";
   for (let i = 0; i < tries; i++) {
-    const first = await readHidden(term, "New passphrase (not shown): ");
+    const first = await readHidden(term, "New passphrase (not shown): ", keys);
     problem = newPassphraseProblem(first) ?? "";
     if (!problem) {
-      const again = await readHidden(term, "Repeat it: ");
+      const again = await readHidden(term, "Repeat it: ", keys);
       if (again === first) return first;
       problem = "The two passphrases differ.";
     }
