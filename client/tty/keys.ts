@@ -76,6 +76,7 @@ export function parseKeys(input: string): Key[] {
     const ch = input[i]!;
     if (ch === "\x1b") {
       flush();
+      // deno-lint-ignore no-control-regex
       const match = /^\x1b(\[[0-9;]*[A-Za-z~]|O[A-Za-z])?/.exec(input.slice(i))!;
       // Modifiers (`ESC [1;5C`) are dropped: ctrl-right moves like right.
       const body = match[1]?.replace(/^\[1;\d+([A-Za-z])$/, "[$1");

@@ -31,7 +31,7 @@ Deno.test("screen: a line arriving while typing is drawn above the input, which 
   term.type("lo\r");
   await tick();
   assert.deepEqual(lines, ["hello"]);
-  assert.match(term.output, /> hello\r\n> \r\x1b\[2C$/, "the entered line stays, as typed");
+  assert.ok(term.output.endsWith("> hello\r\n> \r\x1b[2C"), "the entered line stays, as typed");
   term.type("\x03");
   assert.equal(await ended, "interrupt");
   assert.deepEqual(term.rawChanges, [true, false]);

@@ -85,7 +85,7 @@ Deno.test("transcript: progress on a status row; the end is a line", () => {
   const t = new Transcript(sink, new ManualClock(at(8, 0)), (id) => id);
   const base = { file_id: "f1", name: "a.bin", direction: "receive" as const, total: 2048 };
   t.show({ event: "progress", ...base, bytes: 1024, rate_bps: 512, eta_s: 2 });
-  assert.match(sink.rows.get("progress f1")!, /\[#{12}\.{12}\]  50% .* ETA 2 s$/);
+  assert.match(sink.rows.get("progress f1")!, /\[#{12}\.{12}\] {2}50% .* ETA 2 s$/);
   t.show({ event: "progress", ...base, bytes: 2048, rate_bps: 1024, eta_s: 0 });
   assert.equal(sink.rows.size, 0);
   assert.match(
