@@ -80,6 +80,27 @@ Deno.test({
         await bob.waitFor(/online \(2\):\n {2}alice\n {2}bob/);
       });
 
+      await t.step(
+        "a file: offer and progress by name, the bar leaves nothing behind",
+        async () => {
+          const file = join(clientDir, "notes.bin");
+          await Deno.writeFile(file, crypto.getRandomValues(new Uint8Array(60_000)));
+          const mark = (await alice.lines()).length - 1;
+          await bob.type(`/file alice ${file}\r`);
+          await alice.waitFor(/\d\d:\d\d \* bob is sending notes\.bin \(58\.6 KiB\)/, 15_000, mark);
+          await alice.waitFor(
+            /↓ notes\.bin \[#{24}\] 100% 58\.6 KiB\/58\.6 KiB .* received/,
+            30_000,
+            mark,
+          );
+          await alice.waitFor(/\* saved notes\.bin from bob to /, 15_000, mark);
+          await bob.waitFor(/↑ notes\.bin \[#{24}\] 100% .* sent/, 15_000);
+          for (const line of [...await alice.lines(), ...await bob.lines()]) {
+            assert.doesNotMatch(line, /ETA \S+ s\S|received\S|sent\S/, `stray characters: ${line}`);
+          }
+        },
+      );
+
       await t.step("history: up recalls the last line", async () => {
         await alice.type("\x1b[A");
         await alice.waitFor(/> \/tell bob hi bob$/);
