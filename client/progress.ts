@@ -18,6 +18,8 @@ export interface Progress {
 export class ProgressMeter {
   #start: number;
   #lastReport = -Infinity;
+  /** The end is reported once, however often it is recorded. */
+  #ended = false;
 
   constructor(
     private readonly base: Omit<Progress, "bytes" | "rate_bps" | "eta_s">,
@@ -28,10 +30,12 @@ export class ProgressMeter {
     this.#start = now();
   }
 
-  /** Records `bytes` done; reports if enough time passed, or at the end. */
+  /** Records `bytes` done; reports if enough time passed, or at the end (once). */
   update(bytes: number): void {
     const t = this.now();
-    if (bytes < this.base.total && t - this.#lastReport < this.intervalMs) return;
+    const end = bytes >= this.base.total;
+    if (end ? this.#ended : t - this.#lastReport < this.intervalMs) return;
+    this.#ended = end;
     this.#lastReport = t;
     const seconds = Math.max((t - this.#start) / 1000, 0.001);
     const rate = bytes / seconds;

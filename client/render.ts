@@ -72,7 +72,7 @@ export function render(event: ClientEvent, names: Names = (id) => id): string {
     case "delivery":
       return `* ${deliveryState(event.status)}${event.detail ? `: ${event.detail}` : ""}`;
     case "login_registered":
-      return "* your sealed key is stored on the server: log in elsewhere with --login YOUR_ID";
+      return "* your sealed key is stored on the server: on another machine, use --login with your id";
   }
 }
 
@@ -94,6 +94,7 @@ export function deliveryState(status: string): string {
   }
 }
 
+/** The connection line: who we are, and whether the server's frames are verified. */
 function renderReady(event: Extract<ClientEvent, { event: "ready" }>): string {
   const quiet = event.hello === "quiet"
     ? ` (no reply to USER_HELLO and no ERROR within ${event.quiet_ms} ms: taken as accepted)`
@@ -101,9 +102,11 @@ function renderReady(event: Extract<ClientEvent, { event: "ready" }>): string {
   const trust = event.server_pub
     ? "server frames verified with its pinned key"
     : "server frames NOT verified (no server key known)";
-  return `* connected to server ${
-    event.server_id || "(id not known yet)"
-  } as ${event.user_id}${quiet}; ${trust}; DMs signed with content_sig layout ${event.content_sig}. Type /help.`;
+  // Layout A is what every implementation reads; another one is worth saying.
+  const layout = /^A\b/.test(event.content_sig)
+    ? ""
+    : `; DMs signed with content_sig layout ${event.content_sig}`;
+  return `* connected${quiet}; ${trust}${layout}. Your id is ${event.user_id}. Type /help.`;
 }
 
 /** The online users by name; an id is shown only where two users share a name. */

@@ -44,7 +44,7 @@ async function createAndConnect(client: PtyProcess, passphrase: string): Promise
   await client.type(passphrase + "\r");
   await client.waitFor(/Repeat it: ?$/);
   await client.type(passphrase + "\r");
-  await client.waitFor(/\d\d:\d\d \* connected to server/, 30_000);
+  await client.waitFor(/\d\d:\d\d \* connected/, 30_000);
 }
 
 Deno.test({

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../lib/world.ts";
 import { hhmm, overallState, type Sink, Transcript } from "./transcript.ts";
-import { progressBar } from "../progress.ts";
+import { progressBar, ProgressMeter } from "../progress.ts";
 
 class RecordingSink implements Sink {
   lines: string[] = [];
@@ -96,4 +96,21 @@ Deno.test("transcript: progress on a status row; the end is a line", () => {
     progressBar({ ...base, bytes: 0, rate_bps: 0, eta_s: 3725 }),
     /ETA 62 min 5 s$/,
   );
+});
+
+Deno.test("progress meter: throttled, and the end reported once", () => {
+  const clock = new ManualClock();
+  const reports: number[] = [];
+  const meter = new ProgressMeter(
+    { file_id: "f", name: "a", direction: "send", total: 100 },
+    () => clock.now(),
+    (p) => reports.push(p.bytes),
+  );
+  meter.update(10);
+  meter.update(20);
+  clock.advance(300);
+  meter.update(30);
+  meter.update(100);
+  meter.update(100);
+  assert.deepEqual(reports, [10, 30, 100]);
 });
