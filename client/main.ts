@@ -190,7 +190,7 @@ function parseOptions(args: string[]): Options | number {
 }
 
 /**
- * Finds the passphrase (environment, hidden prompt, or a line of piped stdin) and opens the
+ * Finds the passphrase (the environment, else a hidden prompt at a terminal) and opens the
  * keystore with it: fetched from the server with --login, or created when there is none. A new
  * keystore needs a passphrase of the minimum length, typed twice at a terminal.
  */
@@ -207,8 +207,6 @@ async function unlock(
     passphrase = creating
       ? await askNewPassphrase(term)
       : await readHidden(term, `Passphrase for ${path} (not shown): `);
-  } else if (passphrase === undefined && !options.json) {
-    passphrase = prompt("Passphrase:") ?? undefined;
   }
   if (!passphrase) {
     throw new NoPassphrase(`No passphrase: set ${options.passphraseEnv} or run interactively`);

@@ -11,6 +11,7 @@ import {
   fixtureKeyPath,
   freePort,
   makeDataDir,
+  ROOT,
   type ServerProcess,
   startServerProcess,
 } from "./harness/processes.ts";
@@ -171,6 +172,64 @@ Deno.test({
       await assert.rejects(Deno.stat(join(dir, "carol.json")), Deno.errors.NotFound);
     } finally {
       await client.kill();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+/** Runs the client with piped stdin (no terminal); its exit code and output. */
+async function runNoTerminal(
+  url: string,
+  dir: string,
+  name: string,
+  env: Record<string, string>,
+  stdin: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "main.ts"), "client", ...clientArgs(url, dir, name)],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(stdin));
+  await writer.close();
+  const out = await child.output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+Deno.test({
+  name:
+    "terminal client without a terminal: commands from piped stdin, passphrase from the environment",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dataDir = await makeDataDir("server2");
+    const dir = await Deno.makeTempDir({ prefix: "socp-tty-" });
+    const server = await startServerProcess(dataDir);
+    const run = (name: string, env: Record<string, string>, stdin: string) =>
+      runNoTerminal(server.url, dir, name, env, stdin);
+    try {
+      const none = await run("carol", {}, "/quit\n");
+      assert.equal(none.code, 2);
+      assert.match(none.stderr, new RegExp(`No passphrase: set ${NO_ENV} or run interactively`));
+      const piped = await run("dave", { [NO_ENV]: "dave's pass phrase" }, "/list\n/quit\n");
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.match(piped.stdout, /\d\d:\d\d \* connected/);
+      assert.match(piped.stdout, /\d\d:\d\d online \(1\):\n {2}dave/);
+      // The minimum length holds for a keystore created from the environment too.
+      const short = await run("eve", { [NO_ENV]: "short" }, "/quit\n");
+      assert.equal(short.code, 2);
+      assert.match(short.stderr, /No keystore created: The passphrase needs at least 8 characters/);
+      await assert.rejects(Deno.stat(join(dir, "eve.json")), Deno.errors.NotFound);
+      const fine = await run("eve", { [NO_ENV]: "eve's pass phrase" }, "/quit\n");
+      assert.equal(fine.code, 0, fine.stderr);
+      assert.match(fine.stdout, /\* connected/);
+    } finally {
+      await server.stop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
