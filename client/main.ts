@@ -10,6 +10,7 @@ import { defaultBackend } from "../crypto/mod.ts";
 import type { PrivateKey, RsaBackend } from "../crypto/types.ts";
 import { systemClock, systemRandom } from "../lib/world.ts";
 import {
+  type KeystoreFile,
   openKeystore,
   readKeystore,
   sealKeystore,
@@ -203,6 +204,9 @@ async function unlock(
   const existing = await readKeystore(path);
   const creating = !existing && options.login === undefined;
   let passphrase = Deno.env.get(options.passphraseEnv);
+  if (passphrase === undefined && term && existing) {
+    return { user_id: existing.user_id, ...await askUntilOpen(backend, existing, path, term) };
+  }
   if (passphrase === undefined && term) {
     passphrase = creating
       ? await askNewPassphrase(term)
@@ -237,6 +241,24 @@ async function unlock(
   await writeKeystore(path, await sealKeystore(backend, key, user_id, passphrase));
   console.error(`Created ${path} for user ${user_id}`);
   return { user_id, key, passphrase };
+}
+
+/** At a terminal, a mistyped passphrase is asked again (three tries in all). */
+async function askUntilOpen(
+  backend: RsaBackend,
+  file: KeystoreFile,
+  path: string,
+  term: Terminal,
+): Promise<{ key: PrivateKey; passphrase: string }> {
+  for (let attempt = 1;; attempt++) {
+    const passphrase = await readHidden(term, `Passphrase for ${path} (not shown): `);
+    try {
+      return { key: await openKeystore(backend, file, passphrase), passphrase };
+    } catch (e) {
+      if (!(e instanceof WrongPassphraseError) || attempt >= 3) throw e;
+      term.write("Wrong passphrase, try again.\r\n");
+    }
+  }
 }
 
 /**

@@ -136,6 +136,22 @@ Deno.test({
         await bob.type("/quit\r");
         assert.equal(await bob.status(), 0);
       });
+      await t.step("returning: a mistyped passphrase is asked again, unseen", async () => {
+        const again = startPtyClient(clientArgs(server!.url, clientDir, "alice"));
+        try {
+          await again.waitFor(/Passphrase for .*alice\.json \(not shown\): ?$/);
+          await again.type("not alice's words\r");
+          const mark = await again.waitFor(/Wrong passphrase, try again\./, 30_000);
+          await again.waitFor(/Passphrase for .*\(not shown\): ?$/, 15_000, mark - 1);
+          await again.type("alice's secret words\r");
+          await again.waitFor(/\d\d:\d\d \* connected/, 30_000, mark);
+          assert.doesNotMatch(again.raw(), /secret words|not alice's/);
+          await again.type("\x04"); // Ctrl-D on the empty line leaves.
+          assert.equal(await again.status(), 0);
+        } finally {
+          await again.kill();
+        }
+      });
     } finally {
       await alice.kill();
       await bob.kill();

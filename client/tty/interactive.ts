@@ -28,6 +28,7 @@ export interface InteractiveOptions {
 
 const PROMPT = "> ";
 const OFFLINE_PROMPT = "(offline) > ";
+const CONNECTING_PROMPT = "(connecting) > ";
 
 /** Lines on stdout, for a client whose stdin or stdout is not a terminal. */
 const plainSink: Sink = {
@@ -43,7 +44,7 @@ export function waitText(ms: number): string {
 
 /** Runs the interactive client; the exit code once the user quits (1 if it never connected). */
 export async function runInteractive(o: InteractiveOptions): Promise<number> {
-  const screen = o.term ? new Screen(o.term, PROMPT) : undefined;
+  const screen = o.term ? new Screen(o.term, CONNECTING_PROMPT) : undefined;
   const sink = screen ?? plainSink;
   const clock = o.clock ?? systemClock;
   // After the first connection, "reconnected" says it: the details are the same each time.
@@ -62,12 +63,6 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     onState: (state) => showState(state, transcript, sink, screen),
   });
   const transcript = new Transcript(sink, clock, (id) => connection.session?.label(id) ?? id);
-  try {
-    await connection.start();
-  } catch (e) {
-    console.error((e as Error).message);
-    return 1;
-  }
   const shell: Shell = {
     session: () => {
       if (connection.session) return connection.session;
@@ -77,24 +72,31 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     sent: (event, text) => transcript.sent(event, text),
     help: () => sink.print(helpText()),
   };
-  const done = Promise.withResolvers<void>();
-  // Commands run one after another, so DMs leave in the order typed.
-  let queue = Promise.resolve();
+  const done = Promise.withResolvers<number>();
+  const first = connection.start();
+  // Input is live at once (Ctrl-C works while connecting); commands wait for the connection
+  // and run one after another, so DMs leave in the order typed.
+  let queue: Promise<unknown> = first.catch(() => {});
   const enqueue = (line: string) => {
     queue = queue.then(() => command(shell, line.trim())).then((quit) => {
-      if (quit) done.resolve();
+      if (quit) done.resolve(0);
     });
   };
-  if (screen) void screen.run(enqueue).then(() => queue).then(() => done.resolve());
+  first.catch((e) => {
+    screen?.stop();
+    console.error((e as Error).message);
+    done.resolve(1);
+  });
+  if (screen) void screen.run(enqueue).then(() => queue).then(() => done.resolve(0));
   else {
     const lines = createInterface({ input: process.stdin, terminal: false });
     lines.on("line", enqueue);
-    lines.on("close", () => void queue.then(() => done.resolve()));
+    lines.on("close", () => void queue.then(() => done.resolve(0)));
   }
-  await done.promise;
+  const code = await done.promise;
   screen?.stop();
   await connection.stop();
-  return 0;
+  return code;
 }
 
 /**
@@ -107,9 +109,10 @@ function showState(state: ConnectionState, transcript: Transcript, sink: Sink, s
     if (state.attempt === 1) transcript.note(`* ${text}`);
     sink.status("connection", `${text} (attempt ${state.attempt})`);
     screen?.setPrompt(OFFLINE_PROMPT);
-  } else if (state.attempt > 0) {
+  } else {
     sink.status("connection", undefined);
-    transcript.note(`* reconnected after ${state.attempt} attempt${state.attempt > 1 ? "s" : ""}`);
     screen?.setPrompt(PROMPT);
+    if (state.attempt === 0) return;
+    transcript.note(`* reconnected after ${state.attempt} attempt${state.attempt > 1 ? "s" : ""}`);
   }
 }

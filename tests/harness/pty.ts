@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import xterm from "@xterm/headless";
-import { ROOT } from "./processes.ts";
+import { killChild, ROOT } from "./processes.ts";
 
 /** Columns of the pseudo-terminal. */
 export const PTY_COLUMNS = 100;
@@ -120,11 +120,7 @@ export function startPtyClient(args: string[]): PtyProcess {
     status,
     async kill() {
       // The client goes with it: the pty hangs up.
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-      await writer.close().catch(() => {});
-      await child.status;
+      await killChild(child, writer);
       await reader.catch(() => {});
       screen.dispose();
     },
