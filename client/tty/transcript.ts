@@ -8,6 +8,7 @@
 import { LruMap } from "../../lib/lru.ts";
 import type { Clock } from "../../lib/world.ts";
 import { CLIENT_SENT_TRACKED_MAX } from "../../protocol/limits.ts";
+import { parseMessageRef } from "../../protocol/message_ref.ts";
 import { deliveryState, type Names, render } from "../render.ts";
 import type { ClientEvent } from "../session.ts";
 
@@ -50,6 +51,11 @@ export function overallState(states: Iterable<string>): string {
 /** The transcript. */
 export class Transcript {
   #mine = new LruMap<string, Mine>(CLIENT_SENT_TRACKED_MAX);
+  /**
+   * States that arrived before their message was shown: the first parts of a long message can be
+   * acknowledged while the last ones are still being encrypted.
+   */
+  #early = new LruMap<string, string>(CLIENT_SENT_TRACKED_MAX);
 
   constructor(
     private readonly sink: Sink,
@@ -67,7 +73,9 @@ export class Transcript {
     const head = `${hhmm(this.clock.now())} me → ${event.label}: ${text}`;
     const refs = event.msg_refs ?? [];
     if (refs.length === 0) return this.sink.print(`${head}  (to ${event.parts} members)`);
-    const mine: Mine = { id: refs[0]!, head, parts: new Map(refs.map((r) => [r, "sent"])) };
+    const states = refs.map((r): [string, string] => [r, this.#early.get(r) ?? "sent"]);
+    for (const ref of refs) this.#early.delete(ref);
+    const mine: Mine = { id: refs[0]!, head, parts: new Map(states) };
     for (const ref of refs) this.#mine.set(ref, mine);
     this.sink.print(this.#line(mine), mine.id);
   }
@@ -80,6 +88,8 @@ export class Transcript {
         mine.parts.set(event.msg_ref, event.status);
         return this.sink.update(mine.id, this.#line(mine));
       }
+      // Ours (ACKs and receipts come only to senders), not shown yet: kept for its line.
+      if (parseMessageRef(event.msg_ref)) return this.#early.set(event.msg_ref, event.status);
     }
     if (event.event === "progress") {
       const key = `progress ${event.file_id}`;

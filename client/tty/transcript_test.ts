@@ -74,8 +74,21 @@ Deno.test("transcript: own messages appear at once and follow their delivery", (
   ]);
   t.sent({ event: "sent", to: "public", label: "public channel", parts: 3 }, "all");
   assert.equal(sink.lines.at(-1), "14:02 me → public channel: all  (to 3 members)");
-  t.show({ event: "delivery", msg_ref: "unknown", status: "queued", detail: "bob is offline" });
-  assert.equal(sink.lines.at(-1), "14:02 * … queued (offline): bob is offline");
+  // A part acknowledged before its message is shown (a long message still being encrypted).
+  t.show({ event: "delivery", msg_ref: "me|id-bob|7", status: "queued", detail: "offline" });
+  t.show({ event: "delivery", msg_ref: "me|id-bob|8", status: "queued", detail: "offline" });
+  assert.equal(sink.lines.at(-1), "14:02 me → public channel: all  (to 3 members)", "not yet");
+  t.sent({
+    event: "sent",
+    to: "id-bob",
+    label: "bob",
+    parts: 2,
+    msg_refs: ["me|id-bob|7", "me|id-bob|8"],
+  }, "long");
+  assert.equal(sink.lines.at(-1), "14:02 me → bob: long  … queued (offline)");
+  // A reference that is not ours at all is shown as it is.
+  t.show({ event: "delivery", msg_ref: "LOGIN_X", status: "queued", detail: "odd" });
+  assert.equal(sink.lines.at(-1), "14:02 * … queued (offline): odd");
   assert.equal(overallState(["delivered", "expired"]), "expired");
   assert.equal(overallState(["read", "queued"]), "queued");
 });
