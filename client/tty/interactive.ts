@@ -49,10 +49,13 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
   const clock = o.clock ?? systemClock;
   // After the first connection, "reconnected" says it: the details are the same each time.
   let connected = false;
+  // Set while a command runs: when the socket closes, a command waiting for an answer gives up.
+  let giveUp: (() => void) | undefined;
   const connection: Connection<ChatSession> = new Connection({
     open: (lost) =>
       o.open((event) => {
         if (event.event === "closed") {
+          giveUp?.();
           lost(`connection lost (${event.code}${event.reason ? `: ${event.reason}` : ""})`);
         } else if (event.event !== "ready" || !connected) transcript.show(event);
         if (event.event === "ready") connected = true;
@@ -78,7 +81,18 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
   // and run one after another, so DMs leave in the order typed.
   let queue: Promise<unknown> = first.catch(() => {});
   const enqueue = (line: string) => {
-    queue = queue.then(() => command(shell, line.trim())).then((quit) => {
+    queue = queue.then(async () => {
+      const abandoned = Promise.withResolvers<boolean>();
+      giveUp = () => {
+        transcript.note(`! no answer to "${line.trim()}": the connection was lost`);
+        abandoned.resolve(false);
+      };
+      try {
+        return await Promise.race([command(shell, line.trim()), abandoned.promise]);
+      } finally {
+        giveUp = undefined;
+      }
+    }).then((quit) => {
       if (quit) done.resolve(0);
     });
   };
