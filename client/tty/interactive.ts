@@ -66,15 +66,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     onState: (state) => showState(state, transcript, sink, screen),
   });
   const transcript = new Transcript(sink, clock, (id) => connection.session?.label(id) ?? id);
-  const shell: Shell = {
-    session: () => {
-      if (connection.session) return connection.session;
-      throw new Error("Not connected: waiting to reconnect to the server");
-    },
-    show: (event) => transcript.show(event),
-    sent: (event, text) => transcript.sent(event, text),
-    help: () => sink.print(helpText()),
-  };
+  const shell = shellOf(connection, transcript, sink);
   const done = Promise.withResolvers<number>();
   const first = connection.start();
   // Input is live at once (Ctrl-C works while connecting); commands wait for the connection
@@ -101,8 +93,13 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     console.error((e as Error).message);
     done.resolve(1);
   });
-  if (screen) void screen.run(enqueue).then(() => queue).then(() => done.resolve(0));
-  else {
+  if (screen) {
+    // Ctrl-C leaves at once; Ctrl-D lets the commands already entered finish first.
+    void screen.run(enqueue).then(async (end) => {
+      if (end === "eof") await queue;
+      done.resolve(0);
+    });
+  } else {
     const lines = createInterface({ input: process.stdin, terminal: false });
     lines.on("line", enqueue);
     lines.on("close", () => void queue.then(() => done.resolve(0)));
@@ -111,6 +108,19 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
   screen?.stop();
   await connection.stop();
   return code;
+}
+
+/** What commands use: the live session (a plain sentence while there is none), the transcript. */
+function shellOf(connection: Connection<ChatSession>, transcript: Transcript, sink: Sink): Shell {
+  return {
+    session: () => {
+      if (connection.session) return connection.session;
+      throw new Error("Not connected: waiting to reconnect to the server");
+    },
+    show: (event) => transcript.show(event),
+    sent: (event, text) => transcript.sent(event, text),
+    help: () => sink.print(helpText()),
+  };
 }
 
 /**
