@@ -9,6 +9,7 @@ import { createInterface } from "node:readline";
 import { defaultBackend } from "../crypto/mod.ts";
 import type { PrivateKey, RsaBackend } from "../crypto/types.ts";
 import { systemClock, systemRandom } from "../lib/world.ts";
+import { PASSPHRASE_LENGTH_MIN } from "../protocol/limits.ts";
 import {
   type KeystoreFile,
   openKeystore,
@@ -38,7 +39,7 @@ import { denoTerminal, type Terminal } from "./tty/terminal.ts";
 const USAGE = `Usage: deno task client [options]
 
 Connects to a SOCP server as a user. On first run a key pair is created and stored encrypted
-under a passphrase (at least 8 characters, asked twice).
+under a passphrase (at least ${PASSPHRASE_LENGTH_MIN} characters, asked twice).
 
 Options:
   --server URL           Server to connect to (default ws://127.0.0.1:8765)
