@@ -1,6 +1,7 @@
 /**
- * `deno task client`: the terminal chat client. Interactive by default; `--json` reads the same
- * commands from stdin and prints every event as one JSON line, so scripts and tests can drive it.
+ * `deno task client`: the terminal chat client. Interactive by default (a line editor, a
+ * transcript with times and delivery states, reconnection); `--json` reads the same commands
+ * from stdin and prints every event as one JSON line, so scripts and tests can drive it.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -8,7 +9,9 @@ import { createInterface } from "node:readline";
 import { defaultBackend } from "../crypto/mod.ts";
 import type { PrivateKey, RsaBackend } from "../crypto/types.ts";
 import { systemClock, systemRandom } from "../lib/world.ts";
+import { PASSPHRASE_LENGTH_MIN } from "../protocol/limits.ts";
 import {
+  type KeystoreFile,
   openKeystore,
   readKeystore,
   sealKeystore,
@@ -18,21 +21,32 @@ import {
 import { ChatSession, type ClientEvent } from "./session.ts";
 import { KnownKeys } from "./known_keys.ts";
 import { LoginError, makeRegistration, passwordLogin } from "./login.ts";
-import { helpText, render } from "./render.ts";
+import { helpText } from "./render.ts";
 import { NO_TRACE, TraceFile, type Tracer } from "./trace.ts";
-import { parseLayoutSetting } from "../protocol/content_sig_layout.ts";
+import { type LayoutSetting, parseLayoutSetting } from "../protocol/content_sig_layout.ts";
+import { type BackoffPolicy, DEFAULT_BACKOFF, parseBackoff } from "./tty/backoff.ts";
+import { command } from "./tty/commands.ts";
+import { runInteractive } from "./tty/interactive.ts";
+import {
+  askNewPassphrase,
+  newPassphraseProblem,
+  PassphraseAborted,
+  PassphraseRefused,
+  readHidden,
+} from "./tty/passphrase.ts";
+import { denoTerminal, type Terminal } from "./tty/terminal.ts";
 
 const USAGE = `Usage: deno task client [options]
 
 Connects to a SOCP server as a user. On first run a key pair is created and stored encrypted
-under a passphrase.
+under a passphrase (at least ${PASSPHRASE_LENGTH_MIN} characters, asked twice).
 
 Options:
   --server URL           Server to connect to (default ws://127.0.0.1:8765)
   --name NAME            Display name; also names the default keystore (default "me")
   --keystore PATH        Encrypted key file (default ./data/clients/NAME.json)
   --passphrase-env VAR   Read the passphrase from environment variable VAR (default SOCP_PASSPHRASE;
-                         asked for interactively when unset)
+                         asked for, unseen, when unset)
   --import-key PEM_FILE  Create the keystore from an existing RSA-4096 private key
   --downloads DIR        Where received files are saved (default ./data/downloads/NAME)
   --login USER_ID        On a new machine: fetch your encrypted key from the server with your
@@ -40,16 +54,92 @@ Options:
   --content-sig LAYOUT   content_sig layout for DMs: A, B, C, D (spec §5.2), or auto (default):
                          sign A until a DM through the server verifies under another layout,
                          then sign that way (remembered with the server's pinned key)
+  --reconnect-delay MS[,MAX]
+                         After losing the server, wait MS (default 1000) before reconnecting,
+                         doubling per failed attempt up to MAX (default 30000), with jitter
   --trace FILE           Write every frame, both ways, with this client's verdicts, as JSON
                          lines; read it with "main.ts replay --trace FILE"
-  --json                 Scriptable mode: commands on stdin, one JSON event per line on stdout
+  --json                 Scriptable mode: commands on stdin, one JSON event per line on stdout;
+                         exits when the connection closes (no reconnection)
   -h, --help             Show this help
 
 Commands once connected:
 ${helpText()}`;
 
+/** Neither the environment nor a terminal gave a passphrase. */
+class NoPassphrase extends Error {}
+
+/** Everything the command line chose. */
+interface Options {
+  server: string;
+  name: string;
+  keystore: string;
+  passphraseEnv: string;
+  importKey?: string;
+  downloads: string;
+  login?: string;
+  contentSig: LayoutSetting;
+  backoff: BackoffPolicy;
+  trace?: string;
+  json: boolean;
+}
+
 /** Runs the client; returns the exit code. */
 export async function runClient(args: string[]): Promise<number> {
+  const options = parseOptions(args);
+  if (typeof options === "number") return options;
+  // The line editor and the hidden prompt need a terminal on both sides.
+  const term = !options.json && Deno.stdin.isTerminal() && Deno.stdout.isTerminal()
+    ? denoTerminal()
+    : undefined;
+  const backend = defaultBackend();
+  let identity: { user_id: string; key: PrivateKey; passphrase: string };
+  try {
+    identity = await unlock(backend, options, term);
+  } catch (e) {
+    console.error((e as Error).message);
+    if (e instanceof PassphraseAborted) return 130;
+    if (e instanceof PassphraseRefused || e instanceof NoPassphrase) return 2;
+    return e instanceof WrongPassphraseError || e instanceof LoginError ? 3 : 1;
+  }
+  const known = await KnownKeys.load(`${options.keystore.replace(/\.json$/, "")}.known.json`);
+  let tracer: Tracer = NO_TRACE;
+  if (options.trace !== undefined) {
+    try {
+      tracer = await TraceFile.open(options.trace, systemClock);
+    } catch (e) {
+      console.error(`Cannot write trace "${options.trace}": ${(e as Error).message}`);
+      return 2;
+    }
+  }
+  const open = (onEvent: (event: ClientEvent) => void) =>
+    ChatSession.connect({
+      url: options.server,
+      user_id: identity.user_id,
+      key: identity.key,
+      backend,
+      clock: systemClock,
+      random: systemRandom,
+      downloads: options.downloads,
+      known,
+      contentSig: options.contentSig,
+      tracer,
+      // Lets the server hold our encrypted key and a password verifier, for logins elsewhere.
+      registration: async () =>
+        makeRegistration((await readKeystore(options.keystore))!, identity.passphrase),
+      display_name: options.name === "me" ? undefined : options.name,
+      onEvent,
+    });
+  try {
+    if (options.json) return await runScripted(open);
+    return await runInteractive({ open, term, backoff: options.backoff });
+  } finally {
+    tracer.close();
+    await known.flushed();
+  }
+}
+
+function parseOptions(args: string[]): Options | number {
   let values;
   try {
     values = parseArgs({
@@ -63,6 +153,7 @@ export async function runClient(args: string[]): Promise<number> {
         downloads: { type: "string" },
         login: { type: "string" },
         "content-sig": { type: "string", default: "auto" },
+        "reconnect-delay": { type: "string" },
         trace: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
@@ -78,187 +169,133 @@ export async function runClient(args: string[]): Promise<number> {
     console.error(`Invalid --content-sig "${values["content-sig"]}": expected A, B, C, D or auto`);
     return 2;
   }
-  const json = values.json;
-  const out = (event: ClientEvent) => {
-    if (json) return console.log(JSON.stringify(event));
-    const line = render(event);
-    // Progress redraws one line in place; everything else is a line of its own.
-    if (event.event === "progress") {
-      Deno.stderr.writeSync(
-        new TextEncoder().encode(`\r${line}${event.bytes >= event.total ? "\n" : ""}`),
-      );
-    } else if (line) console.log(line);
-  };
-  const backend = defaultBackend();
-  const name = values.name;
-  const safeName = name.replace(/[^A-Za-z0-9_.-]/g, "_");
-  const path = values.keystore ?? `./data/clients/${safeName}.json`;
-  const passphrase = Deno.env.get(values["passphrase-env"]) ??
-    (json ? undefined : prompt("Passphrase:") ?? undefined);
-  if (!passphrase) {
-    console.error(`No passphrase: set ${values["passphrase-env"]} or run interactively`);
+  const delay = values["reconnect-delay"];
+  const backoff = delay === undefined ? DEFAULT_BACKOFF : parseBackoff(delay);
+  if (backoff === undefined) {
+    console.error(`Invalid --reconnect-delay "${delay}": expected MS or MS,MAX in milliseconds`);
     return 2;
   }
-  let identity: { user_id: string; key: PrivateKey };
-  try {
-    if (values.login !== undefined && !(await readKeystore(path))) {
-      console.error(`Logging in to ${values.server} as ${values.login}...`);
-      await writeKeystore(path, await passwordLogin(values.server, values.login, passphrase));
-      console.error(`Fetched your encrypted key into ${path}`);
-    }
-    identity = await loadIdentity(
-      backend,
-      path,
+  const safeName = values.name.replace(/[^A-Za-z0-9_.-]/g, "_");
+  return {
+    server: values.server,
+    name: values.name,
+    keystore: values.keystore ?? `./data/clients/${safeName}.json`,
+    passphraseEnv: values["passphrase-env"],
+    importKey: values["import-key"],
+    downloads: values.downloads ?? `./data/downloads/${safeName}`,
+    login: values.login,
+    contentSig,
+    backoff,
+    trace: values.trace,
+    json: values.json,
+  };
+}
+
+/**
+ * Finds the passphrase (the environment, else a hidden prompt at a terminal) and opens the
+ * keystore with it: fetched from the server with --login, or created when there is none. A new
+ * keystore needs a passphrase of the minimum length, typed twice at a terminal.
+ */
+async function unlock(
+  backend: RsaBackend,
+  options: Options,
+  term: Terminal | undefined,
+): Promise<{ user_id: string; key: PrivateKey; passphrase: string }> {
+  const path = options.keystore;
+  const existing = await readKeystore(path);
+  const creating = !existing && options.login === undefined;
+  let passphrase = Deno.env.get(options.passphraseEnv);
+  if (passphrase === undefined && term && existing) {
+    return { user_id: existing.user_id, ...await askUntilOpen(backend, existing, path, term) };
+  }
+  if (passphrase === undefined && term) {
+    passphrase = creating
+      ? await askNewPassphrase(term)
+      : await readHidden(term, `Passphrase for ${path} (not shown): `);
+  }
+  if (!passphrase) {
+    throw new NoPassphrase(`No passphrase: set ${options.passphraseEnv} or run interactively`);
+  }
+  const problem = creating ? newPassphraseProblem(passphrase) : undefined;
+  if (problem) throw new PassphraseRefused(`No keystore created: ${problem}`);
+  if (!existing && options.login !== undefined) {
+    console.error(`Logging in to ${options.server} as ${options.login}...`);
+    await writeKeystore(path, await passwordLogin(options.server, options.login, passphrase));
+    console.error(`Fetched your encrypted key into ${path}`);
+  }
+  const file = await readKeystore(path);
+  if (file) {
+    return {
+      user_id: file.user_id,
+      key: await openKeystore(backend, file, passphrase),
       passphrase,
-      values["import-key"],
-      (m) => console.error(m),
-    );
-  } catch (e) {
-    console.error((e as Error).message);
-    return e instanceof WrongPassphraseError || e instanceof LoginError ? 3 : 1;
+    };
   }
-  const known = await KnownKeys.load(`${path.replace(/\.json$/, "")}.known.json`);
-  let tracer: Tracer = NO_TRACE;
-  if (values.trace !== undefined) {
+  let key: PrivateKey;
+  if (options.importKey) {
+    key = await backend.importPrivate(await Deno.readTextFile(options.importKey));
+  } else {
+    console.error("Creating your RSA-4096 key pair (takes a few seconds)...");
+    key = await backend.generate();
+  }
+  const user_id = systemRandom.uuid();
+  await writeKeystore(path, await sealKeystore(backend, key, user_id, passphrase));
+  console.error(`Created ${path} for user ${user_id}`);
+  return { user_id, key, passphrase };
+}
+
+/** At a terminal, a mistyped passphrase is asked again (three tries in all). */
+async function askUntilOpen(
+  backend: RsaBackend,
+  file: KeystoreFile,
+  path: string,
+  term: Terminal,
+): Promise<{ key: PrivateKey; passphrase: string }> {
+  for (let attempt = 1;; attempt++) {
+    const passphrase = await readHidden(term, `Passphrase for ${path} (not shown): `);
     try {
-      tracer = await TraceFile.open(values.trace, systemClock);
+      return { key: await openKeystore(backend, file, passphrase), passphrase };
     } catch (e) {
-      console.error(`Cannot write trace "${values.trace}": ${(e as Error).message}`);
-      return 2;
+      if (!(e instanceof WrongPassphraseError) || attempt >= 3) throw e;
+      term.write("Wrong passphrase, try again.\r\n");
     }
   }
+}
+
+/**
+ * `--json`: one session; commands from stdin, run one after another so the DMs of a script
+ * leave in the order written; every event a JSON line; exits when the connection closes.
+ */
+async function runScripted(
+  open: (onEvent: (event: ClientEvent) => void) => Promise<ChatSession>,
+): Promise<number> {
+  const show = (event: ClientEvent) => console.log(JSON.stringify(event));
   const closed = Promise.withResolvers<number>();
   let session: ChatSession;
   try {
-    session = await ChatSession.connect({
-      url: values.server,
-      user_id: identity.user_id,
-      key: identity.key,
-      backend,
-      clock: systemClock,
-      random: systemRandom,
-      downloads: values.downloads ?? `./data/downloads/${safeName}`,
-      known,
-      contentSig,
-      tracer,
-      // Lets the server hold our encrypted key and a password verifier, for logins elsewhere.
-      registration: async () => makeRegistration((await readKeystore(path))!, passphrase),
-      display_name: name === "me" ? undefined : name,
-      onEvent: (event) => {
-        out(event);
-        if (event.event === "closed") closed.resolve(event.code === 1000 ? 0 : 1);
-      },
+    session = await open((event) => {
+      show(event);
+      if (event.event === "closed") closed.resolve(event.code === 1000 ? 0 : 1);
     });
   } catch (e) {
     console.error((e as Error).message);
-    tracer.close();
     return 1;
   }
-  const lines = createInterface({
-    input: process.stdin,
-    terminal: !json && Deno.stdin.isTerminal(),
-  });
-  // Commands run one after another, so the DMs of a script leave in the order written.
+  const shell = {
+    session: () => session,
+    show,
+    sent: show,
+    help: () => console.log(helpText()),
+  };
+  const lines = createInterface({ input: process.stdin, terminal: false });
   let queue = Promise.resolve();
   lines.on("line", (line) => {
-    queue = queue.then(() => command(session, line.trim(), out)).then((quit) => {
+    queue = queue.then(() => command(shell, line.trim())).then((quit) => {
       if (quit) return session.close();
     });
   });
   lines.on("close", () => void queue.then(() => session.close()));
   const code = await closed.promise;
   lines.close();
-  tracer.close();
-  await known.flushed();
   return code;
-}
-
-/** Runs one command line; true when the user asked to quit. */
-async function command(
-  session: ChatSession,
-  line: string,
-  out: (e: ClientEvent) => void,
-): Promise<boolean> {
-  if (line === "") return false;
-  const [verb, ...words] = line.split(/\s+/);
-  try {
-    switch (verb) {
-      case "/list":
-        out({ event: "list", users: await session.list() });
-        return false;
-      case "/tell": {
-        const [target, ...text] = words;
-        if (!target || text.length === 0) throw new Error("Usage: /tell <user> <text>");
-        const message = line.replace(/^\/tell\s+\S+\s/, "");
-        const sent = await session.tell(target, message);
-        out({
-          event: "sent",
-          to: sent.to.user_id,
-          label: session.label(sent.to.user_id),
-          parts: sent.refs.length,
-          msg_refs: sent.refs,
-        });
-        return false;
-      }
-      case "/all": {
-        const message = line.replace(/^\/all\s?/, "");
-        if (!message) throw new Error("Usage: /all <text>");
-        const members = await session.all(message);
-        out({ event: "sent", to: "public", label: "public channel", parts: members });
-        return false;
-      }
-      case "/file": {
-        const [target, ...rest] = words;
-        const path = rest.join(" ");
-        if (!target || !path) throw new Error("Usage: /file <user> <path>, or /file all <path>");
-        const sent = await session.sendFile(target, path);
-        out({
-          event: "file_sent",
-          file_id: sent.file_id,
-          name: path.split("/").pop()!,
-          to: target,
-          recipients: sent.recipients.length,
-        });
-        return false;
-      }
-      case "/whois": {
-        if (!words[0]) throw new Error("Usage: /whois <user>");
-        out(await session.whois(words[0]));
-        return false;
-      }
-      case "/quit":
-        return true;
-      case "/help":
-        console.log(helpText());
-        return false;
-      default:
-        throw new Error(`Unknown command "${verb}": try /help`);
-    }
-  } catch (e) {
-    out({ event: "error", code: "CLIENT", detail: (e as Error).message });
-    return false;
-  }
-}
-
-async function loadIdentity(
-  backend: RsaBackend,
-  path: string,
-  passphrase: string,
-  importPem: string | undefined,
-  progress: (message: string) => void,
-): Promise<{ user_id: string; key: PrivateKey }> {
-  const existing = await readKeystore(path);
-  if (existing) {
-    return { user_id: existing.user_id, key: await openKeystore(backend, existing, passphrase) };
-  }
-  let key: PrivateKey;
-  if (importPem) key = await backend.importPrivate(await Deno.readTextFile(importPem));
-  else {
-    progress("Creating your RSA-4096 key pair (takes a few seconds)...");
-    key = await backend.generate();
-  }
-  const user_id = systemRandom.uuid();
-  await writeKeystore(path, await sealKeystore(backend, key, user_id, passphrase));
-  progress(`Created ${path} for user ${user_id}`);
-  return { user_id, key };
 }

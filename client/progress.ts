@@ -18,6 +18,8 @@ export interface Progress {
 export class ProgressMeter {
   #start: number;
   #lastReport = -Infinity;
+  /** The end is reported once, however often it is recorded. */
+  #ended = false;
 
   constructor(
     private readonly base: Omit<Progress, "bytes" | "rate_bps" | "eta_s">,
@@ -28,10 +30,12 @@ export class ProgressMeter {
     this.#start = now();
   }
 
-  /** Records `bytes` done; reports if enough time passed, or at the end. */
+  /** Records `bytes` done; reports if enough time passed, or at the end (once). */
   update(bytes: number): void {
     const t = this.now();
-    if (bytes < this.base.total && t - this.#lastReport < this.intervalMs) return;
+    const end = bytes >= this.base.total;
+    if (end ? this.#ended : t - this.#lastReport < this.intervalMs) return;
+    this.#ended = end;
     this.#lastReport = t;
     const seconds = Math.max((t - this.#start) / 1000, 0.001);
     const rate = bytes / seconds;
@@ -44,19 +48,30 @@ export class ProgressMeter {
   }
 }
 
-/** A one-line bar: `[#####.....]  52% 532.1 KiB/1.0 MiB 120.3 KiB/s ETA 4s`. */
+/**
+ * A one-line bar: `↓ a.bin [############............]  52% 532.1 KiB/1.0 MiB 120.3 KiB/s ETA 4 s`.
+ * The caller draws it on a row it clears first, so a shorter bar leaves nothing behind.
+ */
 export function progressBar(p: Progress, width = 24): string {
-  const ratio = p.total === 0 ? 1 : p.bytes / p.total;
+  const ratio = p.total === 0 ? 1 : Math.min(p.bytes / p.total, 1);
   const filled = Math.round(ratio * width);
-  const eta = p.eta_s < 0 ? "?" : `${p.eta_s}s`;
+  const done = p.bytes >= p.total;
   return `${p.direction === "send" ? "↑" : "↓"} ${p.name} [${"#".repeat(filled)}${
     ".".repeat(width - filled)
   }] ${String(Math.round(ratio * 100)).padStart(3)}% ${size(p.bytes)}/${size(p.total)} ${
     size(p.rate_bps)
-  }/s ETA ${eta}`;
+  }/s ${done ? (p.direction === "send" ? "sent" : "received") : `ETA ${eta(p.eta_s)}`}`;
 }
 
-function size(n: number): string {
+/** Seconds left, for people: `?`, `42 s`, `3 min 5 s`. */
+export function eta(seconds: number): string {
+  if (seconds < 0 || !Number.isFinite(seconds)) return "?";
+  if (seconds < 60) return `${seconds} s`;
+  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+}
+
+/** A byte count for people. */
+export function size(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 ** 2).toFixed(1)} MiB`;

@@ -1,97 +1,138 @@
 /**
- * How client events look in a terminal.
+ * How client events look in a terminal: names rather than ids (ids on demand with /whois),
+ * one line per event. Times and the state of our own messages are added by the transcript
+ * (`tty/transcript.ts`).
  * @module
  */
 import type { ClientEvent } from "./session.ts";
-import { progressBar } from "./progress.ts";
+import { progressBar, size } from "./progress.ts";
 
 /** The command summary shown by /help. */
 export function helpText(): string {
   return [
-    "  /list                 Online users, sorted",
-    "  /tell <user> <text>   Direct message; <user> is an id or a display name",
+    "  /list                 Online users, sorted by name",
+    "  /tell <user> <text>   Direct message; <user> is a display name or an id",
     "  /all <text>           Message to everyone on the public channel",
     "  /file <user> <path>   Send a file (/file all <path> for the public channel)",
-    "  /whois <user>         A user's key fingerprint, as the server's directory vouches for it",
+    "  /whois <user>         A user's id and key fingerprint, as the server's directory vouches",
     "  /help                 This help",
-    "  /quit                 Leave",
+    "  /quit                 Leave (or Ctrl-C, or Ctrl-D on an empty line)",
   ].join("\n");
 }
 
-/** One event as a line of text. */
-export function render(event: ClientEvent): string {
+/** Turns a user id into the name to show (the id itself when no name is known). */
+export type Names = (user_id: string) => string;
+
+const unverified = (verified: boolean, what = "signature check failed") =>
+  verified ? "" : `   (UNVERIFIED: ${what})`;
+
+/** One event as text (several lines for a list or a whois); "" for nothing to show. */
+export function render(event: ClientEvent, names: Names = (id) => id): string {
   switch (event.event) {
     case "ready":
-      return `Connected as ${event.user_id} to server ${event.server_id || "(id not known yet)"}${
-        event.hello === "quiet"
-          ? ` (no reply to USER_HELLO and no ERROR within ${event.quiet_ms} ms: taken as accepted)`
-          : ""
-      }. ${
-        event.server_pub
-          ? "Server frames verified with its pinned key"
-          : "Server frames NOT verified (no server key known)"
-      }; DMs signed with content_sig layout ${event.content_sig}. Type /help.`;
+      return renderReady(event);
     case "content_sig":
       return `* DMs through this server are now signed with content_sig layout ${event.layout}: ${event.learned_from}`;
     case "dm":
-      return `[DM] ${event.label}: ${event.text}${
-        event.verified ? "" : "   (UNVERIFIED: signature check failed)"
-      }`;
+      return `${event.label}: ${event.text}${unverified(event.verified)}`;
+    case "public":
+      return `[public] ${event.label}: ${event.text}${unverified(event.verified)}`;
     case "list":
-      return event.users.length === 0
-        ? "Nobody is online."
-        : event.users.map((u) => `  ${u.label}${u.label !== u.user_id ? ` (${u.user_id})` : ""}`)
-          .join("\n");
+      return renderList(event.users);
     case "online":
       return `* ${event.label} is online`;
     case "offline":
       return `* ${event.label} left`;
     case "sent":
-      return `(sent to ${event.label}${event.parts > 1 ? ` in ${event.parts} parts` : ""})`;
+      return `me → ${event.label}${event.parts > 1 ? ` (${event.parts} parts)` : ""}`;
     case "error":
       return `! ${event.code}: ${event.detail}`;
     case "warning":
       return `! ${event.message}`;
     case "closed":
-      return `Disconnected (${event.code}${event.reason ? `: ${event.reason}` : ""}).`;
-    case "public":
-      return `[public] ${event.label}: ${event.text}${
-        event.verified ? "" : "   (UNVERIFIED: signature check failed)"
-      }`;
+      return `* disconnected (${event.code}${event.reason ? `: ${event.reason}` : ""})`;
     case "channel_key":
       return event.verified ? "" : "! public channel key share did not verify";
     case "file_sent":
-      return `(file ${event.name} sent to ${event.to})`;
+      return `* file ${event.name} sent to ${event.to}`;
     case "file_offer":
-      return `* ${event.from} is sending ${event.name} (${event.size} bytes)${
-        event.verified ? "" : " (manifest UNVERIFIED)"
+      return `* ${names(event.from)} is sending ${event.name} (${size(event.size)})${
+        unverified(event.verified, "manifest")
       }`;
     case "file_saved":
-      return `* saved ${event.name} to ${event.path} (sha256 ${event.sha256.slice(0, 16)}..., ${
-        event.verified ? "verified" : "UNVERIFIED sender"
-      })`;
+      return `* saved ${event.name} from ${names(event.from)} to ${event.path} (sha256 ${
+        event.sha256.slice(0, 16)
+      }…, ${event.verified ? "verified" : "UNVERIFIED sender"})`;
     case "file_failed":
-      return `! file ${event.name} from ${event.from} failed: ${event.reason}`;
+      return `! file ${event.name} from ${names(event.from)} failed: ${event.reason}`;
     case "progress":
       return progressBar(event);
     case "whois":
-      return [
-        `${event.label} (${event.user_id})`,
-        `  fingerprint ${event.fingerprint}`,
-        `  server ${event.server_id}, ${
-          event.online ? "online" : "offline"
-        }, ${event.authority} (directory answer signed by your server)`,
-        event.matches_advertised
-          ? "  matches the key it advertised"
-          : "  ! DIFFERS from the key it advertised",
-        event.matches_pin ? "" : "  ! DIFFERS from the key you saw before",
-        `  your DMs through this server: content_sig layout ${event.content_sig}`,
-      ].filter(Boolean).join("\n");
+      return renderWhois(event);
     case "delivery":
-      return event.status === "delivered"
-        ? `(delivered: ${event.msg_ref.split("|")[2] ?? event.msg_ref})`
-        : `(${event.status}${event.detail ? `: ${event.detail}` : ""})`;
+      return `* ${deliveryState(event.status)}${event.detail ? `: ${event.detail}` : ""}`;
     case "login_registered":
-      return "(your encrypted key is stored on the server: log in elsewhere with --login YOUR_ID)";
+      return "* your sealed key is stored on the server: on another machine, use --login with your id";
   }
+}
+
+/** A delivery status as the transcript shows it. */
+export function deliveryState(status: string): string {
+  switch (status) {
+    case "sent":
+      return "… sent";
+    case "queued":
+      return "… queued (offline)";
+    case "delivered":
+      return "✓ delivered";
+    case "read":
+      return "✓✓ read";
+    case "expired":
+      return "✗ expired undelivered";
+    default:
+      return status;
+  }
+}
+
+/** The connection line: who we are, and whether the server's frames are verified. */
+function renderReady(event: Extract<ClientEvent, { event: "ready" }>): string {
+  const quiet = event.hello === "quiet"
+    ? ` (no reply to USER_HELLO and no ERROR within ${event.quiet_ms} ms: taken as accepted)`
+    : "";
+  const trust = event.server_pub
+    ? "server frames verified with its pinned key"
+    : "server frames NOT verified (no server key known)";
+  // Layout A is what every implementation reads; another one is worth saying.
+  const layout = /^A\b/.test(event.content_sig)
+    ? ""
+    : `; DMs signed with content_sig layout ${event.content_sig}`;
+  return `* connected${quiet}; ${trust}${layout}. Your id is ${event.user_id}. Type /help.`;
+}
+
+/** The online users by name; an id is shown only where two users share a name. */
+function renderList(users: { user_id: string; label: string }[]): string {
+  if (users.length === 0) return "nobody is online";
+  const count = new Map<string, number>();
+  for (const u of users) count.set(u.label, (count.get(u.label) ?? 0) + 1);
+  return `online (${users.length}):\n` +
+    [...users].sort((a, b) => a.label.localeCompare(b.label) || (a.user_id < b.user_id ? -1 : 1))
+      .map((u) =>
+        `  ${u.label}${count.get(u.label)! > 1 && u.label !== u.user_id ? ` (${u.user_id})` : ""}`
+      )
+      .join("\n");
+}
+
+function renderWhois(event: Extract<ClientEvent, { event: "whois" }>): string {
+  return [
+    `${event.label} (${event.user_id})`,
+    `  fingerprint ${event.fingerprint}`,
+    `  server ${event.server_id}, ${
+      event.online ? "online" : "offline"
+    }, ${event.authority} (directory answer signed by your server)`,
+    event.matches_advertised
+      ? "  matches the key it advertised"
+      : "  ! DIFFERS from the key it advertised",
+    event.matches_pin ? "" : "  ! DIFFERS from the key you saw before",
+    `  your DMs through this server: content_sig layout ${event.content_sig}`,
+  ].filter(Boolean).join("\n");
 }

@@ -166,6 +166,8 @@ export class ChatSession {
     session.#known = options.known ?? (await KnownKeys.load(undefined));
     await session.#usePin();
     const ready = Promise.withResolvers<void>();
+    // Awaited only once the socket opened: a failure before that is reported by the open.
+    ready.promise.catch(() => {});
     socket.on(
       "error",
       (e) => ready.reject(new Error(`Cannot connect to ${options.url}: ${e.message}`)),

@@ -19,6 +19,13 @@ export const DISPLAY_NAME_LENGTH_MAX = 64;
 /** Longest ERROR detail we emit or show, in characters. */
 export const ERROR_DETAIL_LENGTH_MAX = 512;
 
+/**
+ * Shortest passphrase a new keystore may be sealed with, in characters. The sealed key and a
+ * password verifier are uploaded to the server, where a short passphrase falls to an offline
+ * guess; both clients refuse shorter ones.
+ */
+export const PASSPHRASE_LENGTH_MIN = 8;
+
 /** RSA modulus size every key must have, in bits. */
 export const RSA_BITS = 4096;
 /** The only public exponent we accept. */
@@ -209,6 +216,8 @@ export const HELLO_QUIET_MS = 1_000;
 export const AUTH_CHALLENGE_BYTES_MIN = 16;
 /** See {@linkcode AUTH_CHALLENGE_BYTES_MIN}. */
 export const AUTH_CHALLENGE_BYTES_MAX = 256;
+/** Own sent messages whose delivery state the terminal transcript follows (oldest forgotten first). */
+export const CLIENT_SENT_TRACKED_MAX = 1_000;
 /** Peers whose DM layout a client remembers (least recently used forgotten first). */
 export const PEER_LAYOUTS_MAX = 10_000;
 /** Challenges a client remembers having signed, to refuse a replayed one. */

@@ -21,8 +21,6 @@ const ALLOWED: Record<string, number> = {
   "bench/scenarios.ts:joinPropagation": 85,
   "bench/scenarios.ts:publicChannel": 71,
   "client/login.ts:passwordLogin": 75,
-  "client/main.ts:runClient": 123,
-  "client/render.ts:render": 76,
   "client/session.ts:ChatSession.#handle": 104,
   "crypto/openssl.ts:makeBackend": 325,
   "crypto/sign_pool.ts:createSignPool": 81,

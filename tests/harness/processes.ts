@@ -230,14 +230,20 @@ export async function startClientProcess(
       await writer.close().catch(() => {});
       return (await child.status).code;
     },
-    async kill() {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-      await writer.close().catch(() => {});
-      await child.status;
-    },
+    kill: () => killChild(child, writer),
   };
+}
+
+/** Kills a child process (SIGKILL), closes its stdin and waits for it to end. */
+export async function killChild(
+  child: Deno.ChildProcess,
+  stdin: WritableStreamDefaultWriter<Uint8Array>,
+): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch { /* already gone */ }
+  await stdin.close().catch(() => {});
+  await child.status;
 }
 
 /** The lines of a text stream. */
