@@ -6,12 +6,14 @@
  * queue starts it at once. Everything else stays with the backend it wraps.
  *
  * Requests go to the worker with the fewest outstanding, so each keeps one waiting behind the
- * one it signs when enough work is offered. A worker that fails makes the pool fall back to the
+ * one it signs when enough work is offered. The requests of one turn of the event loop go to a
+ * worker in one message, and it answers in batches (`sign_worker.ts`). A worker that fails makes the pool fall back to the
  * wrapped backend's own signing, with a log line: a signature is never lost.
  * @module
  */
 import type { PrivateKey, RsaBackend } from "./types.ts";
-import type { SignReply, SignRequest } from "./sign_worker.ts";
+import type { SignJob, SignReply, SignRequest } from "./sign_worker.ts";
+import { SIGN_THREAD_JOBS_MAX } from "../protocol/limits.ts";
 
 interface Thread {
   worker: Worker;
@@ -19,10 +21,14 @@ interface Thread {
     number,
     { resolve: (sig: Uint8Array<ArrayBuffer>) => void; reject: (e: unknown) => void }
   >;
+  /** Requests made in this turn, posted together at its end (one message, one wake-up). */
+  batch: SignJob[];
 }
 
 /** A backend whose `sign` runs on worker threads. */
 export interface PooledBackend extends RsaBackend {
+  /** Signatures worth having in flight at once: `SIGN_THREAD_JOBS_MAX` per thread. */
+  readonly jobsMax: number;
   /** Stops the workers (pending signatures fail). */
   close(): void;
 }
@@ -78,6 +84,7 @@ export async function createSignPool(
 
   return {
     name: `${base.name}, signing on ${threads} threads`,
+    jobsMax: threads * SIGN_THREAD_JOBS_MAX,
     library: base.library,
     generate: () => base.generate(),
     importPrivate: (data) => base.importPrivate(data),
@@ -97,8 +104,14 @@ export async function createSignPool(
       const job = nextJob++;
       return await new Promise<Uint8Array<ArrayBuffer>>((resolve, reject) => {
         thread.outstanding.set(job, { resolve, reject });
-        const request: SignRequest = { type: "sign", job, key: id, data: copy };
-        thread.worker.postMessage(request, [copy.buffer]);
+        if (thread.batch.push({ job, key: id, data: copy }) === 1) {
+          queueMicrotask(() => {
+            const jobs = thread.batch;
+            thread.batch = [];
+            const request: SignRequest = { type: "sign", jobs };
+            thread.worker.postMessage(request, jobs.map((j) => j.data.buffer));
+          });
+        }
       });
     },
     close() {
@@ -119,17 +132,19 @@ function startThread(
 ): { thread: Thread; ready: Promise<string | undefined> } {
   const worker = new Worker(new URL("./sign_worker.ts", import.meta.url), { type: "module" });
   worker.postMessage({ type: "init", libraryPath } satisfies SignRequest);
-  const thread: Thread = { worker, outstanding: new Map() };
+  const thread: Thread = { worker, outstanding: new Map(), batch: [] };
   const ready = new Promise<string | undefined>((resolve) => {
     worker.onmessage = (e: MessageEvent<SignReply>) => {
       const reply = e.data;
       if (reply.type === "ready") return resolve(undefined);
       if (reply.type === "unavailable") return resolve(reply.reason);
-      const pending = thread.outstanding.get(reply.job);
-      if (pending === undefined) return;
-      thread.outstanding.delete(reply.job);
-      if (reply.type === "signed") pending.resolve(reply.sig);
-      else pending.reject(new Error(reply.error));
+      for (const result of reply.results) {
+        const pending = thread.outstanding.get(result.job);
+        if (pending === undefined) continue;
+        thread.outstanding.delete(result.job);
+        if ("sig" in result) pending.resolve(result.sig);
+        else pending.reject(new Error(result.error));
+      }
     };
     worker.onerror = (e) => {
       e.preventDefault();

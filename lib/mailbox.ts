@@ -22,6 +22,8 @@ export class Mailbox<T> {
     private readonly onError: (error: unknown) => void = (e) => {
       throw e;
     },
+    /** Starts the loop after the first message of a batch; later ones join until it runs. */
+    private readonly schedule: (drain: () => void) => void = queueMicrotask,
   ) {}
 
   /** Messages waiting. */
@@ -35,7 +37,7 @@ export class Mailbox<T> {
     this.#queue.push(message);
     if (!this.#running) {
       this.#running = true;
-      queueMicrotask(() => this.#drain());
+      this.schedule(() => this.#drain());
     }
     return true;
   }

@@ -260,6 +260,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     dial: (id) => late.peers?.dial(id),
     rekey: () => late.keys?.request(),
     checkInvariants: options.checkInvariants ?? false,
+    schedule: (turn) => setTimeout(turn, 0),
   });
   const r = router;
   late.router = router;
@@ -284,12 +285,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     post: (i) => r.post(i),
     delayMs: PUBLIC_CHANNEL_REKEY_DELAY_MS,
   });
-  // Seals take turns across origins (fair shares of the signing CPU).
-  // Two seals per core at once, so each signing thread has its next one waiting when it ends
-  // one (one per core left 0.3 of 2 cores idle: BENCHMARKS.md, target a).
+  // Seals take turns across origins (fair shares of the signing CPU), as many at once as the
+  // signing threads take (else two per core, so each has its next one waiting when it ends one).
   const fair = new FairSigner(
     signer,
-    Math.max(1, Math.min(CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX, 2 * cores())),
+    pool?.jobsMax ?? Math.max(1, Math.min(CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX, 2 * cores())),
   );
   const ctx: LinkContext = {
     backend,
