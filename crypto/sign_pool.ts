@@ -5,15 +5,20 @@
  * the next call on Deno's thread pool); a worker that already holds its next request in its
  * queue starts it at once. Everything else stays with the backend it wraps.
  *
- * Requests go to the worker with the fewest outstanding, so each keeps one waiting behind the
- * one it signs when enough work is offered. The requests of one turn of the event loop go to a
- * worker in one message, and it answers in batches (`sign_worker.ts`). A worker that fails makes the pool fall back to the
- * wrapped backend's own signing, with a log line: a signature is never lost.
+ * Requests go to the worker with the fewest outstanding, so each keeps work waiting behind the
+ * one it signs when enough work is offered. Requests travel in batches of up to half of what a
+ * worker holds, answered one message per batch (`sign_worker.ts`): every message costs both
+ * threads a wake-up, and at full load a pair of signatures now costs two messages, not four. A
+ * worker that fails makes the pool fall back to the wrapped backend's own signing, with a log
+ * line: a signature is never lost.
  * @module
  */
 import type { PrivateKey, RsaBackend } from "./types.ts";
 import type { SignJob, SignReply, SignRequest } from "./sign_worker.ts";
 import { SIGN_THREAD_JOBS_MAX } from "../protocol/limits.ts";
+
+/** Signatures per message to a thread: half of what it holds, so two batches alternate. */
+const BATCH_JOBS_MAX = Math.max(1, SIGN_THREAD_JOBS_MAX / 2);
 
 interface Thread {
   worker: Worker;
@@ -104,14 +109,7 @@ export async function createSignPool(
       const job = nextJob++;
       return await new Promise<Uint8Array<ArrayBuffer>>((resolve, reject) => {
         thread.outstanding.set(job, { resolve, reject });
-        if (thread.batch.push({ job, key: id, data: copy }) === 1) {
-          queueMicrotask(() => {
-            const jobs = thread.batch;
-            thread.batch = [];
-            const request: SignRequest = { type: "sign", jobs };
-            thread.worker.postMessage(request, jobs.map((j) => j.data.buffer));
-          });
-        }
+        enqueue(thread, { job, key: id, data: copy });
       });
     },
     close() {
@@ -125,6 +123,25 @@ export async function createSignPool(
       }
     },
   };
+}
+
+/**
+ * Queues a job for `thread`. A thread with nothing to sign gets it at the end of this task; a
+ * busy one at the next turn of the event loop, so that every request made meanwhile (one
+ * answer frees several seals) goes in the same message.
+ */
+function enqueue(thread: Thread, job: SignJob): void {
+  if (thread.batch.push(job) > 1) return;
+  const posted = thread.outstanding.size - thread.batch.length;
+  const flush = () => {
+    // At most half of what a thread holds per message: one batch signed while the next waits.
+    for (let jobs; (jobs = thread.batch.splice(0, BATCH_JOBS_MAX)).length > 0;) {
+      const request: SignRequest = { type: "sign", jobs };
+      thread.worker.postMessage(request, jobs.map((j) => j.data.buffer));
+    }
+  };
+  if (posted > 0) setTimeout(flush, 0);
+  else queueMicrotask(flush);
 }
 
 function startThread(

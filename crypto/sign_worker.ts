@@ -3,10 +3,9 @@
  * the moment the previous one ends, with the next requests already waiting in this worker's
  * message queue. It holds private keys sent by the pool (PKCS#8 DER) and never logs them.
  *
- * Requests come in batches and answers go back in batches: every message costs both threads a
- * wake-up and a (de)serialisation, which at a thousand signatures a second was a tenth of the
- * server's JS thread. Answers are posted when one request of the batch is left to sign, so the
- * pool hears of them (and sends the next batch) while this thread signs the last one.
+ * Requests come in batches and each batch is answered in one message: every message costs both
+ * threads a wake-up and a (de)serialisation. The pool keeps a second batch waiting here while
+ * this one is signed, so this thread never waits for the pool's answer to its answer.
  * @module
  */
 /// <reference lib="deno.worker" />
@@ -65,9 +64,9 @@ self.onmessage = async (e: MessageEvent<SignRequest>) => {
 };
 
 async function signAll(backend: RsaBackend, jobs: SignJob[]): Promise<void> {
-  let results: SignResult[] = [];
-  let transfer: ArrayBuffer[] = [];
-  for (const [i, { job, key, data }] of jobs.entries()) {
+  const results: SignResult[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const { job, key, data } of jobs) {
     try {
       const imported = keys.get(key);
       if (imported === undefined) throw new Error(`no key ${key} in this signing thread`);
@@ -77,10 +76,6 @@ async function signAll(backend: RsaBackend, jobs: SignJob[]): Promise<void> {
     } catch (err) {
       results.push({ job, error: String(err) });
     }
-    if (i >= jobs.length - 2) {
-      self.postMessage({ type: "signed", results } satisfies SignReply, transfer);
-      results = [];
-      transfer = [];
-    }
   }
+  self.postMessage({ type: "signed", results } satisfies SignReply, transfer);
 }
