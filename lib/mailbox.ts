@@ -22,8 +22,6 @@ export class Mailbox<T> {
     private readonly onError: (error: unknown) => void = (e) => {
       throw e;
     },
-    /** Starts the loop after the first message of a batch; later ones join until it runs. */
-    private readonly schedule: (drain: () => void) => void = queueMicrotask,
   ) {}
 
   /** Messages waiting. */
@@ -37,7 +35,7 @@ export class Mailbox<T> {
     this.#queue.push(message);
     if (!this.#running) {
       this.#running = true;
-      this.schedule(() => this.#drain());
+      queueMicrotask(() => this.#drain());
     }
     return true;
   }

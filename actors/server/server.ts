@@ -260,7 +260,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     dial: (id) => late.peers?.dial(id),
     rekey: () => late.keys?.request(),
     checkInvariants: options.checkInvariants ?? false,
-    schedule: (turn) => setTimeout(turn, 0),
   });
   const r = router;
   late.router = router;
