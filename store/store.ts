@@ -225,12 +225,11 @@ export class Store {
   #scheduleCommit(): void {
     if (this.#commitScheduled) return;
     this.#commitScheduled = true;
-    // Once the code that wrote the row is done: the Router commits its own batch at once, so
-    // this is then a no-op, and a timer per batch cost more than the rest of its bookkeeping.
-    queueMicrotask(() => {
+    // One commit per turn of the event loop groups every row written in that turn.
+    setTimeout(() => {
       this.#commitScheduled = false;
       if (this.db.isOpen) this.commit();
-    });
+    }, 0);
   }
 
   #trimJournal(): void {
