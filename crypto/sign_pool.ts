@@ -5,13 +5,20 @@
  * the next call on Deno's thread pool); a worker that already holds its next request in its
  * queue starts it at once. Everything else stays with the backend it wraps.
  *
- * Requests go to the worker with the fewest outstanding, so each keeps one waiting behind the
- * one it signs when enough work is offered. A worker that fails makes the pool fall back to the
- * wrapped backend's own signing, with a log line: a signature is never lost.
+ * Requests go to the worker with the fewest outstanding, so each keeps work waiting behind the
+ * one it signs when enough work is offered. Requests travel in batches of up to half of what a
+ * worker holds, answered one message per batch (`sign_worker.ts`): every message costs both
+ * threads a wake-up, and at full load a pair of signatures now costs two messages, not four. A
+ * worker that fails makes the pool fall back to the wrapped backend's own signing, with a log
+ * line: a signature is never lost.
  * @module
  */
 import type { PrivateKey, RsaBackend } from "./types.ts";
-import type { SignReply, SignRequest } from "./sign_worker.ts";
+import type { SignJob, SignReply, SignRequest } from "./sign_worker.ts";
+import { SIGN_THREAD_JOBS_MAX } from "../protocol/limits.ts";
+
+/** Signatures per message to a thread: half of what it holds, so two batches alternate. */
+const BATCH_JOBS_MAX = Math.max(1, SIGN_THREAD_JOBS_MAX / 2);
 
 interface Thread {
   worker: Worker;
@@ -19,10 +26,14 @@ interface Thread {
     number,
     { resolve: (sig: Uint8Array<ArrayBuffer>) => void; reject: (e: unknown) => void }
   >;
+  /** Requests made in this turn, posted together at its end (one message, one wake-up). */
+  batch: SignJob[];
 }
 
 /** A backend whose `sign` runs on worker threads. */
 export interface PooledBackend extends RsaBackend {
+  /** Signatures worth having in flight at once: `SIGN_THREAD_JOBS_MAX` per thread. */
+  readonly jobsMax: number;
   /** Stops the workers (pending signatures fail). */
   close(): void;
 }
@@ -78,6 +89,7 @@ export async function createSignPool(
 
   return {
     name: `${base.name}, signing on ${threads} threads`,
+    jobsMax: threads * SIGN_THREAD_JOBS_MAX,
     library: base.library,
     generate: () => base.generate(),
     importPrivate: (data) => base.importPrivate(data),
@@ -97,8 +109,7 @@ export async function createSignPool(
       const job = nextJob++;
       return await new Promise<Uint8Array<ArrayBuffer>>((resolve, reject) => {
         thread.outstanding.set(job, { resolve, reject });
-        const request: SignRequest = { type: "sign", job, key: id, data: copy };
-        thread.worker.postMessage(request, [copy.buffer]);
+        enqueue(thread, { job, key: id, data: copy });
       });
     },
     close() {
@@ -114,22 +125,43 @@ export async function createSignPool(
   };
 }
 
+/**
+ * Queues a job for `thread`. A thread with nothing to sign gets it at the end of this task; a
+ * busy one at the next turn of the event loop, so that every request made meanwhile (one
+ * answer frees several seals) goes in the same message.
+ */
+function enqueue(thread: Thread, job: SignJob): void {
+  if (thread.batch.push(job) > 1) return;
+  const posted = thread.outstanding.size - thread.batch.length;
+  const flush = () => {
+    // At most half of what a thread holds per message: one batch signed while the next waits.
+    for (let jobs; (jobs = thread.batch.splice(0, BATCH_JOBS_MAX)).length > 0;) {
+      const request: SignRequest = { type: "sign", jobs };
+      thread.worker.postMessage(request, jobs.map((j) => j.data.buffer));
+    }
+  };
+  if (posted > 0) setTimeout(flush, 0);
+  else queueMicrotask(flush);
+}
+
 function startThread(
   libraryPath: string | undefined,
 ): { thread: Thread; ready: Promise<string | undefined> } {
   const worker = new Worker(new URL("./sign_worker.ts", import.meta.url), { type: "module" });
   worker.postMessage({ type: "init", libraryPath } satisfies SignRequest);
-  const thread: Thread = { worker, outstanding: new Map() };
+  const thread: Thread = { worker, outstanding: new Map(), batch: [] };
   const ready = new Promise<string | undefined>((resolve) => {
     worker.onmessage = (e: MessageEvent<SignReply>) => {
       const reply = e.data;
       if (reply.type === "ready") return resolve(undefined);
       if (reply.type === "unavailable") return resolve(reply.reason);
-      const pending = thread.outstanding.get(reply.job);
-      if (pending === undefined) return;
-      thread.outstanding.delete(reply.job);
-      if (reply.type === "signed") pending.resolve(reply.sig);
-      else pending.reject(new Error(reply.error));
+      for (const result of reply.results) {
+        const pending = thread.outstanding.get(result.job);
+        if (pending === undefined) continue;
+        thread.outstanding.delete(result.job);
+        if ("sig" in result) pending.resolve(result.sig);
+        else pending.reject(new Error(result.error));
+      }
     };
     worker.onerror = (e) => {
       e.preventDefault();

@@ -1,26 +1,39 @@
 /**
  * A signing thread for `sign_pool.ts`: OpenSSL with blocking calls, so each signature starts
- * the moment the previous one ends, with the next request already waiting in this worker's
+ * the moment the previous one ends, with the next requests already waiting in this worker's
  * message queue. It holds private keys sent by the pool (PKCS#8 DER) and never logs them.
+ *
+ * Requests come in batches and each batch is answered in one message: every message costs both
+ * threads a wake-up and a (de)serialisation. The pool keeps a second batch waiting here while
+ * this one is signed, so this thread never waits for the pool's answer to its answer.
  * @module
  */
 /// <reference lib="deno.worker" />
 import { createOpenSslBackend } from "./openssl.ts";
 import type { PrivateKey, RsaBackend } from "./types.ts";
 
+/** One signature to make. */
+export interface SignJob {
+  job: number;
+  key: number;
+  data: Uint8Array<ArrayBuffer>;
+}
+/** One signature made, or why not. */
+export type SignResult =
+  | { job: number; sig: Uint8Array<ArrayBuffer> }
+  | { job: number; error: string };
+
 /** What the pool sends. */
 export type SignRequest =
   | { type: "init"; libraryPath?: string }
   | { type: "key"; key: number; der: Uint8Array }
-  | { type: "sign"; job: number; key: number; data: Uint8Array };
+  | { type: "sign"; jobs: SignJob[] };
 /** What a worker answers. */
 export type SignReply =
   | { type: "ready" }
   | { type: "unavailable"; reason: string }
-  | { type: "signed"; job: number; sig: Uint8Array<ArrayBuffer> }
-  | { type: "failed"; job: number; error: string };
+  | { type: "signed"; results: SignResult[] };
 
-const post = (reply: SignReply, transfer: Transferable[] = []) => self.postMessage(reply, transfer);
 /** The same libcrypto as the pool's backend, loaded when the pool says which. */
 let backend: RsaBackend | undefined;
 const keys = new Map<number, Promise<PrivateKey>>();
@@ -35,7 +48,10 @@ self.onmessage = async (e: MessageEvent<SignRequest>) => {
       privateOpsInFlightMax: 1,
       onUnavailable: (reason) => (why = reason),
     });
-    return post(backend === undefined ? { type: "unavailable", reason: why } : { type: "ready" });
+    self.postMessage(
+      backend === undefined ? { type: "unavailable", reason: why } : { type: "ready" },
+    );
+    return;
   }
   if (backend === undefined) return;
   if (request.type === "key") {
@@ -44,12 +60,22 @@ self.onmessage = async (e: MessageEvent<SignRequest>) => {
     keys.set(request.key, imported);
     return;
   }
-  try {
-    const key = keys.get(request.key);
-    if (key === undefined) throw new Error(`no key ${request.key} in this signing thread`);
-    const sig = await backend.sign(await key, request.data);
-    post({ type: "signed", job: request.job, sig }, [sig.buffer]);
-  } catch (err) {
-    post({ type: "failed", job: request.job, error: String(err) });
-  }
+  await signAll(backend, request.jobs);
 };
+
+async function signAll(backend: RsaBackend, jobs: SignJob[]): Promise<void> {
+  const results: SignResult[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const { job, key, data } of jobs) {
+    try {
+      const imported = keys.get(key);
+      if (imported === undefined) throw new Error(`no key ${key} in this signing thread`);
+      const sig = await backend.sign(await imported, data);
+      results.push({ job, sig });
+      transfer.push(sig.buffer);
+    } catch (err) {
+      results.push({ job, error: String(err) });
+    }
+  }
+  self.postMessage({ type: "signed", results } satisfies SignReply, transfer);
+}

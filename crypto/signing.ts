@@ -33,16 +33,18 @@ export async function signPayload(
 /**
  * Verifies a transport signature: the ASCII canonical form first, then, only when the payload
  * has non-ASCII text (the only case where they differ), the raw-UTF-8 form some peers sign.
+ * @param ascii the ASCII canonical form, when the caller has it already
  */
 export async function verifyPayload(
   backend: RsaBackend,
   pub: PublicKey,
   payload: unknown,
   sigB64: string,
+  ascii: Uint8Array = canonicalBytes(payload, "ascii"),
 ): Promise<boolean> {
   const sig = decodeSig(sigB64);
   if (sig === undefined) return false;
-  if (await backend.verify(pub, canonicalBytes(payload, "ascii"), sig)) return true;
+  if (await backend.verify(pub, ascii, sig)) return true;
   return hasNonAscii(payload) && await backend.verify(pub, canonicalBytes(payload, "utf8"), sig);
 }
 

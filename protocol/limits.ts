@@ -67,6 +67,12 @@ export const ACK_REFS_MAX = 256;
 /** Private-key operations in flight at once (PLATFORM.md: 2-4 saturate two cores). */
 export const CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX = 4;
 /**
+ * Signatures handed to one signing thread at once (`crypto/sign_pool.ts`): enough that it
+ * answers in batches while its next batch already waits, few enough that a quiet user's frame
+ * waits for a handful of signatures at most.
+ */
+export const SIGN_THREAD_JOBS_MAX = 4;
+/**
  * Signatures kept for reuse when the same payload goes to many links. Large enough to hold one
  * USER_ADVERTISE per user of a big server: every newcomer is sent all of them, and re-signing
  * them per hello would make joins quadratic in RSA work.

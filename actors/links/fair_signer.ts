@@ -28,8 +28,11 @@ interface Job {
 export interface Sealer {
   /** Signs and serialises a frame. */
   seal(frame: UnsignedFrame): Promise<string>;
-  /** The sealed frame when its payload's signature is already known or being computed. */
-  cachedSeal?(frame: UnsignedFrame): Promise<string> | undefined;
+  /**
+   * The sealed frame when its payload's signature is already known or being computed.
+   * @param settled the frame stays as it is until sealed
+   */
+  cachedSeal?(frame: UnsignedFrame, settled?: boolean): Promise<string> | undefined;
 }
 
 /** Round-robin seals across origins, at most `parallel` at once. */
@@ -65,8 +68,9 @@ export class FairSigner {
    * @param onStart called when its payload is read for signing: until then it may still change
    */
   sign(frame: UnsignedFrame, onStart?: () => void): Promise<string> {
-    // Known, or the same frame object already waiting (one frame sent to many links).
-    const known = this.#waiting.get(frame) ?? this.sealer.cachedSeal?.(frame);
+    // Known, or the same frame object already waiting (one frame sent to many links). A frame
+    // with `onStart` may change until then (an ACK batch).
+    const known = this.#waiting.get(frame) ?? this.sealer.cachedSeal?.(frame, !onStart);
     if (known) {
       onStart?.();
       return known;

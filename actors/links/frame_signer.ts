@@ -25,6 +25,8 @@ export class FrameSigner {
   #byPayload = new WeakMap<object, Promise<string>>();
   /** Wire texts by frame object. */
   #sealed = new WeakMap<UnsignedFrame, Promise<string>>();
+  /** Canonical texts `cachedSeal` made and did not find, for the signature that follows. */
+  #texts = new WeakMap<object, string>();
 
   constructor(private readonly backend: RsaBackend, private readonly key: PrivateKey) {}
 
@@ -37,12 +39,19 @@ export class FrameSigner {
     return this.#sealed.get(frame) ?? this.#remember(frame, this.signature(frame.payload));
   }
 
-  /** Like `seal`, when the payload was signed (or is being signed) already; else undefined. */
-  cachedSeal(frame: UnsignedFrame): Promise<string> | undefined {
+  /**
+   * Like `seal`, when the payload was signed (or is being signed) already; else undefined.
+   * @param settled the frame stays as it is until sealed: its canonical text is kept for that
+   */
+  cachedSeal(frame: UnsignedFrame, settled = false): Promise<string> | undefined {
     const sealed = this.#sealed.get(frame);
     if (sealed) return sealed;
-    const sig = this.#byPayload.get(frame.payload) ??
-      this.#cache.get(canonicalJson(frame.payload));
+    let sig = this.#byPayload.get(frame.payload);
+    if (!sig) {
+      const text = canonicalJson(frame.payload);
+      sig = this.#cache.get(text);
+      if (!sig && settled) this.#texts.set(frame.payload, text);
+    }
     return sig && this.#remember(frame, sig);
   }
 
@@ -50,7 +59,8 @@ export class FrameSigner {
   signature(payload: object): Promise<string> {
     const known = this.#byPayload.get(payload);
     if (known) return known;
-    const text = canonicalJson(payload);
+    const text = this.#texts.get(payload) ?? canonicalJson(payload);
+    this.#texts.delete(payload);
     let signing = this.#cache.get(text);
     if (!signing) {
       signing = this.backend.sign(this.key, new TextEncoder().encode(text)).then(b64uEncode);

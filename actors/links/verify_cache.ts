@@ -8,7 +8,7 @@
 import { sha256Hex } from "../../crypto/hash.ts";
 import { verifyPayload } from "../../crypto/signing.ts";
 import type { PublicKey, RsaBackend } from "../../crypto/types.ts";
-import { canonicalJson } from "../../protocol/canonical.ts";
+import { canonicalBytes } from "../../protocol/canonical.ts";
 import { VERIFY_CACHE_MAX } from "../../protocol/limits.ts";
 
 const verified = new Map<string, true>();
@@ -20,9 +20,10 @@ export async function verifyPayloadCached(
   payload: unknown,
   sig: string,
 ): Promise<boolean> {
-  const id = `${key.spki}|${sig}|${sha256Hex(new TextEncoder().encode(canonicalJson(payload)))}`;
+  const ascii = canonicalBytes(payload, "ascii");
+  const id = `${key.spki}|${sig}|${sha256Hex(ascii)}`;
   if (verified.has(id)) return true;
-  if (!(await verifyPayload(backend, key, payload, sig))) return false;
+  if (!(await verifyPayload(backend, key, payload, sig, ascii))) return false;
   verified.set(id, true);
   if (verified.size > VERIFY_CACHE_MAX) verified.delete(verified.keys().next().value!);
   return true;

@@ -198,9 +198,17 @@ export function removeFrame(me: string, ts: number, user: string): UnsignedFrame
   return { type: "USER_REMOVE", from: me, to: "*", ts, payload: { user_id: user, server_id: me } };
 }
 
+/** Seen ids by frame object: a delivery's is needed for its check and again for its ACK. */
+const seenKeys = new WeakMap<Frame, string>();
+
 /** The seen id of a frame: (ts, from, to, sha256(canonical payload)) (§15 P13). */
 export function seenKey(frame: Frame): string {
-  return `${frame.ts}|${frame.from}|${frame.to}|${
-    sha256Hex(new TextEncoder().encode(canonicalJson(frame.payload)))
-  }`;
+  let key = seenKeys.get(frame);
+  if (key === undefined) {
+    key = `${frame.ts}|${frame.from}|${frame.to}|${
+      sha256Hex(new TextEncoder().encode(canonicalJson(frame.payload)))
+    }`;
+    seenKeys.set(frame, key);
+  }
+  return key;
 }

@@ -26,6 +26,7 @@ import { OutboundJournal } from "./outbound_journal.ts";
 import type { Peers } from "./peers.ts";
 import {
   type Checked,
+  cores,
   openCrypto,
   preflight,
   sayCrypto,
@@ -33,6 +34,7 @@ import {
   startSigning,
 } from "./prepare.ts";
 import type { ServerParts, ServerWorld } from "./server_world.ts";
+import { CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX } from "../../protocol/limits.ts";
 import { type Actors, startActors } from "./start_actors.ts";
 
 /** How to run a server: a configuration plus the world it runs in. */
@@ -168,6 +170,9 @@ function serverParts(o: {
     identity,
     world: o.world,
     signer: new FrameSigner(backend, identity.key),
+    // Else two per core, so each core has its next seal waiting when it ends one.
+    sealsAtOnce: o.signing.pool?.jobsMax ??
+      Math.max(1, Math.min(CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX, 2 * cores())),
     backend,
     advertise: { host: config.advertise_host, port: config.advertise_port ?? o.listener.port },
     dial: o.checked.dial,

@@ -28,6 +28,8 @@ export interface ServerParts {
   identity: Identity;
   world: ServerWorld;
   signer: FrameSigner;
+  /** Seals signed at once: as many as the signing threads take. */
+  sealsAtOnce: number;
   backend: RsaBackend;
   /** Where other servers reach us. */
   advertise: { host: string; port: number };

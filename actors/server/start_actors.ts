@@ -5,7 +5,6 @@
  */
 import type { PublicKey } from "../../crypto/types.ts";
 import {
-  CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX,
   LINK_OUTBOX_MAX,
   ORIGIN_SEALS_MAX,
   PUBLIC_CHANNEL_REKEY_DELAY_MS,
@@ -22,7 +21,6 @@ import type { RouterState } from "../router/router_state.ts";
 import { BUILD } from "./build.ts";
 import type { ServerConfig } from "./config.ts";
 import { Peers } from "./peers.ts";
-import { cores } from "./prepare.ts";
 import { PublicChannelKeys } from "./public_channel.ts";
 import type { ServerParts } from "./server_world.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -100,12 +98,7 @@ function linkContext(
 ): Omit<LinkContext, "uncongested" | "onReceive"> {
   const { clock, random, log } = p.world;
   // Seals take turns across origins (fair shares of the signing CPU).
-  // Two seals per core at once, so each signing thread has its next one waiting when it ends
-  // one (one per core left 0.3 of 2 cores idle: BENCHMARKS.md, target a).
-  const fair = new FairSigner(
-    p.signer,
-    Math.max(1, Math.min(CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX, 2 * cores())),
-  );
+  const fair = new FairSigner(p.signer, p.sealsAtOnce);
   return {
     backend: p.backend,
     signer: { seal: (frame, onStart) => fair.sign(frame, onStart) },
