@@ -33,6 +33,8 @@ export interface RouterOptions {
   dial: (server_id: string) => void;
   /** Asks the public-channel actor to prepare a rekey. */
   rekey: () => void;
+  /** Tells the peer manager that a server link is up, whichever side dialled. */
+  linked?: (server_id: string) => void;
   /** Check invariants after every input (tests and simulation). */
   checkInvariants?: boolean;
 }
@@ -74,6 +76,7 @@ export class Router {
   #turn(batch: RouterInput[]): void {
     const { store, log } = this.#options;
     const effects: Effect[] = [];
+    const linked: string[] = [];
     for (const input of batch) {
       const event_seq = store.lastSeq;
       const decision = decide(this.state, input, this.#options.config);
@@ -83,8 +86,10 @@ export class Router {
         log.debug("dropped", { input: input.type, reason: decision.verdict.reason });
       }
       effects.push(...decision.effects);
+      for (const e of decision.events) if (e.type === "ServerLinked") linked.push(e.server_id);
     }
     store.commit();
+    for (const server_id of linked) this.#options.linked?.(server_id);
     for (const effect of effects) this.#perform(effect);
   }
 

@@ -35,7 +35,7 @@ import type { DialOptions, WebSocket } from "./dial.ts";
 import { FrameSigner } from "../links/frame_signer.ts";
 import { logEvent } from "./event_lines.ts";
 import { Link, type LinkContext } from "../links/link.ts";
-import { Peers } from "./peers.ts";
+import { Peers, socketConnector } from "./peers.ts";
 import { Router } from "../router/router.ts";
 import type { RouterConfig } from "../router/router_config.ts";
 import { FirstFrameHandler, ServerLinkHandler } from "../links/server_link.ts";
@@ -258,6 +258,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log,
     config: routerConfig,
     dial: (id) => late.peers?.dial(id),
+    linked: (id) => late.peers?.linked(id),
     rekey: () => late.keys?.request(),
     checkInvariants: options.checkInvariants ?? false,
   });
@@ -378,7 +379,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return link;
   };
   const peers = new Peers({
-    dial,
     note,
     clock,
     random,
@@ -386,11 +386,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     state: () => r.state,
     backoffBaseMs: config.reconnect_backoff_base_ms,
     backoffMaxMs: config.reconnect_backoff_max_ms,
-    adopt: (socket, server_id) => {
+    connect: socketConnector((socket, server_id) => {
       const link = adoptOutbound(socket, server_id);
       (link.handler as ServerLinkHandler).helloFrame();
       r.post({ type: "ServerDialed", link: link.id, server_id, at_ms: clock.now() });
-    },
+    }, dial),
   });
   const welcomed = (j: Joined) => {
     const link = adoptOutbound(j.socket, j.introducer.server_id);

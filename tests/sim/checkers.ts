@@ -21,22 +21,31 @@ import { isDeepStrictEqual } from "node:util";
 import { checkInvariants, fold } from "../../actors/router/router_state.ts";
 import type { FrameOf } from "../../protocol/mod.ts";
 import { type SimServer, tokenText } from "./sim_server.ts";
-import type { SimUser, World } from "./sim_world.ts";
+import type { CheckedUser as SimUser, CheckedWorld as World } from "./sim_types.ts";
 
 /**
- * Checker 1, after every step. A step changes only the servers it touched (`world.touched`)
- * and the users whose location or session changed there (`world.touched_users`), so only
- * those are checked: the same invariants as checking everything, at a cost that does not grow
- * with the size of the world.
+ * Checker 1, after every step. A step changes only the servers it touched (`world.touched`:
+ * their links, or their state by an event) and, on each, the users its events named
+ * (`world.touched_users`), so only those are checked: the same invariants as checking
+ * everything, at a cost that does not grow with the size of the world. A user's live sessions
+ * are counted over the servers that have it local (`world.local_on`, kept here from the touched
+ * pairs: `local_users` changes only by an event naming the user).
  */
 export function checkStep(world: World): void {
   for (const server of world.touched) checkServer(world, server);
-  for (const id of world.touched_users) {
-    for (const server of world.servers) checkLocation(world, server, id);
+  for (const [id, servers] of world.touched_users) {
+    let on = world.local_on.get(id);
+    for (const server of servers) {
+      checkLocation(world, server, id);
+      if (server.state.local_users.has(id)) {
+        if (on === undefined) world.local_on.set(id, on = new Set());
+        on.add(server);
+      } else on?.delete(server);
+    }
     const live: string[] = [];
-    for (const server of world.servers) {
-      const link = server.state.local_users.get(id);
-      const end = link === undefined ? undefined : server.links.get(link);
+    for (const server of on ?? []) {
+      const link = server.state.local_users.get(id)!;
+      const end = server.links.get(link);
       if (end !== undefined && end.conn.ends[0].state === "open") live.push(server.id);
     }
     if (live.length > 1) {

@@ -36,7 +36,7 @@
  * the timeout above.
  * @module
  */
-import { SeededRandom } from "../../lib/world.ts";
+import { type Clock, type Random, SeededRandom, type TimerId } from "../../lib/world.ts";
 import { DIAL_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, LINK_TIMEOUT_MS } from "../../protocol/limits.ts";
 
 /** The fault menu and the timing of the simulated network. */
@@ -104,6 +104,11 @@ export class Dice {
   /** A float in [0, 1). */
   float(): number {
     return this.#random.float();
+  }
+
+  /** The same stream, for code that takes a {@linkcode Random} (the server's peer manager). */
+  get random(): Random {
+    return this.#random;
   }
 
   /** An integer in [0, n). */
@@ -182,6 +187,27 @@ export class Scheduler {
   /** Runs `run` after `delay_ms`. */
   after(delay_ms: number, label: string, run: () => void): void {
     this.at(this.#now + delay_ms, label, run);
+  }
+
+  /**
+   * The virtual time as a {@linkcode Clock}, for server code that takes one (the peer
+   * manager); its timers carry `label`. A cleared timer still pops, as a step that does nothing.
+   */
+  clock(label: string): Clock {
+    const live = new Set<number>();
+    let next = 0;
+    return {
+      now: () => this.#now,
+      setTimeout: (fn: () => void, ms: number): TimerId => {
+        const id = ++next;
+        live.add(id);
+        this.after(Math.max(0, ms), label, () => {
+          if (live.delete(id)) fn();
+        });
+        return id;
+      },
+      clearTimeout: (id: TimerId) => void live.delete(id as number),
+    };
   }
 
   /** Pops the earliest event, moves time to it and runs it; the label, or undefined when idle. */

@@ -1,7 +1,8 @@
 /**
- * One simulated server: the Router's pure core (`decide`, `evolve`, `checkInvariants`) inside a
- * small shell that does what `actors/server/server.ts`, `link.ts`, `server_link.ts`, `user_link.ts`,
- * `peers.ts` and `bootstrap.ts` do, minus sockets, crypto and SQLite. Frames are "signed" with
+ * One simulated server: the Router's pure core (`decide`, `evolve`, `checkInvariants`) and the
+ * server's own peer manager (`actors/server/peers.ts`, on the virtual clock, dialling simulated
+ * connections) inside a small shell that does what `actors/server/server.ts`, `link.ts`,
+ * `server_link.ts`, `user_link.ts` and `bootstrap.ts` do, minus sockets, crypto and SQLite. Frames are "signed" with
  * `sig: "x"` and trusted; a key is any string (`"K-u3"`), and the key a frame carries is passed
  * to the Router as is. What the real shell refuses before the Router (a first frame of the
  * wrong type, a frame from an unpinned server) is refused here too, with the same ERROR and
@@ -39,6 +40,8 @@ import {
   USER_FRAME_BYTES_MAX,
 } from "../../protocol/mod.ts";
 import type { RouterEvent } from "../../store/events.ts";
+import type { Logger } from "../../lib/log.ts";
+import { type DialOutcome, Peers } from "../../actors/server/peers.ts";
 import type { Connection, Dice, EndIndex, FakeNetwork, Scheduler } from "./fake_network.ts";
 
 /** What a server needs from the world around it. */
@@ -77,12 +80,6 @@ export interface LinkEnd {
   strikes: number;
 }
 
-interface Attempt {
-  failures: number;
-  timer: boolean;
-  dialling: boolean;
-}
-
 /** One server of the simulation. */
 export class SimServer {
   readonly state: RouterState;
@@ -97,7 +94,8 @@ export class SimServer {
   joined = false;
   readonly host_name: string;
   readonly port = 8765;
-  #attempts = new Map<string, Attempt>();
+  /** The real peer manager: redials lost servers, with its backoff and its hastening. */
+  readonly peers: Peers;
   #join = { failures: 0, attempt: 0 };
 
   constructor(
@@ -116,6 +114,15 @@ export class SimServer {
       advertise: { host: this.host_name, port: this.port },
       features,
     };
+    this.peers = new Peers({
+      clock: world.scheduler.clock(`redial ${id}`),
+      random: world.dice.random,
+      log: traceLogger(world, id),
+      state: () => this.state,
+      backoffBaseMs: RECONNECT_BACKOFF_BASE_MS,
+      backoffMaxMs: RECONNECT_BACKOFF_MAX_MS,
+      connect: (server_id, _addr, done) => this.#connect(server_id, done),
+    });
   }
 
   /** Starts the Router; the introducer serves at once, the others join first. */
@@ -145,6 +152,7 @@ export class SimServer {
       return world.fail(`decide() threw on ${input.type} at ${this.id}: ${errorText(e)}`);
     }
     this.#apply(decision.events);
+    for (const e of decision.events) if (e.type === "ServerLinked") this.peers.linked(e.server_id);
     const { accepted, reason } = decision.verdict;
     world.count(`${input.type} ${accepted ? "accepted" : "dropped"}`);
     world.trace(
@@ -173,16 +181,14 @@ export class SimServer {
   receive(conn: Connection, text: string): void {
     const link = this.links.get(conn.id);
     if (link === undefined) return;
-    this.world.touch(this);
-    const parsed = parseFrame(
+    const frame = conn.kind === "server" ? parseServerFrame(this.world, text) : parsed(
+      this.world,
       text,
       link.role === "user" ? USER_FRAME_BYTES_MAX : SERVER_FRAME_BYTES_MAX,
     );
-    if (!parsed.ok) {
-      this.world.fail(`${this.id} got a malformed frame on ${conn.id}: ${parsed.detail}: ${text}`);
-    }
-    const frame = parsed.frame;
     if (link.role === "first") {
+      // A frame changes what the step checker sees only by the Router's events, or this.
+      this.world.touch(this);
       if (frame.type === "USER_HELLO") link.role = "user";
       else if (isServerHello(frame)) link.role = "server";
       else return this.#refuse(link, frame, "UNKNOWN_TYPE", `first frame ${frame.type}`);
@@ -207,17 +213,8 @@ export class SimServer {
     this.post({ type: "LinkClosed", link: conn.id, reason, at_ms: this.world.scheduler.now });
   }
 
-  /** The peer manager (`peers.ts`): makes sure a link to `server_id` exists or is being made. */
-  dial(server_id: string): void {
-    if (server_id === this.id) return;
-    const attempt = this.#attempts.get(server_id);
-    if (attempt && (attempt.timer || attempt.dialling)) return;
-    const next = attempt ?? { failures: 0, timer: false, dialling: false };
-    this.#attempts.set(server_id, next);
-    this.#scheduleDial(server_id, next, attempt === undefined ? 0 : this.#backoff(next.failures));
-  }
-
   #apply(events: RouterEvent[]): void {
+    if (events.length === 0) return;
     const users = [...userIds(events)];
     this.world.touch(this, users);
     for (const event of events) {
@@ -248,13 +245,13 @@ export class SimServer {
         const link = this.links.get(effect.link);
         if (link === undefined) return;
         if (effect.type === "Send") {
-          network.send(link.conn, link.end, seal(effect.frame), replayable(effect.frame.type));
+          network.send(link.conn, link.end, sealOnce(effect.frame), replayable(effect.frame.type));
         } else if (effect.type === "Relay") network.send(link.conn, link.end, effect.text, true);
         else network.close(link.conn, link.end, `${effect.code} ${effect.reason}`);
         return;
       }
       case "Dial":
-        return this.dial(effect.server_id);
+        return this.peers.dial(effect.server_id);
       default:
         // Effects outside presence and DMs (the public channel's rekey) are not simulated.
         this.world.count(`effect ${effect.type} not simulated`);
@@ -364,57 +361,40 @@ export class SimServer {
     return 2 * one_way_delay_min_ms + this.world.dice.exponential(2 * one_way_delay_mean_ms);
   }
 
-  #scheduleDial(server_id: string, attempt: Attempt, delay_ms: number): void {
-    attempt.timer = true;
-    this.world.scheduler.after(delay_ms, `dial ${this.id}->${server_id}`, () => {
-      attempt.timer = false;
-      this.#tryDial(server_id, attempt);
-    });
-  }
-
-  #tryDial(server_id: string, attempt: Attempt): void {
-    if (this.state.servers.has(server_id)) {
-      attempt.failures = 0;
-      return;
-    }
-    if (!this.state.server_addrs.has(server_id)) return;
-    attempt.dialling = true;
+  /** The peer manager's dial: a connect that takes a round trip, or times out across a partition. */
+  #connect(server_id: string, done: (outcome: DialOutcome) => void): void {
     const { network, scheduler } = this.world;
-    const failed = (why: string) => {
-      attempt.dialling = false;
-      attempt.failures++;
-      const delay = this.#backoff(attempt.failures);
-      this.world.trace(`${this.id} dial ${server_id} failed (${why}); retry in ${delay} ms`);
-      this.#scheduleDial(server_id, attempt, delay);
-    };
     if (!network.reachable(this.id, server_id)) {
       return scheduler.after(
         network.options.dial_timeout_ms,
         `dial timeout ${this.id}->${server_id}`,
-        () => failed("timeout"),
+        () => done({ ok: false, error: "timeout" }),
       );
     }
     scheduler.after(this.#handshake_ms(), `connect ${this.id}->${server_id}`, () => {
       const target = this.world.server(server_id);
-      if (target === undefined || !target.accepting) return failed("refused");
-      if (!network.reachable(this.id, server_id)) return failed("partitioned");
-      attempt.dialling = false;
-      // peers.ts closes a fresh socket if the server got linked meanwhile.
-      if (this.state.servers.has(server_id)) return;
-      attempt.failures = 0;
-      const conn = network.open("server", this.id, server_id);
-      target.accept(conn);
-      this.links.set(conn.id, {
-        conn,
-        end: 0,
-        role: "server",
-        established: true,
-        hello_accepted: false,
-        strikes: 0,
-      });
-      network.send(conn, 0, seal(this.#hello("SERVER_HELLO_LINK", server_id)));
-      this.post({ type: "ServerDialed", link: conn.id, server_id, at_ms: scheduler.now });
+      if (target === undefined || !target.accepting) return done({ ok: false, error: "refused" });
+      if (!network.reachable(this.id, server_id)) return done({ ok: false, error: "partitioned" });
+      // Nothing is open before `adopt`: a discarded dial leaves no connection behind.
+      done({ ok: true, adopt: () => this.#adopt(target), discard: () => {} });
     });
+  }
+
+  /** `adoptOutbound` in server.ts: the new link says SERVER_HELLO_LINK and tells the Router. */
+  #adopt(target: SimServer): void {
+    const { network, scheduler } = this.world;
+    const conn = network.open("server", this.id, target.id);
+    target.accept(conn);
+    this.links.set(conn.id, {
+      conn,
+      end: 0,
+      role: "server",
+      established: true,
+      hello_accepted: false,
+      strikes: 0,
+    });
+    network.send(conn, 0, seal(this.#hello("SERVER_HELLO_LINK", target.id)));
+    this.post({ type: "ServerDialed", link: conn.id, server_id: target.id, at_ms: scheduler.now });
   }
 
   #hello(type: "SERVER_HELLO_LINK" | "SERVER_HELLO_JOIN", to: string): UnsignedFrame {
@@ -542,6 +522,51 @@ export function seal(frame: UnsignedFrame): string {
 }
 
 /**
+ * The Router sends one frame object to every peer (`toServers`): it is serialised once. A
+ * frame object is never changed after the Router made it, so its text is the same each time.
+ */
+const sealed = new WeakMap<UnsignedFrame, string>();
+function sealOnce(frame: UnsignedFrame): string {
+  let text = sealed.get(frame);
+  if (text === undefined) sealed.set(frame, text = seal(frame));
+  return text;
+}
+
+/** Parses what a link delivered; a frame the simulation sent must parse. */
+function parsed(world: Pick<ServerHost, "fail">, text: string, max: number): Frame {
+  const result = parseFrame(text, max);
+  if (!result.ok) world.fail(`got a malformed frame: ${result.detail}: ${text}`);
+  return result.frame;
+}
+
+/**
+ * Frames from a server by their text: one gossip frame reaches every server, and one presence
+ * frame every local user, with the same text, and `parseFrame` gives the same frame for the
+ * same text, so it is parsed once. The frame is
+ * frozen, so a consumer that changed it would throw rather than change what the next server
+ * sees. Bounded: forgotten wholesale past SIM_PARSE_CACHE_MAX texts.
+ */
+const SIM_PARSE_CACHE_MAX = 20_000;
+const parsedServerFrames = new Map<string, Frame>();
+export function parseServerFrame(world: Pick<ServerHost, "fail">, text: string): Frame {
+  let frame = parsedServerFrames.get(text);
+  if (frame === undefined) {
+    frame = deepFreeze(parsed(world, text, SERVER_FRAME_BYTES_MAX));
+    if (parsedServerFrames.size >= SIM_PARSE_CACHE_MAX) parsedServerFrames.clear();
+    parsedServerFrames.set(text, frame);
+  }
+  return frame;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
  * Which frames a server may send twice (`packet_replay_probability`): anything it relays (a
  * peer whose seen cache forgot a frame forwards it again) and what it sends itself, except its
  * own presence: a server's presence frames are its word on its own users, so a server that
@@ -609,6 +634,13 @@ export function tokenText(ciphertext: unknown): string {
   } catch {
     return ciphertext;
   }
+}
+
+/** The peer manager's log lines, into the run's trace. */
+function traceLogger(world: ServerHost, id: string): Logger {
+  const line = (message: string, fields?: Record<string, unknown>) =>
+    world.trace(`${id} peers: ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
+  return { debug: line, info: line, warn: line, error: line };
 }
 
 function errorText(e: unknown): string {

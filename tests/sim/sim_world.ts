@@ -28,7 +28,8 @@ import {
   type NetworkStats,
   Scheduler,
 } from "./fake_network.ts";
-import { type ServerHost, SimServer, tokenText } from "./sim_server.ts";
+import { parseServerFrame, type ServerHost, SimServer, tokenText } from "./sim_server.ts";
+import type { CheckedWorld, MessageRecord } from "./sim_types.ts";
 import { OUR_SERVER_FEATURES } from "../../actors/router/router_delivery.ts";
 import { FEATURE_GOSSIP_DIRECT } from "../../protocol/features.ts";
 
@@ -162,18 +163,6 @@ export class SimFailure extends Error {
   }
 }
 
-/** A DM the simulation sent, and how often it arrived. */
-export interface MessageRecord {
-  token: string;
-  from: string;
-  to: string;
-  ts: number;
-  /** "chaos" DMs may be lost; "probe" DMs (sent after healing) must arrive exactly once. */
-  phase: "chaos" | "probe";
-  round: number;
-  deliveries: number;
-}
-
 /** What a finished run did. */
 export interface SimReport {
   seed: bigint;
@@ -304,11 +293,7 @@ export class SimUser {
 
   receive(conn: Connection, text: string): void {
     if (conn !== this.conn) return;
-    const parsed = parseFrame(text, SERVER_FRAME_BYTES_MAX);
-    if (!parsed.ok) {
-      this.world.fail(`${this.id} got a malformed frame on ${conn.id}: ${parsed.detail}: ${text}`);
-    }
-    const frame = parsed.frame;
+    const frame = parseServerFrame(this.world, text);
     switch (frame.type) {
       case "ACK":
         if (frame.payload.msg_ref === "USER_HELLO" && this.state === "connecting") {
@@ -343,7 +328,7 @@ export class SimUser {
 }
 
 /** The whole simulated world. */
-export class World implements ServerHost {
+export class World implements ServerHost, CheckedWorld {
   readonly dice: Dice;
   readonly scheduler: Scheduler;
   readonly network: FakeNetwork;
@@ -355,7 +340,8 @@ export class World implements ServerHost {
   readonly counters = new Map<string, number>();
   /** What the current step changed, for the step checkers. */
   readonly touched = new Set<SimServer>();
-  readonly touched_users = new Set<string>();
+  readonly touched_users = new Map<string, Set<SimServer>>();
+  readonly local_on = new Map<string, Set<SimServer>>();
   step = 0;
   round = 0;
   /** The most steps one settle took (how close runs come to the budget). */
@@ -425,7 +411,11 @@ export class World implements ServerHost {
 
   touch(server: SimServer, users: Iterable<string> = []): void {
     this.touched.add(server);
-    for (const user of users) this.touched_users.add(user);
+    for (const user of users) {
+      const on = this.touched_users.get(user);
+      if (on === undefined) this.touched_users.set(user, new Set([server]));
+      else on.add(server);
+    }
   }
 
   count(what: string): void {
