@@ -185,9 +185,19 @@ export function removeFrame(me: string, ts: number, user: string): UnsignedFrame
   return { type: "USER_REMOVE", from: me, to: "*", ts, payload: { user_id: user, server_id: me } };
 }
 
-/** The seen id of a frame: (ts, from, to, sha256(canonical payload)) (§15 P13). */
+/** Seen ids of frozen frames: such a frame cannot change, so its id is computed once. */
+const frozenSeenKeys = new WeakMap<Frame, string>();
+
+/**
+ * The seen id of a frame: (ts, from, to, sha256(canonical payload)) (§15 P13). A frozen frame
+ * (the simulation hands one parsed frame to every server it reaches) is hashed once.
+ */
 export function seenKey(frame: Frame): string {
-  return `${frame.ts}|${frame.from}|${frame.to}|${
+  let key = frozenSeenKeys.get(frame);
+  if (key !== undefined) return key;
+  key = `${frame.ts}|${frame.from}|${frame.to}|${
     sha256Hex(new TextEncoder().encode(canonicalJson(frame.payload)))
   }`;
+  if (Object.isFrozen(frame) && Object.isFrozen(frame.payload)) frozenSeenKeys.set(frame, key);
+  return key;
 }

@@ -58,7 +58,8 @@ export interface ServerHost {
   count(what: string): void;
   /** This step changed `server` (its state or links) and the presence of these users. */
   touch(server: SimServer, users?: Iterable<string>): void;
-  trace(line: string): void;
+  /** Adds a line to the run's trace; a function when the line costs to make. */
+  trace(line: string | (() => string)): void;
   /** Stops the run with a broken invariant. */
   fail(invariant: string): never;
 }
@@ -155,10 +156,10 @@ export class SimServer {
     for (const e of decision.events) if (e.type === "ServerLinked") this.peers.linked(e.server_id);
     const { accepted, reason } = decision.verdict;
     world.count(`${input.type} ${accepted ? "accepted" : "dropped"}`);
-    world.trace(
+    world.trace(() =>
       `${this.id} <- ${describe(input)}: ${accepted ? "ok" : "DROP"} ${reason}${
         decision.events.length ? ` [${decision.events.map((e) => e.type).join(",")}]` : ""
-      }`,
+      }`
     );
     for (const effect of decision.effects) this.#perform(effect);
     return decision;

@@ -71,7 +71,7 @@ Deno.test("FakeNetwork keeps each direction in order and drops nothing on a live
   const conn = network.open("server", "a", "b");
   for (let i = 0; i < 50; i++) network.send(conn, 0, `m${i}`);
   network.close(conn, 0, "bye");
-  while (scheduler.next() !== undefined);
+  while (scheduler.next());
   assert.deepEqual(got, [
     "0:closed",
     ...Array.from({ length: 50 }, (_, i) => `1:m${i}`),
@@ -90,11 +90,11 @@ Deno.test("FakeNetwork holds messages across a short partition and times links o
   const short = network.open("server", "a", "b");
   network.partition("a", "b", 10_000);
   network.send(short, 0, "held");
-  while (scheduler.next() !== undefined);
+  while (scheduler.next());
   assert.deepEqual(got, ["1:held@true"]);
   got.length = 0;
   network.partition("a", "b", 200_000);
   network.send(short, 1, "lost");
-  while (scheduler.next() !== undefined);
+  while (scheduler.next());
   assert.deepEqual(got.sort(), ["0:closed", "1:closed"]);
 });

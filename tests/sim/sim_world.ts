@@ -349,7 +349,8 @@ export class World implements ServerHost, CheckedWorld {
   phase = "boot";
   #byId = new Map<string, SimServer>();
   #userById = new Map<string, SimUser>();
-  #trace: string[] = [];
+  /** The last lines of trace; a line is made only if a failure reports it. */
+  #trace: { step: number; at: number; line: string | (() => string) }[] = [];
   #tokens = 0;
   /** Timers of an earlier phase see a different generation and stop. */
   #generation = 0;
@@ -422,8 +423,8 @@ export class World implements ServerHost, CheckedWorld {
     this.counters.set(what, (this.counters.get(what) ?? 0) + 1);
   }
 
-  trace(line: string): void {
-    this.#trace.push(`[${this.step} +${this.scheduler.now - 1_760_000_000_000}ms] ${line}`);
+  trace(line: string | (() => string)): void {
+    this.#trace.push({ step: this.step, at: this.scheduler.now, line });
     if (this.#trace.length > this.options.trace_lines * 2) {
       this.#trace.splice(0, this.#trace.length - this.options.trace_lines);
     }
@@ -435,7 +436,9 @@ export class World implements ServerHost, CheckedWorld {
       this.step,
       this.phase,
       invariant,
-      this.#trace.slice(-this.options.trace_lines),
+      this.#trace.slice(-this.options.trace_lines).map(({ step, at, line }) =>
+        `[${step} +${at - 1_760_000_000_000}ms] ${typeof line === "string" ? line : line()}`
+      ),
     );
   }
 
@@ -491,8 +494,7 @@ export class World implements ServerHost, CheckedWorld {
 
   /** One scheduler step, then the step checkers. False when nothing is left to do. */
   stepOnce(): boolean {
-    const label = this.scheduler.next();
-    if (label === undefined) return false;
+    if (!this.scheduler.next()) return false;
     this.step++;
     checkStep(this);
     return true;
