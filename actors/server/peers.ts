@@ -6,8 +6,9 @@
  * or is announced at another address.
  *
  * A link coming back to a server we were failing to reach is evidence that a partition healed:
- * the other waiting retries are brought forward to within one base delay (with jitter), instead
- * of each waiting out its own backoff, so a heal takes about as long at 100 peers as at 10. This
+ * the other waiting retries are brought forward to within one base delay (with jitter), and a
+ * dial still in flight (begun into the partition) is retried as soon if it fails, instead of
+ * each waiting out its own backoff, so a heal takes about as long at 100 peers as at 10. This
  * happens at most once per longest backoff, so a flapping network adds at most one dial per
  * peer per `backoffMaxMs`; a hastened dial that fails backs off from where it was.
  *
@@ -84,6 +85,8 @@ interface Attempt {
   sinceMs: number;
   /** Whether the server was seen linked since then: such a server is never forgotten. */
   linked: boolean;
+  /** A heal was seen while this dial was in flight: if it fails, it is retried soon. */
+  hastened?: boolean;
 }
 
 /** Outbound links to pinned servers. */
@@ -166,6 +169,11 @@ export class Peers {
     return Math.round(exp * (0.5 + random.float() / 2));
   }
 
+  /** Within one base delay, jittered over its second half. */
+  #soon(): number {
+    return Math.round(this.ctx.backoffBaseMs * (0.5 + this.ctx.random.float() / 2));
+  }
+
   #schedule(server_id: string, attempt: Attempt, delayMs: number): void {
     attempt.retryAtMs = this.ctx.clock.now() + delayMs;
     attempt.timer = this.ctx.clock.setTimeout(() => {
@@ -177,15 +185,17 @@ export class Peers {
 
   /** Brings every retry due later than one base delay forward to within it, with jitter. */
   #hasten(): void {
-    const { clock, backoffBaseMs, backoffMaxMs, random, log } = this.ctx;
+    const { clock, backoffBaseMs, backoffMaxMs, log } = this.ctx;
     const now = clock.now();
     if (now < this.#hastenNotBeforeMs) return;
     this.#hastenNotBeforeMs = now + backoffMaxMs;
     let hastened = 0;
     for (const [server_id, attempt] of this.#attempts) {
+      // A dial begun before the heal may still fail on it (a connect into the partition).
+      if (attempt.dialling) attempt.hastened = true;
       if (attempt.timer === undefined || attempt.retryAtMs! <= now + backoffBaseMs) continue;
       clock.clearTimeout(attempt.timer);
-      this.#schedule(server_id, attempt, Math.round(backoffBaseMs * (0.5 + random.float() / 2)));
+      this.#schedule(server_id, attempt, this.#soon());
       hastened++;
     }
     if (hastened > 0) log.info("a lost server is back; retrying the others now", { hastened });
@@ -238,7 +248,8 @@ export class Peers {
       });
       return;
     }
-    const delay = this.#delay(attempt.failures);
+    const delay = attempt.hastened ? this.#soon() : this.#delay(attempt.failures);
+    attempt.hastened = false;
     // The first failure is worth a line; the retries after it are not.
     const fields = { server_id, error, retry_ms: delay, failures: attempt.failures };
     if (attempt.failures === 1) log.info("server unreachable; will retry", fields);
