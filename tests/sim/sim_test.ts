@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { freshSeed, summary } from "./main.ts";
 import { Dice, FakeNetwork, Scheduler } from "./fake_network.ts";
 import { DEFAULT_NETWORK_OPTIONS } from "./fake_network.ts";
-import { runSimulation, SimFailure, simOptions, World } from "./sim_world.ts";
+import { calmOptions, runSimulation, SimFailure, simOptions, World } from "./sim_world.ts";
 import { LINK_TIMEOUT_MS, RECONNECT_BACKOFF_BASE_MS } from "../../protocol/limits.ts";
 
 const FIXED_SEEDS = Array.from({ length: 20 }, (_, i) => BigInt(i + 1));
@@ -104,21 +104,7 @@ Deno.test("FakeNetwork holds messages across a short partition and times links o
 // the partition ends, the first link back brings the other redials forward (the real Peers), so
 // the mesh is whole within a few base delays of it, not when the last peer's backoff runs out.
 Deno.test("after a partition heals, the other links follow the first one back within a few base delays", () => {
-  const world = new World(simOptions(3n, {
-    servers: 16,
-    users: 16,
-    steps: 0,
-    rounds: 0,
-    gossip_direct: "all",
-    network: {
-      ...DEFAULT_NETWORK_OPTIONS,
-      packet_loss_probability: 0,
-      packet_replay_probability: 0,
-      partition_probability: 0,
-      path_clog_probability: 0,
-      link_break_probability: 0,
-    },
-  }));
+  const world = new World(calmOptions(3n, 16, 16));
   world.network.faults = false;
   world.boot();
   world.settle(1_000_000);

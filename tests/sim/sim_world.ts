@@ -135,6 +135,28 @@ export function simOptions(seed: bigint, overrides: Partial<SimOptions> = {}): S
   return options;
 }
 
+/**
+ * A world without faults or chaos steps, every server with `gossip_direct`: the network only
+ * delays, so what a test or a measurement scripts (a join, a partition) is all that happens.
+ */
+export function calmOptions(seed: bigint, servers: number, users: number): SimOptions {
+  return simOptions(seed, {
+    servers,
+    users,
+    steps: 0,
+    rounds: 0,
+    gossip_direct: "all",
+    network: {
+      ...DEFAULT_NETWORK_OPTIONS,
+      packet_loss_probability: 0,
+      packet_replay_probability: 0,
+      partition_probability: 0,
+      path_clog_probability: 0,
+      link_break_probability: 0,
+    },
+  });
+}
+
 /** The command that replays a run. */
 export function reproduce(options: SimOptions): string {
   const base = simOptions(options.seed);
