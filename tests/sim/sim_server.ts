@@ -56,8 +56,11 @@ export interface ServerHost {
   userAccepted(user: string, server: string): void;
   /** Records a verdict for the run report. */
   count(what: string): void;
-  /** This step changed `server` (its state or links) and the presence of these users. */
-  touch(server: SimServer, users?: Iterable<string>): void;
+  /**
+   * This step changed `server`: its links (checked whole), or by events only its entries for
+   * the users and linked servers they name.
+   */
+  touch(server: SimServer, named?: { users: string[]; peers: string[] }): void;
   /** Adds a line to the run's trace; a function when the line costs to make. */
   trace(line: string | (() => string)): void;
   /** Stops the run with a broken invariant. */
@@ -89,6 +92,8 @@ export class SimServer {
   readonly config: RouterConfig;
   /** Link id (the connection id) -> this server's end. Removed once the Router heard it closed. */
   readonly links = new Map<string, LinkEnd>();
+  /** user -> the open user links that said hello as that user (for the step checker). */
+  readonly user_links = new Map<string, Set<LinkEnd>>();
   /** Listening and serving users (the real server accepts once its Router runs). */
   accepting = false;
   /** Welcomed by the introducer (always true for the introducer itself). */
@@ -210,6 +215,7 @@ export class SimServer {
     if (link === undefined) return;
     this.world.touch(this);
     this.links.delete(conn.id);
+    if (link.user !== undefined) this.user_links.get(link.user)?.delete(link);
     if (link.role === "joining") return this.#joinFailed(`join link closed: ${reason}`);
     this.post({ type: "LinkClosed", link: conn.id, reason, at_ms: this.world.scheduler.now });
   }
@@ -217,7 +223,13 @@ export class SimServer {
   #apply(events: RouterEvent[]): void {
     if (events.length === 0) return;
     const users = [...userIds(events)];
-    this.world.touch(this, users);
+    const peers: string[] = [];
+    for (const e of events) {
+      if (e.type === "ServerLinked" || e.type === "ServerUnlinked") peers.push(e.server_id);
+      // A restart clears every link of the state: check the server whole.
+      if (e.type === "ServerStarted") this.world.touch(this);
+    }
+    this.world.touch(this, { users, peers });
     for (const event of events) {
       this.log.push(event);
       try {
@@ -267,6 +279,9 @@ export class SimServer {
         return this.#refuse(link, frame, "UNKNOWN_TYPE", "first frame must be USER_HELLO");
       }
       link.user = frame.from;
+      let mine = this.user_links.get(link.user);
+      if (mine === undefined) this.user_links.set(link.user, mine = new Set());
+      mine.add(link);
       const d = this.post({
         type: "UserHello",
         link: link.conn.id,
@@ -386,6 +401,7 @@ export class SimServer {
     const { network, scheduler } = this.world;
     const conn = network.open("server", this.id, target.id);
     target.accept(conn);
+    this.world.touch(this);
     this.links.set(conn.id, {
       conn,
       end: 0,
@@ -478,6 +494,7 @@ export class SimServer {
       );
     }
     this.#join.attempt++;
+    this.world.touch(this);
     link.role = "server";
     this.joined = true;
     this.accepting = true;

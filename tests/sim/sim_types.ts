@@ -35,10 +35,12 @@ export interface CheckedWorld {
   readonly messages: Map<string, MessageRecord>;
   /** user -> the servers that ever accepted its hello (a remote location must be one of them). */
   readonly user_servers: Map<string, Set<string>>;
-  /** The servers whose state or links the current step changed. */
+  /** The servers whose links the current step changed: checked whole. */
   readonly touched: Set<SimServer>;
   /** user -> the servers where the current step's events named that user. */
   readonly touched_users: Map<string, Set<SimServer>>;
+  /** The (server, linked server) pairs the current step's events named. */
+  readonly touched_peers: [SimServer, string][];
   /** user -> the servers whose `local_users` has it, kept by the step checker. */
   readonly local_on: Map<string, Set<SimServer>>;
   readonly round: number;

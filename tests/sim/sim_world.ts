@@ -363,6 +363,7 @@ export class World implements ServerHost, CheckedWorld {
   /** What the current step changed, for the step checkers. */
   readonly touched = new Set<SimServer>();
   readonly touched_users = new Map<string, Set<SimServer>>();
+  readonly touched_peers: [SimServer, string][] = [];
   readonly local_on = new Map<string, Set<SimServer>>();
   step = 0;
   round = 0;
@@ -432,9 +433,10 @@ export class World implements ServerHost, CheckedWorld {
     set.add(server);
   }
 
-  touch(server: SimServer, users: Iterable<string> = []): void {
-    this.touched.add(server);
-    for (const user of users) {
+  touch(server: SimServer, named?: { users: string[]; peers: string[] }): void {
+    if (named === undefined) return void this.touched.add(server);
+    for (const peer of named.peers) this.touched_peers.push([server, peer]);
+    for (const user of named.users) {
       const on = this.touched_users.get(user);
       if (on === undefined) this.touched_users.set(user, new Set([server]));
       else on.add(server);
