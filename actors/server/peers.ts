@@ -214,23 +214,34 @@ export class Peers {
     attempt.dialling = true;
     this.ctx.connect(server_id, addr, (outcome) => {
       attempt.dialling = false;
-      if (outcome.ok) {
-        if (this.#stopped || this.ctx.state().servers.has(server_id)) return outcome.discard();
+      if (!outcome.ok) return this.#dialFailed(server_id, attempt, addr, outcome.error);
+      if (this.#stopped || this.ctx.state().servers.has(server_id)) return outcome.discard();
+      try {
         outcome.adopt();
-        return this.linked(server_id);
+      } catch (e) {
+        return this.#dialFailed(server_id, attempt, addr, (e as Error).message);
       }
-      attempt.failures++;
-      this.ctx.note?.({
-        at_ms: this.ctx.clock.now(),
-        what: "dial",
-        target: `${addr.host}:${addr.port}`,
-        server_id,
-        raw: "",
-        accepted: false,
-        reason: `dial to ${flagId(server_id)} failed: ${outcome.error}`,
-      });
-      this.#failed(server_id, attempt, outcome.error);
+      this.linked(server_id);
     });
+  }
+
+  #dialFailed(
+    server_id: string,
+    attempt: Attempt,
+    addr: { host: string; port: number },
+    error: string,
+  ): void {
+    attempt.failures++;
+    this.ctx.note?.({
+      at_ms: this.ctx.clock.now(),
+      what: "dial",
+      target: `${addr.host}:${addr.port}`,
+      server_id,
+      raw: "",
+      accepted: false,
+      reason: `dial to ${flagId(server_id)} failed: ${error}`,
+    });
+    this.#failed(server_id, attempt, error);
   }
 
   /** After a failed dial: forget a server that never linked in time, else retry later. */
