@@ -399,19 +399,25 @@ export class SimServer {
   /** `adoptOutbound` in server.ts: the new link says SERVER_HELLO_LINK and tells the Router. */
   #adopt(target: SimServer): void {
     const { network, scheduler } = this.world;
-    const conn = network.open("server", this.id, target.id);
+    const conn = this.#open(target, "server");
+    network.send(conn, 0, seal(this.#hello("SERVER_HELLO_LINK", target.id)));
+    this.post({ type: "ServerDialed", link: conn.id, server_id: target.id, at_ms: scheduler.now });
+  }
+
+  /** Opens a connection to `target`, our end in `role`. */
+  #open(target: SimServer, role: LinkRole): Connection {
+    const conn = this.world.network.open("server", this.id, target.id);
     target.accept(conn);
     this.world.touch(this);
     this.links.set(conn.id, {
       conn,
       end: 0,
-      role: "server",
+      role,
       established: true,
       hello_accepted: false,
       strikes: 0,
     });
-    network.send(conn, 0, seal(this.#hello("SERVER_HELLO_LINK", target.id)));
-    this.post({ type: "ServerDialed", link: conn.id, server_id: target.id, at_ms: scheduler.now });
+    return conn;
   }
 
   #hello(type: "SERVER_HELLO_LINK" | "SERVER_HELLO_JOIN", to: string): UnsignedFrame {
@@ -448,17 +454,7 @@ export class SimServer {
       if (this.#join.attempt !== attempt) return;
       if (!introducer.accepting) return failed("introducer refused the connection");
       if (!network.reachable(this.id, introducer.id)) return failed("introducer unreachable");
-      const conn = network.open("server", this.id, introducer.id);
-      introducer.accept(conn);
-      this.world.touch(this);
-      this.links.set(conn.id, {
-        conn,
-        end: 0,
-        role: "joining",
-        established: true,
-        hello_accepted: false,
-        strikes: 0,
-      });
+      const conn = this.#open(introducer, "joining");
       const to = `${introducer.host_name}:${introducer.port}`;
       network.send(conn, 0, seal(this.#hello("SERVER_HELLO_JOIN", to)));
       scheduler.after(network.options.dial_timeout_ms, `welcome timeout ${this.id}`, () => {
