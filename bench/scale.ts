@@ -57,6 +57,7 @@ export async function scaleCurve(ctx: BenchContext): Promise<Result[]> {
     join_frames_sim: round(growthExponent(sim((p) => p.join_frames)), 2),
     join_ms_sim: round(growthExponent(sim((p) => p.join_ms_p50)), 2),
     heal_frames_sim: round(growthExponent(sim((p) => p.heal_frames)), 2),
+    heal_ms_sim: round(growthExponent(sim((p) => p.heal_ms)), 2),
     resync_ms_sim: round(growthExponent(sim((p) => Math.max(p.resync_ms, 1))), 2),
   };
   const p50 = at(50);
@@ -78,13 +79,18 @@ export async function scaleCurve(ctx: BenchContext): Promise<Result[]> {
   return results;
 }
 
-async function writeChart(real: [number, number][], points: SimScalePoint[]): Promise<void> {
+/** Writes the chart: join frames of the processes (servers, frames) and the simulated points. */
+export async function writeChart(
+  real: [number, number][],
+  points: SimScalePoint[],
+): Promise<void> {
   const sim = (f: (p: SimScalePoint) => number) =>
     points.map((p) => [p.servers, Math.max(f(p), 1)] as [number, number]);
   const series: Series[] = [
     { label: "join frames (processes)", color: "#c0392b", points: real },
     { label: "join frames (sim)", color: "#2471a3", points: sim((p) => p.join_frames) },
     { label: "heal frames (sim)", color: "#28b463", points: sim((p) => p.heal_frames) },
+    { label: "heal converged ms (sim)", color: "#17202a", points: sim((p) => p.heal_ms) },
     { label: "heal re-sync ms (sim)", color: "#af7ac5", points: sim((p) => p.resync_ms) },
     { label: "join ms p50 (sim)", color: "#f39c12", points: sim((p) => p.join_ms_p50) },
     reference("3n (target)", sim((p) => p.servers), 3, 1),

@@ -12,9 +12,8 @@
  * @module
  */
 import { checkConverged } from "../tests/sim/checkers.ts";
-import { SimFailure, simOptions, World } from "../tests/sim/sim_world.ts";
+import { calmOptions, SimFailure, World } from "../tests/sim/sim_world.ts";
 import { LINK_TIMEOUT_MS } from "../protocol/limits.ts";
-import { DEFAULT_NETWORK_OPTIONS } from "../tests/sim/fake_network.ts";
 
 /** One simulated size. */
 export interface SimScalePoint {
@@ -35,22 +34,8 @@ const SETTLE_MAX = 50_000_000;
 export function simScale(n: number, users: number, joins: number, seed = 1n): SimScalePoint {
   const started = performance.now();
   const moving = Math.min(10, users);
-  const options = simOptions(seed, {
-    servers: n,
-    users: users + joins,
-    steps: 0,
-    rounds: 0,
-    gossip_direct: "all",
-    network: {
-      ...DEFAULT_NETWORK_OPTIONS,
-      packet_loss_probability: 0,
-      packet_replay_probability: 0,
-      partition_probability: 0,
-      path_clog_probability: 0,
-      link_break_probability: 0,
-      one_way_delay_mean_ms: 40,
-    },
-  });
+  // Mean one-way delay 40 ms (the default), no faults.
+  const options = calmOptions(seed, n, users + joins);
   const world = new World(options);
   world.network.faults = false;
   world.boot();

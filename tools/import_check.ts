@@ -28,14 +28,6 @@ const MAY_IMPORT: Record<string, string[]> = {
   "web/src": ["protocol", "crypto", "lib"],
 };
 
-/**
- * Cycles that are known and not yet broken (type-only, outside the server): each must still
- * exist, so the list only shrinks.
- */
-const KNOWN_CYCLES = [
-  "tests/sim/checkers.ts ↔ tests/sim/sim_world.ts",
-];
-
 /** The room of a repository path: the longest MAY_IMPORT key it lies under. */
 function roomOf(path: string): string | undefined {
   return Object.keys(MAY_IMPORT).filter((room) => path.startsWith(room + "/"))
@@ -110,12 +102,7 @@ function cycles(edges: Map<string, Set<string>>): string[][] {
 const edges = await graph();
 const problems: string[] = [];
 const found = cycles(edges).map((component) => component.join(" ↔ "));
-for (const cycle of found) if (!KNOWN_CYCLES.includes(cycle)) problems.push(`cycle: ${cycle}`);
-for (const cycle of KNOWN_CYCLES) {
-  if (!found.includes(cycle)) {
-    problems.push(`known cycle gone, drop it from KNOWN_CYCLES: ${cycle}`);
-  }
-}
+for (const cycle of found) problems.push(`cycle: ${cycle}`);
 for (const from of edges.keys()) {
   if (/^actors\/[^/]+$/.test(from) && from !== "actors/mod.ts") {
     problems.push(`${from} is outside a room (actors/router, links, server, ops)`);

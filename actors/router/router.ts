@@ -33,6 +33,8 @@ export interface RouterOptions {
   dial: (server_id: string) => void;
   /** Asks the public-channel actor to prepare a rekey. */
   rekey: () => void;
+  /** Tells the peer manager that a server link is up, whichever side dialled. */
+  linked?: (server_id: string) => void;
   /** Check invariants after every input (tests and simulation). */
   checkInvariants?: boolean;
 }
@@ -49,6 +51,8 @@ export class Router {
    * at once, so links always check frames against every input handed over before.
    */
   #effects: Effect[] = [];
+  /** Servers that linked in the batches since the last commit, told to `linked` after it. */
+  #linked: string[] = [];
   #committing = false;
 
   constructor(server_id: string, options: RouterOptions) {
@@ -82,6 +86,7 @@ export class Router {
   #turn(batch: RouterInput[]): void {
     const { store, log } = this.#options;
     const effects = this.#effects;
+    const linked = this.#linked;
     for (const input of batch) {
       const event_seq = store.lastSeq;
       const decision = decide(this.state, input, this.#options.config);
@@ -91,6 +96,7 @@ export class Router {
         log.debug("dropped", { input: input.type, reason: decision.verdict.reason });
       }
       effects.push(...decision.effects);
+      for (const e of decision.events) if (e.type === "ServerLinked") linked.push(e.server_id);
     }
     if (this.#committing) return;
     this.#committing = true;
@@ -102,7 +108,10 @@ export class Router {
     this.#committing = false;
     this.#options.store.commit();
     const effects = this.#effects;
+    const linked = this.#linked;
     this.#effects = [];
+    this.#linked = [];
+    for (const server_id of linked) this.#options.linked?.(server_id);
     for (const effect of effects) this.#perform(effect);
   }
 

@@ -4,6 +4,17 @@
  * dialled. Backoff resets once a link to that server exists. A server that has not linked once
  * since its first try within a bounded time is forgotten (one log line), until it links to us
  * or is announced at another address.
+ *
+ * A link coming back to a server we were failing to reach is evidence that a partition healed:
+ * the other waiting retries are brought forward to within one base delay (with jitter), and a
+ * dial still in flight (begun into the partition) is retried as soon if it fails, instead of
+ * each waiting out its own backoff, so a heal takes about as long at 100 peers as at 10. This
+ * happens at most once per longest backoff, so a flapping network adds at most one dial per
+ * peer per `backoffMaxMs`; a hastened dial that fails backs off from where it was.
+ *
+ * The dial itself is a {@linkcode Connector}: a WebSocket for the server
+ * ({@linkcode socketConnector}), a simulated connection in the seeded simulation, which runs
+ * this very class on its virtual clock.
  * @module
  */
 import type { Clock, Random, TimerId } from "../../lib/world.ts";
@@ -23,14 +34,45 @@ export interface PeersContext {
   state: () => Readonly<RouterState>;
   backoffBaseMs: number;
   backoffMaxMs: number;
-  /** Turns an open socket into an outbound server link and tells the Router. */
-  adopt: (socket: WebSocket, server_id: string) => void;
-  /** Which peers take wss:// and which CAs to trust. */
-  dial?: DialOptions;
+  /** Makes one dial. */
+  connect: Connector;
   /** How long a server that never linked is retried (default PEER_NEVER_LINKED_FORGET_MS). */
   forgetAfterMs?: number;
   /** Told each failed dial and why, for the journal (a dial that connects is the Router's). */
   note?: (note: OutboundNote) => void;
+}
+
+/** What a dial gave: a link to adopt or to discard, or why it failed. */
+export type DialOutcome =
+  | { ok: true; adopt: () => void; discard: () => void }
+  | { ok: false; error: string };
+
+/** Opens a link to `server_id` at `addr` and calls `done` once, with the outcome. */
+export type Connector = (
+  server_id: string,
+  addr: { host: string; port: number },
+  done: (outcome: DialOutcome) => void,
+) => void;
+
+/**
+ * Dials a WebSocket; `adopt` turns an open socket into an outbound server link and tells the
+ * Router; `dial` says which peers take wss:// and which CAs to trust.
+ */
+export function socketConnector(
+  adopt: (socket: WebSocket, server_id: string) => void,
+  dial?: DialOptions,
+): Connector {
+  return (server_id, addr, done) => {
+    openSocket(peerUrl(addr.host, addr.port, dial), DIAL_TIMEOUT_MS, dial).then(
+      (socket) =>
+        done({
+          ok: true,
+          adopt: () => adopt(socket, server_id),
+          discard: () => socket.close(1000, "already linked"),
+        }),
+      (e) => done({ ok: false, error: (e as Error).message }),
+    );
+  };
 }
 
 interface Attempt {
@@ -43,6 +85,8 @@ interface Attempt {
   sinceMs: number;
   /** Whether the server was seen linked since then: such a server is never forgotten. */
   linked: boolean;
+  /** A heal was seen while this dial was in flight: if it fails, it is retried soon. */
+  hastened?: boolean;
 }
 
 /** Outbound links to pinned servers. */
@@ -51,6 +95,8 @@ export class Peers {
   /** Forgotten servers and the address they were forgotten at. */
   #forgotten = new Map<string, string>();
   #stopped = false;
+  /** Before this time a returning link does not bring the other retries forward again. */
+  #hastenNotBeforeMs = -Infinity;
 
   constructor(private readonly ctx: PeersContext) {}
 
@@ -65,6 +111,24 @@ export class Peers {
     this.#attempts.set(server_id, next);
     // The first try is immediate; after a link was lost or a dial failed, back off.
     this.#schedule(server_id, next, attempt === undefined ? 0 : this.#delay(next.failures));
+  }
+
+  /**
+   * A link to `server_id` is up, whichever side dialled: its backoff resets, and if we were
+   * failing to reach it, the partition that kept it away has likely healed for the others too.
+   */
+  linked(server_id: string): void {
+    const attempt = this.#attempts.get(server_id);
+    if (attempt === undefined || this.#stopped) return;
+    const returning = attempt.failures > 0;
+    attempt.failures = 0;
+    attempt.linked = true;
+    if (attempt.timer !== undefined) {
+      this.ctx.clock.clearTimeout(attempt.timer);
+      attempt.timer = undefined;
+      attempt.retryAtMs = undefined;
+    }
+    if (returning) this.#hasten();
   }
 
   /** The current reconnect state, for status pages. */
@@ -105,16 +169,39 @@ export class Peers {
     return Math.round(exp * (0.5 + random.float() / 2));
   }
 
+  /** Within one base delay, jittered over its second half. */
+  #soon(): number {
+    return Math.round(this.ctx.backoffBaseMs * (0.5 + this.ctx.random.float() / 2));
+  }
+
   #schedule(server_id: string, attempt: Attempt, delayMs: number): void {
     attempt.retryAtMs = this.ctx.clock.now() + delayMs;
     attempt.timer = this.ctx.clock.setTimeout(() => {
       attempt.timer = undefined;
       attempt.retryAtMs = undefined;
-      void this.#try(server_id, attempt);
+      this.#try(server_id, attempt);
     }, delayMs);
   }
 
-  async #try(server_id: string, attempt: Attempt): Promise<void> {
+  /** Brings every retry due later than one base delay forward to within it, with jitter. */
+  #hasten(): void {
+    const { clock, backoffBaseMs, backoffMaxMs, log } = this.ctx;
+    const now = clock.now();
+    if (now < this.#hastenNotBeforeMs) return;
+    this.#hastenNotBeforeMs = now + backoffMaxMs;
+    let hastened = 0;
+    for (const [server_id, attempt] of this.#attempts) {
+      // A dial begun before the heal may still fail on it (a connect into the partition).
+      if (attempt.dialling) attempt.hastened = true;
+      if (attempt.timer === undefined || attempt.retryAtMs! <= now + backoffBaseMs) continue;
+      clock.clearTimeout(attempt.timer);
+      this.#schedule(server_id, attempt, this.#soon());
+      hastened++;
+    }
+    if (hastened > 0) log.info("a lost server is back; retrying the others now", { hastened });
+  }
+
+  #try(server_id: string, attempt: Attempt): void {
     if (this.#stopped) return;
     const state = this.ctx.state();
     if (state.servers.has(server_id)) {
@@ -125,35 +212,36 @@ export class Peers {
     const addr = state.server_addrs.get(server_id);
     if (!addr) return;
     attempt.dialling = true;
-    try {
-      const socket = await openSocket(
-        peerUrl(addr.host, addr.port, this.ctx.dial),
-        DIAL_TIMEOUT_MS,
-        this.ctx.dial,
-      );
+    this.ctx.connect(server_id, addr, (outcome) => {
       attempt.dialling = false;
-      if (this.#stopped || this.ctx.state().servers.has(server_id)) {
-        socket.close(1000, "already linked");
-        return;
+      if (!outcome.ok) return this.#dialFailed(server_id, attempt, addr, outcome.error);
+      if (this.#stopped || this.ctx.state().servers.has(server_id)) return outcome.discard();
+      try {
+        outcome.adopt();
+      } catch (e) {
+        return this.#dialFailed(server_id, attempt, addr, (e as Error).message);
       }
-      attempt.failures = 0;
-      attempt.linked = true;
-      this.ctx.adopt(socket, server_id);
-    } catch (e) {
-      attempt.dialling = false;
-      attempt.failures++;
-      const error = (e as Error).message;
-      this.ctx.note?.({
-        at_ms: this.ctx.clock.now(),
-        what: "dial",
-        target: `${addr.host}:${addr.port}`,
-        server_id,
-        raw: "",
-        accepted: false,
-        reason: `dial to ${flagId(server_id)} failed: ${error}`,
-      });
-      this.#failed(server_id, attempt, error);
-    }
+      this.linked(server_id);
+    });
+  }
+
+  #dialFailed(
+    server_id: string,
+    attempt: Attempt,
+    addr: { host: string; port: number },
+    error: string,
+  ): void {
+    attempt.failures++;
+    this.ctx.note?.({
+      at_ms: this.ctx.clock.now(),
+      what: "dial",
+      target: `${addr.host}:${addr.port}`,
+      server_id,
+      raw: "",
+      accepted: false,
+      reason: `dial to ${flagId(server_id)} failed: ${error}`,
+    });
+    this.#failed(server_id, attempt, error);
   }
 
   /** After a failed dial: forget a server that never linked in time, else retry later. */
@@ -171,7 +259,8 @@ export class Peers {
       });
       return;
     }
-    const delay = this.#delay(attempt.failures);
+    const delay = attempt.hastened ? this.#soon() : this.#delay(attempt.failures);
+    attempt.hastened = false;
     // The first failure is worth a line; the retries after it are not.
     const fields = { server_id, error, retry_ms: delay, failures: attempt.failures };
     if (attempt.failures === 1) log.info("server unreachable; will retry", fields);

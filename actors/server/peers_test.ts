@@ -2,10 +2,13 @@
 // backoff, shown by status with when it will be dropped, and forgotten with one log line once
 // the bound has passed since its first try; it is dialled again when announced elsewhere.
 // Real dials to a closed loopback port; time moves only through the injected clock.
+// A link coming back to a lost server brings the other retries forward, at most once per
+// longest backoff, so a heal does not wait out every peer's own backoff and a flapping network
+// does not cause a reconnect storm (scripted dials, no sockets).
 import assert from "node:assert/strict";
 import type { Logger } from "../../lib/log.ts";
 import { ManualClock, SeededRandom } from "../../lib/world.ts";
-import { Peers } from "./peers.ts";
+import { type DialOutcome, Peers, socketConnector } from "./peers.ts";
 import { initialRouterState } from "../router/router_state.ts";
 import { formatStatus, type ServerStatus } from "../ops/status.ts";
 
@@ -39,7 +42,7 @@ Deno.test("a server that never links is retried, shown with its drop time, then 
     state: () => state,
     backoffBaseMs: 1_000,
     backoffMaxMs: 4_000,
-    adopt: () => assert.fail("nothing listens on port 1"),
+    connect: socketConnector(() => assert.fail("nothing listens on port 1")),
     forgetAfterMs,
   });
   const start = clock.now();
@@ -97,4 +100,81 @@ Deno.test("status shows when a retried server is tried next and when it is dropp
   };
   const row = formatStatus(status).find((l) => l.startsWith(GONE))!;
   assert.match(row, /3 failed, retry in 4s, dropped in 58m00s/);
+});
+
+/** Three pinned peers behind a partition that the test lifts: dials fail while it holds. */
+function partitioned() {
+  const clock = new ManualClock();
+  const state = initialRouterState("00000000-0000-4000-8000-000000000001");
+  const ids = ["a", "b", "c"].map((x) => `00000000-0000-4000-8000-0000000000${x}${x}`);
+  ids.forEach((id, i) => state.server_addrs.set(id, { host: "127.0.0.1", port: 9000 + i }));
+  const world = { partitioned: true, dials: 0, to: new Map<string, number>() };
+  const peers = new Peers({
+    clock,
+    random: new SeededRandom(3n),
+    log: recordingLogger().log,
+    state: () => state,
+    backoffBaseMs: 1_000,
+    backoffMaxMs: 60_000,
+    connect: (id, _addr, done: (o: DialOutcome) => void) => {
+      world.dials++;
+      world.to.set(id, (world.to.get(id) ?? 0) + 1);
+      // The answer comes later, as a socket's would.
+      clock.setTimeout(() => {
+        if (world.partitioned) done({ ok: false, error: "timeout" });
+        else done({ ok: true, adopt: () => {}, discard: () => {} });
+      }, 10);
+    },
+  });
+  for (const id of ids) peers.dial(id);
+  const retryIn = (id: string) =>
+    peers.status().find((s) => s.server_id === id)!.retry_at_ms! - clock.now();
+  return { clock, ids, world, peers, retryIn };
+}
+
+Deno.test("a lost server linking again brings the other retries forward, once per longest backoff", () => {
+  const { clock, ids, world, peers, retryIn } = partitioned();
+  const [a, b, c] = ids as [string, string, string];
+  // Ten minutes of failed dials: every retry is far off, up to the longest backoff.
+  clock.advance(10 * 60_000);
+  assert.ok(retryIn(b) > 1_000 && retryIn(c) > 1_000, `b ${retryIn(b)}, c ${retryIn(c)}`);
+  const before = world.dials;
+
+  // The partition heals and `a` dials in: the others are retried within one base delay.
+  world.partitioned = false;
+  peers.linked(a);
+  assert.ok(retryIn(b) <= 1_000 && retryIn(c) <= 1_000, `b ${retryIn(b)}, c ${retryIn(c)}`);
+  clock.advance(1_000 + 10);
+  assert.equal(world.dials, before + 2);
+  assert.deepEqual(peers.status().map((s) => s.waiting), [false, false, false]);
+  peers.stop();
+});
+
+Deno.test("a flapping link brings retries forward at most once per longest backoff", () => {
+  const { clock, ids, world, peers, retryIn } = partitioned();
+  const [a, b] = ids as [string, string, string];
+  clock.advance(10 * 60_000);
+  peers.linked(a);
+  // The hastened dials fail (the partition holds): they back off from where they were.
+  clock.advance(1_000 + 10);
+  assert.ok(retryIn(b) > 1_000, `b ${retryIn(b)}`);
+  // `a` is lost and comes back, again and again, within the longest backoff: no more hastening.
+  const others = () => (world.to.get(b) ?? 0) + (world.to.get(ids[2]!) ?? 0);
+  const before = others();
+  for (let i = 0; i < 20; i++) {
+    peers.dial(a);
+    clock.advance(2_000);
+    peers.linked(a);
+  }
+  const far = retryIn(b);
+  assert.ok(far > 1_000, `b ${far}`);
+  // b and c were dialled only on their own backoff (at least 30 s apart), not once per flap.
+  assert.ok(others() - before <= 4, `${others() - before} dials to b and c in 40 s`);
+  // Once the longest backoff has passed, a returning link hastens again.
+  clock.advance(60_000);
+  peers.dial(a);
+  clock.advance(3_000);
+  peers.linked(a);
+  assert.ok(retryIn(b) <= 1_000, `b ${retryIn(b)}`);
+  peers.stop();
 });

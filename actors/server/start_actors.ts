@@ -20,7 +20,7 @@ import type { RouterInput } from "../router/router_messages.ts";
 import type { RouterState } from "../router/router_state.ts";
 import { BUILD } from "./build.ts";
 import type { ServerConfig } from "./config.ts";
-import { Peers } from "./peers.ts";
+import { Peers, socketConnector } from "./peers.ts";
 import { PublicChannelKeys } from "./public_channel.ts";
 import type { ServerParts } from "./server_world.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -56,6 +56,7 @@ export function startActors(p: ActorParts): Actors {
     log,
     config: routerConfig(config, p.advertise),
     dial: (id) => peers.dial(id),
+    linked: (id) => peers.linked(id),
     rekey: () => keys.request(),
     checkInvariants: p.checkInvariants,
   });
@@ -77,7 +78,6 @@ export function startActors(p: ActorParts): Actors {
     delayMs: PUBLIC_CHANNEL_REKEY_DELAY_MS,
   });
   const peers = new Peers({
-    dial: p.dial,
     note: p.note,
     clock,
     random,
@@ -85,7 +85,7 @@ export function startActors(p: ActorParts): Actors {
     state,
     backoffBaseMs: config.reconnect_backoff_base_ms,
     backoffMaxMs: config.reconnect_backoff_max_ms,
-    adopt: (socket, server_id) => supervisor.dialled(socket, server_id),
+    connect: socketConnector((socket, server_id) => supervisor.dialled(socket, server_id), p.dial),
   });
   return { router, supervisor, peers, keys };
 }

@@ -21,22 +21,36 @@ import { isDeepStrictEqual } from "node:util";
 import { checkInvariants, fold } from "../../actors/router/router_state.ts";
 import type { FrameOf } from "../../protocol/mod.ts";
 import { type SimServer, tokenText } from "./sim_server.ts";
-import type { SimUser, World } from "./sim_world.ts";
+import type { CheckedUser as SimUser, CheckedWorld as World } from "./sim_types.ts";
 
 /**
- * Checker 1, after every step. A step changes only the servers it touched (`world.touched`)
- * and the users whose location or session changed there (`world.touched_users`), so only
- * those are checked: the same invariants as checking everything, at a cost that does not grow
- * with the size of the world.
+ * Checker 1, after every step. A step changes only what it touched: the links of some servers
+ * (`world.touched`: those servers are checked whole), and by events only the entries of the
+ * users and linked servers the events named (`world.touched_users`, `world.touched_peers`:
+ * those entries are checked, both ways). So this checks the same invariants as checking
+ * everything, at a cost that does not grow with the size of the world. A user's live sessions
+ * are counted over the servers that have it local (`world.local_on`, kept here from the touched
+ * pairs: `local_users` changes only by an event naming the user).
  */
 export function checkStep(world: World): void {
   for (const server of world.touched) checkServer(world, server);
-  for (const id of world.touched_users) {
-    for (const server of world.servers) checkLocation(world, server, id);
+  for (const [server, peer] of world.touched_peers) {
+    if (!world.touched.has(server)) checkPeer(world, server, peer);
+  }
+  for (const [id, servers] of world.touched_users) {
+    let on = world.local_on.get(id);
+    for (const server of servers) {
+      if (!world.touched.has(server)) checkLocalUser(world, server, id);
+      checkLocation(world, server, id);
+      if (server.state.local_users.has(id)) {
+        if (on === undefined) world.local_on.set(id, on = new Set());
+        on.add(server);
+      } else on?.delete(server);
+    }
     const live: string[] = [];
-    for (const server of world.servers) {
-      const link = server.state.local_users.get(id);
-      const end = link === undefined ? undefined : server.links.get(link);
+    for (const server of on ?? []) {
+      const link = server.state.local_users.get(id)!;
+      const end = server.links.get(link);
       if (end !== undefined && end.conn.ends[0].state === "open") live.push(server.id);
     }
     if (live.length > 1) {
@@ -45,12 +59,26 @@ export function checkStep(world: World): void {
   }
   world.touched.clear();
   world.touched_users.clear();
+  world.touched_peers.length = 0;
 }
 
-/** A server's links against its `local_users` and `servers`. */
+/** A server's links against its `local_users` and `servers`, whole. */
 function checkServer(world: World, server: SimServer): void {
+  for (const user of server.state.local_users.keys()) checkLocalUser(world, server, user);
+  for (const end of server.links.values()) {
+    if (end.role === "user" && end.hello_accepted) checkLocalUser(world, server, end.user!);
+  }
+  for (const peer of server.state.servers.keys()) checkPeer(world, server, peer);
+}
+
+/**
+ * `user` against the server's links: local on an open user link that said its hello and was
+ * accepted, and every such link of that user still open is the one `local_users` has.
+ */
+function checkLocalUser(world: World, server: SimServer, user: string): void {
   const { state } = server;
-  for (const [user, link] of state.local_users) {
+  const link = state.local_users.get(user);
+  if (link !== undefined) {
     const end = server.links.get(link);
     if (end === undefined) {
       world.fail(`${server.id}: local user ${user} is on ${link}, which is not one of its links`);
@@ -61,24 +89,28 @@ function checkServer(world: World, server: SimServer): void {
       );
     }
   }
-  for (const [link, end] of server.links) {
-    if (end.role !== "user" || !end.hello_accepted) continue;
-    if (state.local_users.get(end.user!) !== link) {
+  for (const end of server.user_links.get(user) ?? []) {
+    if (!end.hello_accepted || end.role !== "user") continue;
+    if (link !== end.conn.id) {
       world.fail(
-        `${server.id}: accepted the hello of ${end.user} on ${link}, still open, but local_users has ${
-          state.local_users.get(end.user!)
-        }`,
+        `${server.id}: accepted the hello of ${user} on ${end.conn.id}, still open, but local_users has ${link}`,
       );
     }
   }
-  for (const [peer, { link }] of state.servers) {
-    const end = server.links.get(link);
-    if (end === undefined || end.role !== "server") {
-      world.fail(`${server.id}: linked to ${peer} by ${link}, which is not an open server link`);
-    }
-    const other = end.conn.ends[end.end === 0 ? 1 : 0].node;
-    if (other !== peer) world.fail(`${server.id}: link ${link} to ${peer} leads to ${other}`);
+}
+
+/** A linked server's entry: an open server link that really leads to that server. */
+function checkPeer(world: World, server: SimServer, peer: string): void {
+  const entry = server.state.servers.get(peer);
+  if (entry === undefined) return;
+  const end = server.links.get(entry.link);
+  if (end === undefined || end.role !== "server") {
+    world.fail(
+      `${server.id}: linked to ${peer} by ${entry.link}, which is not an open server link`,
+    );
   }
+  const other = end.conn.ends[end.end === 0 ? 1 : 0].node;
+  if (other !== peer) world.fail(`${server.id}: link ${entry.link} to ${peer} leads to ${other}`);
 }
 
 /** Where `server` locates `user`: a pinned server other than itself that accepted the user. */
@@ -126,7 +158,8 @@ export function checkConverged(world: World): void {
   for (const server of world.servers) {
     const { state } = server;
     if (!server.joined) world.fail(`${server.id} never joined`);
-    // After every input only the touched users are checked; here all of them are.
+    // After every step only what it touched is checked; here everything is.
+    checkServer(world, server);
     try {
       checkInvariants(state);
     } catch (e) {

@@ -36,7 +36,7 @@
  * the timeout above.
  * @module
  */
-import { SeededRandom } from "../../lib/world.ts";
+import { type Clock, type Random, SeededRandom, type TimerId } from "../../lib/world.ts";
 import { DIAL_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, LINK_TIMEOUT_MS } from "../../protocol/limits.ts";
 
 /** The fault menu and the timing of the simulated network. */
@@ -106,6 +106,11 @@ export class Dice {
     return this.#random.float();
   }
 
+  /** The same stream, for code that takes a {@linkcode Random} (the server's peer manager). */
+  get random(): Random {
+    return this.#random;
+  }
+
   /** An integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.#random.float() * n);
@@ -138,10 +143,13 @@ export class Dice {
   }
 }
 
+/** What an event is, for a stuck run's report: a function when it costs to say. */
+export type Label = string | (() => string);
+
 interface Scheduled {
   at: number;
   seq: number;
-  label: string;
+  label: Label;
   run: () => void;
 }
 
@@ -166,7 +174,7 @@ export class Scheduler {
   }
 
   /** Runs `run` at `at_ms` (never in the past). */
-  at(at_ms: number, label: string, run: () => void): void {
+  at(at_ms: number, label: Label, run: () => void): void {
     const event = { at: Math.max(at_ms, this.#now), seq: this.#seq++, label, run };
     const heap = this.#heap;
     heap.push(event);
@@ -180,15 +188,36 @@ export class Scheduler {
   }
 
   /** Runs `run` after `delay_ms`. */
-  after(delay_ms: number, label: string, run: () => void): void {
+  after(delay_ms: number, label: Label, run: () => void): void {
     this.at(this.#now + delay_ms, label, run);
   }
 
-  /** Pops the earliest event, moves time to it and runs it; the label, or undefined when idle. */
-  next(): string | undefined {
+  /**
+   * The virtual time as a {@linkcode Clock}, for server code that takes one (the peer
+   * manager); its timers carry `label`. A cleared timer still pops, as a step that does nothing.
+   */
+  clock(label: string): Clock {
+    const live = new Set<number>();
+    let next = 0;
+    return {
+      now: () => this.#now,
+      setTimeout: (fn: () => void, ms: number): TimerId => {
+        const id = ++next;
+        live.add(id);
+        this.after(Math.max(0, ms), label, () => {
+          if (live.delete(id)) fn();
+        });
+        return id;
+      },
+      clearTimeout: (id: TimerId) => void live.delete(id as number),
+    };
+  }
+
+  /** Pops the earliest event, moves time to it and runs it; false when idle. */
+  next(): boolean {
     const heap = this.#heap;
     const top = heap[0];
-    if (top === undefined) return undefined;
+    if (top === undefined) return false;
     const last = heap.pop()!;
     if (heap.length > 0) {
       heap[0] = last;
@@ -206,13 +235,13 @@ export class Scheduler {
     }
     this.#now = top.at;
     top.run();
-    return top.label;
+    return true;
   }
 
   /** Labels of the waiting events, earliest first (for failure reports). */
   pending(limit: number): string[] {
     return [...this.#heap].sort((a, b) => (before(a, b) ? -1 : 1)).slice(0, limit).map((e) =>
-      `${e.at - this.#now}ms ${e.label}`
+      `${e.at - this.#now}ms ${typeof e.label === "string" ? e.label : e.label()}`
     );
   }
 }
@@ -293,6 +322,8 @@ export class FakeNetwork {
   #clogs = new Map<string, number>();
   /** "a|b" (sorted) -> the partition between servers a and b. */
   #partitions = new Map<string, { until: number; epoch: number }>();
+  /** No partition or clog lasts past this: before it, nothing is blocked (the common case). */
+  #blockedAllUntil = 0;
   #epochs = 0;
 
   constructor(
@@ -399,6 +430,7 @@ export class FakeNetwork {
     const now = this.scheduler.now;
     const until = now + duration_ms;
     const existing = this.#partitions.get(key);
+    this.#blockedAllUntil = Math.max(this.#blockedAllUntil, until);
     if (existing && existing.until > now) {
       existing.until = Math.max(existing.until, until);
       return;
@@ -432,6 +464,7 @@ export class FakeNetwork {
     const until = this.scheduler.now +
       Math.min(duration_ms, this.options.path_clog_duration_max_ms);
     this.#clogs.set(key, Math.max(this.#clogs.get(key) ?? 0, until));
+    this.#blockedAllUntil = Math.max(this.#blockedAllUntil, until);
     this.stats.clogs++;
     this.trace(`net: clog ${a} -> ${b} for ${duration_ms} ms`);
   }
@@ -441,6 +474,7 @@ export class FakeNetwork {
     const now = this.scheduler.now;
     for (const p of this.#partitions.values()) p.until = Math.min(p.until, now);
     for (const [key, until] of this.#clogs) this.#clogs.set(key, Math.min(until, now));
+    this.#blockedAllUntil = now;
     for (const conn of this.connections.values()) {
       for (const index of [0, 1] as const) {
         const end = conn.ends[index];
@@ -465,6 +499,7 @@ export class FakeNetwork {
   }
 
   #blockedUntil(from: string, to: string): number {
+    if (this.#blockedAllUntil <= this.scheduler.now) return 0;
     return Math.max(
       this.#clogs.get(`${from}>${to}`) ?? 0,
       this.#partitions.get(pairKey(from, to))?.until ?? 0,
@@ -484,7 +519,7 @@ export class FakeNetwork {
     const end = conn.ends[to];
     const pump = this.#pumps++;
     end.pump = pump;
-    this.scheduler.at(at, `deliver ${conn.id}->${end.node}`, () => {
+    this.scheduler.at(at, () => `deliver ${conn.id}->${end.node}`, () => {
       if (end.pump === pump) this.#deliver(conn, to);
     });
   }

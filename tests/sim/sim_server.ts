@@ -1,7 +1,8 @@
 /**
- * One simulated server: the Router's pure core (`decide`, `evolve`, `checkInvariants`) inside a
- * small shell that does what `actors/server/server.ts`, `link.ts`, `server_link.ts`, `user_link.ts`,
- * `peers.ts` and `bootstrap.ts` do, minus sockets, crypto and SQLite. Frames are "signed" with
+ * One simulated server: the Router's pure core (`decide`, `evolve`, `checkInvariants`) and the
+ * server's own peer manager (`actors/server/peers.ts`, on the virtual clock, dialling simulated
+ * connections) inside a small shell that does what `actors/server/server.ts`, `link.ts`,
+ * `server_link.ts`, `user_link.ts` and `bootstrap.ts` do, minus sockets, crypto and SQLite. Frames are "signed" with
  * `sig: "x"` and trusted; a key is any string (`"K-u3"`), and the key a frame carries is passed
  * to the Router as is. What the real shell refuses before the Router (a first frame of the
  * wrong type, a frame from an unpinned server) is refused here too, with the same ERROR and
@@ -39,6 +40,8 @@ import {
   USER_FRAME_BYTES_MAX,
 } from "../../protocol/mod.ts";
 import type { RouterEvent } from "../../store/events.ts";
+import type { Logger } from "../../lib/log.ts";
+import { type DialOutcome, Peers } from "../../actors/server/peers.ts";
 import type { Connection, Dice, EndIndex, FakeNetwork, Scheduler } from "./fake_network.ts";
 
 /** What a server needs from the world around it. */
@@ -53,9 +56,13 @@ export interface ServerHost {
   userAccepted(user: string, server: string): void;
   /** Records a verdict for the run report. */
   count(what: string): void;
-  /** This step changed `server` (its state or links) and the presence of these users. */
-  touch(server: SimServer, users?: Iterable<string>): void;
-  trace(line: string): void;
+  /**
+   * This step changed `server`: its links (checked whole), or by events only its entries for
+   * the users and linked servers they name.
+   */
+  touch(server: SimServer, named?: { users: string[]; peers: string[] }): void;
+  /** Adds a line to the run's trace; a function when the line costs to make. */
+  trace(line: string | (() => string)): void;
   /** Stops the run with a broken invariant. */
   fail(invariant: string): never;
 }
@@ -77,12 +84,6 @@ export interface LinkEnd {
   strikes: number;
 }
 
-interface Attempt {
-  failures: number;
-  timer: boolean;
-  dialling: boolean;
-}
-
 /** One server of the simulation. */
 export class SimServer {
   readonly state: RouterState;
@@ -91,13 +92,16 @@ export class SimServer {
   readonly config: RouterConfig;
   /** Link id (the connection id) -> this server's end. Removed once the Router heard it closed. */
   readonly links = new Map<string, LinkEnd>();
+  /** user -> the open user links that said hello as that user (for the step checker). */
+  readonly user_links = new Map<string, Set<LinkEnd>>();
   /** Listening and serving users (the real server accepts once its Router runs). */
   accepting = false;
   /** Welcomed by the introducer (always true for the introducer itself). */
   joined = false;
   readonly host_name: string;
   readonly port = 8765;
-  #attempts = new Map<string, Attempt>();
+  /** The real peer manager: redials lost servers, with its backoff and its hastening. */
+  readonly peers: Peers;
   #join = { failures: 0, attempt: 0 };
 
   constructor(
@@ -116,6 +120,15 @@ export class SimServer {
       advertise: { host: this.host_name, port: this.port },
       features,
     };
+    this.peers = new Peers({
+      clock: world.scheduler.clock(`redial ${id}`),
+      random: world.dice.random,
+      log: traceLogger(world, id),
+      state: () => this.state,
+      backoffBaseMs: RECONNECT_BACKOFF_BASE_MS,
+      backoffMaxMs: RECONNECT_BACKOFF_MAX_MS,
+      connect: (server_id, _addr, done) => this.#connect(server_id, done),
+    });
   }
 
   /** Starts the Router; the introducer serves at once, the others join first. */
@@ -145,12 +158,13 @@ export class SimServer {
       return world.fail(`decide() threw on ${input.type} at ${this.id}: ${errorText(e)}`);
     }
     this.#apply(decision.events);
+    for (const e of decision.events) if (e.type === "ServerLinked") this.peers.linked(e.server_id);
     const { accepted, reason } = decision.verdict;
     world.count(`${input.type} ${accepted ? "accepted" : "dropped"}`);
-    world.trace(
+    world.trace(() =>
       `${this.id} <- ${describe(input)}: ${accepted ? "ok" : "DROP"} ${reason}${
         decision.events.length ? ` [${decision.events.map((e) => e.type).join(",")}]` : ""
-      }`,
+      }`
     );
     for (const effect of decision.effects) this.#perform(effect);
     return decision;
@@ -173,16 +187,14 @@ export class SimServer {
   receive(conn: Connection, text: string): void {
     const link = this.links.get(conn.id);
     if (link === undefined) return;
-    this.world.touch(this);
-    const parsed = parseFrame(
+    const frame = conn.kind === "server" ? parseServerFrame(this.world, text) : parsed(
+      this.world,
       text,
       link.role === "user" ? USER_FRAME_BYTES_MAX : SERVER_FRAME_BYTES_MAX,
     );
-    if (!parsed.ok) {
-      this.world.fail(`${this.id} got a malformed frame on ${conn.id}: ${parsed.detail}: ${text}`);
-    }
-    const frame = parsed.frame;
     if (link.role === "first") {
+      // A frame changes what the step checker sees only by the Router's events, or this.
+      this.world.touch(this);
       if (frame.type === "USER_HELLO") link.role = "user";
       else if (isServerHello(frame)) link.role = "server";
       else return this.#refuse(link, frame, "UNKNOWN_TYPE", `first frame ${frame.type}`);
@@ -203,23 +215,21 @@ export class SimServer {
     if (link === undefined) return;
     this.world.touch(this);
     this.links.delete(conn.id);
+    if (link.user !== undefined) this.user_links.get(link.user)?.delete(link);
     if (link.role === "joining") return this.#joinFailed(`join link closed: ${reason}`);
     this.post({ type: "LinkClosed", link: conn.id, reason, at_ms: this.world.scheduler.now });
   }
 
-  /** The peer manager (`peers.ts`): makes sure a link to `server_id` exists or is being made. */
-  dial(server_id: string): void {
-    if (server_id === this.id) return;
-    const attempt = this.#attempts.get(server_id);
-    if (attempt && (attempt.timer || attempt.dialling)) return;
-    const next = attempt ?? { failures: 0, timer: false, dialling: false };
-    this.#attempts.set(server_id, next);
-    this.#scheduleDial(server_id, next, attempt === undefined ? 0 : this.#backoff(next.failures));
-  }
-
   #apply(events: RouterEvent[]): void {
+    if (events.length === 0) return;
     const users = [...userIds(events)];
-    this.world.touch(this, users);
+    const peers: string[] = [];
+    for (const e of events) {
+      if (e.type === "ServerLinked" || e.type === "ServerUnlinked") peers.push(e.server_id);
+      // A restart clears every link of the state: check the server whole.
+      if (e.type === "ServerStarted") this.world.touch(this);
+    }
+    this.world.touch(this, { users, peers });
     for (const event of events) {
       this.log.push(event);
       try {
@@ -248,13 +258,13 @@ export class SimServer {
         const link = this.links.get(effect.link);
         if (link === undefined) return;
         if (effect.type === "Send") {
-          network.send(link.conn, link.end, seal(effect.frame), replayable(effect.frame.type));
+          network.send(link.conn, link.end, sealOnce(effect.frame), replayable(effect.frame.type));
         } else if (effect.type === "Relay") network.send(link.conn, link.end, effect.text, true);
         else network.close(link.conn, link.end, `${effect.code} ${effect.reason}`);
         return;
       }
       case "Dial":
-        return this.dial(effect.server_id);
+        return this.peers.dial(effect.server_id);
       default:
         // Effects outside presence and DMs (the public channel's rekey) are not simulated.
         this.world.count(`effect ${effect.type} not simulated`);
@@ -269,6 +279,9 @@ export class SimServer {
         return this.#refuse(link, frame, "UNKNOWN_TYPE", "first frame must be USER_HELLO");
       }
       link.user = frame.from;
+      let mine = this.user_links.get(link.user);
+      if (mine === undefined) this.user_links.set(link.user, mine = new Set());
+      mine.add(link);
       const d = this.post({
         type: "UserHello",
         link: link.conn.id,
@@ -364,57 +377,47 @@ export class SimServer {
     return 2 * one_way_delay_min_ms + this.world.dice.exponential(2 * one_way_delay_mean_ms);
   }
 
-  #scheduleDial(server_id: string, attempt: Attempt, delay_ms: number): void {
-    attempt.timer = true;
-    this.world.scheduler.after(delay_ms, `dial ${this.id}->${server_id}`, () => {
-      attempt.timer = false;
-      this.#tryDial(server_id, attempt);
-    });
-  }
-
-  #tryDial(server_id: string, attempt: Attempt): void {
-    if (this.state.servers.has(server_id)) {
-      attempt.failures = 0;
-      return;
-    }
-    if (!this.state.server_addrs.has(server_id)) return;
-    attempt.dialling = true;
+  /** The peer manager's dial: a connect that takes a round trip, or times out across a partition. */
+  #connect(server_id: string, done: (outcome: DialOutcome) => void): void {
     const { network, scheduler } = this.world;
-    const failed = (why: string) => {
-      attempt.dialling = false;
-      attempt.failures++;
-      const delay = this.#backoff(attempt.failures);
-      this.world.trace(`${this.id} dial ${server_id} failed (${why}); retry in ${delay} ms`);
-      this.#scheduleDial(server_id, attempt, delay);
-    };
     if (!network.reachable(this.id, server_id)) {
       return scheduler.after(
         network.options.dial_timeout_ms,
         `dial timeout ${this.id}->${server_id}`,
-        () => failed("timeout"),
+        () => done({ ok: false, error: "timeout" }),
       );
     }
     scheduler.after(this.#handshake_ms(), `connect ${this.id}->${server_id}`, () => {
       const target = this.world.server(server_id);
-      if (target === undefined || !target.accepting) return failed("refused");
-      if (!network.reachable(this.id, server_id)) return failed("partitioned");
-      attempt.dialling = false;
-      // peers.ts closes a fresh socket if the server got linked meanwhile.
-      if (this.state.servers.has(server_id)) return;
-      attempt.failures = 0;
-      const conn = network.open("server", this.id, server_id);
-      target.accept(conn);
-      this.links.set(conn.id, {
-        conn,
-        end: 0,
-        role: "server",
-        established: true,
-        hello_accepted: false,
-        strikes: 0,
-      });
-      network.send(conn, 0, seal(this.#hello("SERVER_HELLO_LINK", server_id)));
-      this.post({ type: "ServerDialed", link: conn.id, server_id, at_ms: scheduler.now });
+      if (target === undefined || !target.accepting) return done({ ok: false, error: "refused" });
+      if (!network.reachable(this.id, server_id)) return done({ ok: false, error: "partitioned" });
+      // Nothing is open before `adopt`: a discarded dial leaves no connection behind.
+      done({ ok: true, adopt: () => this.#adopt(target), discard: () => {} });
     });
+  }
+
+  /** `adoptOutbound` in server.ts: the new link says SERVER_HELLO_LINK and tells the Router. */
+  #adopt(target: SimServer): void {
+    const { network, scheduler } = this.world;
+    const conn = this.#open(target, "server");
+    network.send(conn, 0, seal(this.#hello("SERVER_HELLO_LINK", target.id)));
+    this.post({ type: "ServerDialed", link: conn.id, server_id: target.id, at_ms: scheduler.now });
+  }
+
+  /** Opens a connection to `target`, our end in `role`. */
+  #open(target: SimServer, role: LinkRole): Connection {
+    const conn = this.world.network.open("server", this.id, target.id);
+    target.accept(conn);
+    this.world.touch(this);
+    this.links.set(conn.id, {
+      conn,
+      end: 0,
+      role,
+      established: true,
+      hello_accepted: false,
+      strikes: 0,
+    });
+    return conn;
   }
 
   #hello(type: "SERVER_HELLO_LINK" | "SERVER_HELLO_JOIN", to: string): UnsignedFrame {
@@ -451,17 +454,7 @@ export class SimServer {
       if (this.#join.attempt !== attempt) return;
       if (!introducer.accepting) return failed("introducer refused the connection");
       if (!network.reachable(this.id, introducer.id)) return failed("introducer unreachable");
-      const conn = network.open("server", this.id, introducer.id);
-      introducer.accept(conn);
-      this.world.touch(this);
-      this.links.set(conn.id, {
-        conn,
-        end: 0,
-        role: "joining",
-        established: true,
-        hello_accepted: false,
-        strikes: 0,
-      });
+      const conn = this.#open(introducer, "joining");
       const to = `${introducer.host_name}:${introducer.port}`;
       network.send(conn, 0, seal(this.#hello("SERVER_HELLO_JOIN", to)));
       scheduler.after(network.options.dial_timeout_ms, `welcome timeout ${this.id}`, () => {
@@ -497,6 +490,7 @@ export class SimServer {
       );
     }
     this.#join.attempt++;
+    this.world.touch(this);
     link.role = "server";
     this.joined = true;
     this.accepting = true;
@@ -539,6 +533,51 @@ function* userIds(events: RouterEvent[]): Iterable<string> {
 /** The wire text of a frame the server built (`FrameSigner.seal`, with a fake signature). */
 export function seal(frame: UnsignedFrame): string {
   return serialise(frame, "x");
+}
+
+/**
+ * The Router sends one frame object to every peer (`toServers`): it is serialised once. A
+ * frame object is never changed after the Router made it, so its text is the same each time.
+ */
+const sealed = new WeakMap<UnsignedFrame, string>();
+function sealOnce(frame: UnsignedFrame): string {
+  let text = sealed.get(frame);
+  if (text === undefined) sealed.set(frame, text = seal(frame));
+  return text;
+}
+
+/** Parses what a link delivered; a frame the simulation sent must parse. */
+function parsed(world: Pick<ServerHost, "fail">, text: string, max: number): Frame {
+  const result = parseFrame(text, max);
+  if (!result.ok) world.fail(`got a malformed frame: ${result.detail}: ${text}`);
+  return result.frame;
+}
+
+/**
+ * Frames from a server by their text: one gossip frame reaches every server, and one presence
+ * frame every local user, with the same text, and `parseFrame` gives the same frame for the
+ * same text, so it is parsed once. The frame is
+ * frozen, so a consumer that changed it would throw rather than change what the next server
+ * sees. Bounded: forgotten wholesale past SIM_PARSE_CACHE_MAX texts.
+ */
+const SIM_PARSE_CACHE_MAX = 20_000;
+const parsedServerFrames = new Map<string, Frame>();
+export function parseServerFrame(world: Pick<ServerHost, "fail">, text: string): Frame {
+  let frame = parsedServerFrames.get(text);
+  if (frame === undefined) {
+    frame = deepFreeze(parsed(world, text, SERVER_FRAME_BYTES_MAX));
+    if (parsedServerFrames.size >= SIM_PARSE_CACHE_MAX) parsedServerFrames.clear();
+    parsedServerFrames.set(text, frame);
+  }
+  return frame;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 /**
@@ -609,6 +648,13 @@ export function tokenText(ciphertext: unknown): string {
   } catch {
     return ciphertext;
   }
+}
+
+/** The peer manager's log lines, into the run's trace. */
+function traceLogger(world: ServerHost, id: string): Logger {
+  const line = (message: string, fields?: Record<string, unknown>) =>
+    world.trace(`${id} peers: ${message}${fields ? ` ${JSON.stringify(fields)}` : ""}`);
+  return { debug: line, info: line, warn: line, error: line };
 }
 
 function errorText(e: unknown): string {

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { freshSeed, summary } from "./main.ts";
 import { Dice, FakeNetwork, Scheduler } from "./fake_network.ts";
 import { DEFAULT_NETWORK_OPTIONS } from "./fake_network.ts";
-import { runSimulation, SimFailure, simOptions } from "./sim_world.ts";
+import { calmOptions, runSimulation, SimFailure, simOptions, World } from "./sim_world.ts";
+import { LINK_TIMEOUT_MS, RECONNECT_BACKOFF_BASE_MS } from "../../protocol/limits.ts";
 
 const FIXED_SEEDS = Array.from({ length: 20 }, (_, i) => BigInt(i + 1));
 const FRESH_SEEDS = [freshSeed(), freshSeed(), freshSeed()];
@@ -71,7 +72,7 @@ Deno.test("FakeNetwork keeps each direction in order and drops nothing on a live
   const conn = network.open("server", "a", "b");
   for (let i = 0; i < 50; i++) network.send(conn, 0, `m${i}`);
   network.close(conn, 0, "bye");
-  while (scheduler.next() !== undefined);
+  while (scheduler.next());
   assert.deepEqual(got, [
     "0:closed",
     ...Array.from({ length: 50 }, (_, i) => `1:m${i}`),
@@ -90,11 +91,43 @@ Deno.test("FakeNetwork holds messages across a short partition and times links o
   const short = network.open("server", "a", "b");
   network.partition("a", "b", 10_000);
   network.send(short, 0, "held");
-  while (scheduler.next() !== undefined);
+  while (scheduler.next());
   assert.deepEqual(got, ["1:held@true"]);
   got.length = 0;
   network.partition("a", "b", 200_000);
   network.send(short, 1, "lost");
-  while (scheduler.next() !== undefined);
+  while (scheduler.next());
   assert.deepEqual(got.sort(), ["0:closed", "1:closed"]);
+});
+
+// A server cut off from all others long enough for every link and many redials to fail: once
+// the partition ends, the first link back brings the other redials forward (the real Peers), so
+// the mesh is whole within a few base delays of it, not when the last peer's backoff runs out.
+Deno.test("after a partition heals, the other links follow the first one back within a few base delays", () => {
+  const world = new World(calmOptions(3n, 16, 16));
+  world.network.faults = false;
+  world.boot();
+  world.settle(1_000_000);
+  const cut = world.servers.at(-1)!;
+  for (const other of world.servers) {
+    if (other !== cut) world.network.partition(cut.id, other.id, 10 * LINK_TIMEOUT_MS);
+  }
+  const until = world.scheduler.now + 8 * LINK_TIMEOUT_MS;
+  while (world.scheduler.now < until && world.stepOnce());
+  assert.equal(cut.state.servers.size, 0, "every link of the cut-off server timed out");
+  const failures = cut.peers.status().map((s) => s.failures);
+  assert.ok(Math.min(...failures) >= 4, `redials backed off: ${failures}`);
+  world.network.healAll();
+  let first = 0;
+  let whole = 0;
+  while (whole === 0 && world.stepOnce()) {
+    if (first === 0 && cut.state.servers.size > 0) first = world.scheduler.now;
+    if (cut.state.servers.size === world.servers.length - 1) whole = world.scheduler.now;
+  }
+  assert.ok(whole > 0, "the mesh is whole again");
+  const handshake = 2 * world.options.network.dial_timeout_ms;
+  assert.ok(
+    whole - first <= RECONNECT_BACKOFF_BASE_MS + handshake,
+    `all links back ${whole - first} ms after the first`,
+  );
 });

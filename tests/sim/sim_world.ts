@@ -28,7 +28,8 @@ import {
   type NetworkStats,
   Scheduler,
 } from "./fake_network.ts";
-import { type ServerHost, SimServer, tokenText } from "./sim_server.ts";
+import { parseServerFrame, type ServerHost, SimServer, tokenText } from "./sim_server.ts";
+import type { CheckedWorld, MessageRecord } from "./sim_types.ts";
 import { OUR_SERVER_FEATURES } from "../../actors/router/router_delivery.ts";
 import { FEATURE_GOSSIP_DIRECT } from "../../protocol/features.ts";
 
@@ -134,6 +135,28 @@ export function simOptions(seed: bigint, overrides: Partial<SimOptions> = {}): S
   return options;
 }
 
+/**
+ * A world without faults or chaos steps, every server with `gossip_direct`: the network only
+ * delays, so what a test or a measurement scripts (a join, a partition) is all that happens.
+ */
+export function calmOptions(seed: bigint, servers: number, users: number): SimOptions {
+  return simOptions(seed, {
+    servers,
+    users,
+    steps: 0,
+    rounds: 0,
+    gossip_direct: "all",
+    network: {
+      ...DEFAULT_NETWORK_OPTIONS,
+      packet_loss_probability: 0,
+      packet_replay_probability: 0,
+      partition_probability: 0,
+      path_clog_probability: 0,
+      link_break_probability: 0,
+    },
+  });
+}
+
 /** The command that replays a run. */
 export function reproduce(options: SimOptions): string {
   const base = simOptions(options.seed);
@@ -160,18 +183,6 @@ export class SimFailure extends Error {
         `reproduce: ${reproduce(options)}`,
     );
   }
-}
-
-/** A DM the simulation sent, and how often it arrived. */
-export interface MessageRecord {
-  token: string;
-  from: string;
-  to: string;
-  ts: number;
-  /** "chaos" DMs may be lost; "probe" DMs (sent after healing) must arrive exactly once. */
-  phase: "chaos" | "probe";
-  round: number;
-  deliveries: number;
 }
 
 /** What a finished run did. */
@@ -304,11 +315,7 @@ export class SimUser {
 
   receive(conn: Connection, text: string): void {
     if (conn !== this.conn) return;
-    const parsed = parseFrame(text, SERVER_FRAME_BYTES_MAX);
-    if (!parsed.ok) {
-      this.world.fail(`${this.id} got a malformed frame on ${conn.id}: ${parsed.detail}: ${text}`);
-    }
-    const frame = parsed.frame;
+    const frame = parseServerFrame(this.world, text);
     switch (frame.type) {
       case "ACK":
         if (frame.payload.msg_ref === "USER_HELLO" && this.state === "connecting") {
@@ -343,7 +350,7 @@ export class SimUser {
 }
 
 /** The whole simulated world. */
-export class World implements ServerHost {
+export class World implements ServerHost, CheckedWorld {
   readonly dice: Dice;
   readonly scheduler: Scheduler;
   readonly network: FakeNetwork;
@@ -355,7 +362,9 @@ export class World implements ServerHost {
   readonly counters = new Map<string, number>();
   /** What the current step changed, for the step checkers. */
   readonly touched = new Set<SimServer>();
-  readonly touched_users = new Set<string>();
+  readonly touched_users = new Map<string, Set<SimServer>>();
+  readonly touched_peers: [SimServer, string][] = [];
+  readonly local_on = new Map<string, Set<SimServer>>();
   step = 0;
   round = 0;
   /** The most steps one settle took (how close runs come to the budget). */
@@ -363,7 +372,8 @@ export class World implements ServerHost {
   phase = "boot";
   #byId = new Map<string, SimServer>();
   #userById = new Map<string, SimUser>();
-  #trace: string[] = [];
+  /** The last lines of trace; a line is made only if a failure reports it. */
+  #trace: { step: number; at: number; line: string | (() => string) }[] = [];
   #tokens = 0;
   /** Timers of an earlier phase see a different generation and stop. */
   #generation = 0;
@@ -423,17 +433,22 @@ export class World implements ServerHost {
     set.add(server);
   }
 
-  touch(server: SimServer, users: Iterable<string> = []): void {
-    this.touched.add(server);
-    for (const user of users) this.touched_users.add(user);
+  touch(server: SimServer, named?: { users: string[]; peers: string[] }): void {
+    if (named === undefined) return void this.touched.add(server);
+    for (const peer of named.peers) this.touched_peers.push([server, peer]);
+    for (const user of named.users) {
+      const on = this.touched_users.get(user);
+      if (on === undefined) this.touched_users.set(user, new Set([server]));
+      else on.add(server);
+    }
   }
 
   count(what: string): void {
     this.counters.set(what, (this.counters.get(what) ?? 0) + 1);
   }
 
-  trace(line: string): void {
-    this.#trace.push(`[${this.step} +${this.scheduler.now - 1_760_000_000_000}ms] ${line}`);
+  trace(line: string | (() => string)): void {
+    this.#trace.push({ step: this.step, at: this.scheduler.now, line });
     if (this.#trace.length > this.options.trace_lines * 2) {
       this.#trace.splice(0, this.#trace.length - this.options.trace_lines);
     }
@@ -445,7 +460,9 @@ export class World implements ServerHost {
       this.step,
       this.phase,
       invariant,
-      this.#trace.slice(-this.options.trace_lines),
+      this.#trace.slice(-this.options.trace_lines).map(({ step, at, line }) =>
+        `[${step} +${at - 1_760_000_000_000}ms] ${typeof line === "string" ? line : line()}`
+      ),
     );
   }
 
@@ -501,8 +518,7 @@ export class World implements ServerHost {
 
   /** One scheduler step, then the step checkers. False when nothing is left to do. */
   stepOnce(): boolean {
-    const label = this.scheduler.next();
-    if (label === undefined) return false;
+    if (!this.scheduler.next()) return false;
     this.step++;
     checkStep(this);
     return true;
