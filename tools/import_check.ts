@@ -25,7 +25,9 @@ const MAY_IMPORT: Record<string, string[]> = {
   "actors/ops": [...CORE, "actors/router", "actors/links", "client"],
   "actors/server": [...CORE, "actors/router", "actors/links", "actors/ops"],
   client: ["protocol", "crypto", "lib"],
-  "web/src": ["protocol", "crypto", "lib"],
+  // The client core is bundled into the page too: no backend that loads FFI, no Deno APIs.
+  "client/core": ["protocol", "lib"],
+  "web/src": ["protocol", "crypto", "lib", "client/core"],
 };
 
 /**
