@@ -34,9 +34,28 @@ export function render(event: ClientEvent): string {
     case "content_sig":
       return `* DMs through this server are now signed with content_sig layout ${event.layout}: ${event.learned_from}`;
     case "dm":
-      return `[DM] ${event.label}: ${event.text}${
+    case "public":
+      return ""; // Shown whole, as a "message" (a long one arrives in several parts).
+    case "message":
+      return `${clockTime(event.ts)} ${event.label} → ${
+        event.direction === "out"
+          ? (event.conv === "public" ? "public" : event.to)
+          : event.conv === "public"
+          ? "public"
+          : "me"
+      }: ${event.text}${event.state ? ` (${event.state})` : ""}${
         event.verified ? "" : "   (UNVERIFIED: signature check failed)"
       }`;
+    case "message_state":
+      return `(${clockTime(event.ts)} message to ${event.to}: ${event.state})`;
+    case "connection":
+      return connectionLine(event.connection);
+    case "contacts":
+    case "key_changed":
+    case "file_ready":
+      return event.event === "file_ready"
+        ? `* ${event.name} from ${event.label} is ready: /accept ${event.file_id}`
+        : "";
     case "list":
       return event.users.length === 0
         ? "Nobody is online."
@@ -54,16 +73,12 @@ export function render(event: ClientEvent): string {
       return `! ${event.message}`;
     case "closed":
       return `Disconnected (${event.code}${event.reason ? `: ${event.reason}` : ""}).`;
-    case "public":
-      return `[public] ${event.label}: ${event.text}${
-        event.verified ? "" : "   (UNVERIFIED: signature check failed)"
-      }`;
     case "channel_key":
       return event.verified ? "" : "! public channel key share did not verify";
     case "file_sent":
       return `(file ${event.name} sent to ${event.to})`;
     case "file_offer":
-      return `* ${event.from} is sending ${event.name} (${event.size} bytes)${
+      return `* ${event.label} is sending ${event.name} (${event.size} bytes)${
         event.verified ? "" : " (manifest UNVERIFIED)"
       }`;
     case "file_saved":
@@ -88,10 +103,29 @@ export function render(event: ClientEvent): string {
         `  your DMs through this server: content_sig layout ${event.content_sig}`,
       ].filter(Boolean).join("\n");
     case "delivery":
-      return event.status === "delivered"
-        ? `(delivered: ${event.msg_ref.split("|")[2] ?? event.msg_ref})`
-        : `(${event.status}${event.detail ? `: ${event.detail}` : ""})`;
+      return ""; // Told per message, as "message_state".
     case "login_registered":
       return "(your encrypted key is stored on the server: log in elsewhere with --login YOUR_ID)";
+  }
+}
+
+/** Local wall-clock time as HH:MM. */
+function clockTime(ts: number): string {
+  const d = new Date(ts);
+  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+}
+
+function connectionLine(c: Extract<ClientEvent, { event: "connection" }>["connection"]): string {
+  switch (c.state) {
+    case "connecting":
+      return c.attempt > 1 ? `* connecting (attempt ${c.attempt})…` : "";
+    case "online":
+      return "";
+    case "waiting":
+      return `* offline: ${c.reason}; reconnecting in ${
+        Math.max(0, Math.ceil((c.retry_at - Date.now()) / 1000))
+      } s`;
+    case "stopped":
+      return "";
   }
 }

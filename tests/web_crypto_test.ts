@@ -32,7 +32,7 @@ import {
   sealKeystore,
   WrongPassphraseError,
 } from "../web/src/keystore.ts";
-import { errorSentence, readFrame } from "../web/src/wire.ts";
+import { errorSentence, readFrame } from "../client/core/wire.ts";
 import { splitUtf8 } from "../protocol/text.ts";
 import { fixtureKeyPath } from "./harness/processes.ts";
 

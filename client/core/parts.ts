@@ -71,6 +71,8 @@ export function readPart(plaintext: string): { header?: PartHeader; text: string
 
 /** One received part. */
 export interface Part {
+  /** The conversation: the sender's id for a DM, or "public". */
+  conv: string;
   from: string;
   ts: number;
   verified: boolean;
@@ -80,6 +82,7 @@ export interface Part {
 
 /** A whole message: reassembled, or one bare part. */
 export interface Whole {
+  conv: string;
   from: string;
   /** The first part's timestamp. */
   ts: number;
@@ -123,7 +126,7 @@ export class Reassembler {
     if (!h) {
       return this.deliver({ ...part, parts: 1, missing: [] });
     }
-    const key = `${part.from}\n${h.id}`;
+    const key = `${part.conv}\n${part.from}\n${h.id}`;
     if (this.#closed.get(key)) {
       const text = `[late part ${h.index} of ${h.count}] ${part.text}`;
       return this.deliver({ ...part, text, parts: 1, missing: [] });
@@ -176,6 +179,7 @@ export class Reassembler {
     }
     const earliest = Math.min(...[...open.parts.values()].map((p) => p.ts));
     this.deliver({
+      conv: first!.conv,
       from: first!.from,
       ts: earliest,
       text: texts.join(""),

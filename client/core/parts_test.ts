@@ -13,6 +13,7 @@ const long = Array.from({ length: 150 }, (_, i) => `w${i}`).join(" ") + " " + "Ã
 
 function partsOf(text: string, from = "alice", ts = 1000): Part[] {
   return splitMessage(text, random).map((p, i) => ({
+    conv: from,
     from,
     ts: ts + i,
     verified: true,
@@ -52,10 +53,11 @@ Deno.test("parts in any order become one message; duplicates and bare parts are 
   const out: Whole[] = [];
   const r = new Reassembler(clock, (w) => out.push(w));
   const parts = partsOf(long);
-  r.add({ from: "bob", ts: 5, verified: true, text: "unnumbered" });
+  r.add({ conv: "bob", from: "bob", ts: 5, verified: true, text: "unnumbered" });
   for (const p of [...parts].reverse()) r.add(p);
   assert.equal(out.length, 2);
   assert.deepEqual(out[0], {
+    conv: "bob",
     from: "bob",
     ts: 5,
     verified: true,
@@ -64,6 +66,7 @@ Deno.test("parts in any order become one message; duplicates and bare parts are 
     missing: [],
   });
   assert.deepEqual(out[1], {
+    conv: "alice",
     from: "alice",
     ts: 1000,
     verified: true,
@@ -123,7 +126,7 @@ Deno.test("a sender cannot add parts to another sender's message", () => {
   const r = new Reassembler(new ManualClock(), (w) => out.push(w));
   const parts = partsOf(long);
   r.add(parts[0]!);
-  r.add({ ...parts[1]!, from: "mallory" });
+  r.add({ ...parts[1]!, from: "mallory", conv: "mallory" });
   assert.equal(out.length, 0);
   assert.equal(r.pending, 2);
 });

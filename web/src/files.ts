@@ -17,7 +17,7 @@ import {
 } from "../../protocol/limits.ts";
 import { decrypt, encrypt, type KeyPair, type PublicKey, sha256Hex } from "./rsa.ts";
 import { signManifest, verifyManifest } from "./signing.ts";
-import { type Frame, int, str } from "./wire.ts";
+import { type Frame, int, str } from "../../client/core/wire.ts";
 
 /** What the file code reports. */
 export type FileEvent =

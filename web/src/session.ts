@@ -38,7 +38,15 @@ import {
   verifyPublic,
 } from "./signing.ts";
 import { authMessage } from "../../protocol/auth_message.ts";
-import { arr, errorSentence, type Frame, isId, obj, readFrame, str } from "./wire.ts";
+import {
+  arr,
+  errorSentence,
+  type Frame,
+  isId,
+  obj,
+  readFrame,
+  str,
+} from "../../client/core/wire.ts";
 import { splitUtf8 } from "../../protocol/text.ts";
 
 /** A user's key as remembered between visits (trust on first use). */
