@@ -28,7 +28,7 @@ export function backendCrypto(backend: RsaBackend, key: PrivateKey): ClientCrypt
       text === undefined
         ? Promise.resolve({ ok: false, reason: "no key" })
         : backend.importPublic(text),
-    fingerprint: (k) => fingerprint(typeof k === "string" ? k : k.spki),
+    fingerprint: (k) => fingerprint(k.spki),
     encrypt: (k, plain) => backend.encrypt(k, plain),
     decrypt: (ct) => backend.decrypt(key, ct),
     sign: (bytes) => backend.sign(key, bytes),

@@ -26,7 +26,9 @@ import { wsDial } from "./ws_dial.ts";
 
 /** Something the user should see. */
 export type ClientEvent =
-  | Exclude<CoreEvent, { event: "file_progress" | "file_received" }>
+  | Exclude<CoreEvent, { event: "file_progress" | "file_received" | "error" }>
+  /** `sentence`: the code in plain words, where the core knows it. */
+  | { event: "error"; code: string; detail: string; sentence?: string }
   | ({ event: "progress" } & Progress)
   | {
     event: "file_saved";
@@ -181,7 +183,7 @@ export class ChatSession {
 
   /** Sends `text` to `target` (online, or seen before) as one DM or numbered parts. */
   async tell(target: string, text: string): Promise<{ to: Contact; refs: string[] }> {
-    return await this.#core.sendDm(target, text);
+    return await this.#core.tell(target, text);
   }
 
   /** A user to write to: online, seen before, or (by id) in the server's directory. */
@@ -200,7 +202,7 @@ export class ChatSession {
     path: string,
   ): Promise<{ file_id: string; recipients: Contact[] }> {
     const data = await readOutgoing(path);
-    return await this.#core.sendFile(target === "all" ? "public" : target, basename(path), data);
+    return await this.#core.transfer(target === "all" ? "public" : target, basename(path), data);
   }
 
   /** Saves a received file that waits for acceptance; false if there is none with that id. */
@@ -325,6 +327,7 @@ export class ChatSession {
         from: e.from,
         name: e.name,
         reason: `cannot save: ${(err as Error).message}`,
+        ts: this.options.clock.now(),
       });
     }
   }

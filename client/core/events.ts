@@ -45,6 +45,9 @@ export interface MessageEvent {
   /** For our own DMs: the message's reference and its delivery state. */
   msg_ref?: string;
   state?: DeliveryState;
+  /** For our own public posts: members it was encrypted for, and who was skipped (key changed). */
+  recipients?: number;
+  skipped?: string[];
 }
 
 /** Something the user should see. */
@@ -92,7 +95,7 @@ export type CoreEvent =
   | { event: "online"; user_id: string; label: string }
   | { event: "offline"; user_id: string; label: string }
   | { event: "key_changed"; user_id: string; label: string; previous: string; current: string }
-  | { event: "error"; code: string; detail: string; sentence?: string }
+  | { event: "error"; code: string; detail: string; sentence: string }
   | { event: "warning"; message: string }
   | FileEvent;
 
@@ -108,6 +111,8 @@ export type FileEvent =
     size: number;
     verified: boolean;
     mode: string;
+    /** When the offer came (ms since the epoch). */
+    ts: number;
   }
   /** Bytes of a file that arrived (receiving) or that the recipient's server took (sending). */
   | {
@@ -142,4 +147,11 @@ export type FileEvent =
     verified: boolean;
     data: Uint8Array<ArrayBuffer>;
   }
-  | { event: "file_failed"; file_id: string; from: string; name: string; reason: string };
+  | {
+    event: "file_failed";
+    file_id: string;
+    from: string;
+    name: string;
+    reason: string;
+    ts: number;
+  };

@@ -126,6 +126,7 @@ export class FileReceiver<K extends PublicKeyLike> {
       size,
       verified,
       mode,
+      ts: this.ctx.clock.now(),
     });
     this.#arm(id, t);
   }
@@ -217,7 +218,8 @@ export class FileReceiver<K extends PublicKeyLike> {
   }
 
   #fail(t: Pick<Transfer, "file_id" | "from" | "name">, reason: string): void {
-    this.ctx.emit({ event: "file_failed", file_id: t.file_id, from: t.from, name: t.name, reason });
+    const { file_id, from, name } = t;
+    this.ctx.emit({ event: "file_failed", file_id, from, name, reason, ts: this.ctx.clock.now() });
   }
 
   #arm(id: string, t: Transfer): void {

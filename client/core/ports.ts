@@ -53,7 +53,7 @@ export interface ClientCrypto<K extends PublicKeyLike> {
   readonly spki: string;
   importPublic(text: string | undefined): Promise<Imported<K>>;
   /** A fingerprint to compare by eye. */
-  fingerprint(key: K | string): string;
+  fingerprint(key: K): string;
   encrypt(key: K, plaintext: Uint8Array): Promise<Uint8Array>;
   /** Decrypts with our key; `undefined` if it was not encrypted for us. */
   decrypt(ciphertext: Uint8Array): Promise<Uint8Array | undefined>;

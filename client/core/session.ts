@@ -70,6 +70,8 @@ export interface CoreOptions<K extends PublicKeyLike> {
   backoff?: Backoff;
   /** Quiet milliseconds after USER_HELLO (no answer, no ERROR) after which we count as online. */
   helloQuietMs?: number;
+  /** Timers for the quiet period only (default: the clock's), so a test can end it at will. */
+  quietTimers?: Pick<Clock, "setTimeout" | "clearTimeout">;
   /** content_sig layout for DMs: one of A-D, or learned per server (default). */
   contentSig?: LayoutSetting;
   /** Challenges this user signed before (shared by its sessions, so a replay is refused). */
@@ -244,7 +246,7 @@ export class SessionCore<K extends PublicKeyLike> {
    * Sends a DM to `target` (an id or a label, online or seen before); a long text goes as
    * numbered parts, in order. Returns each part's reference, which delivery notices name.
    */
-  async sendDm(target: string, text: string): Promise<{ to: Contact<K>; refs: string[] }> {
+  async tell(target: string, text: string): Promise<{ to: Contact<K>; refs: string[] }> {
     this.#requireOnline();
     const contact = await this.recipient(target);
     const pieces = splitMessage(text, this.options.random);
@@ -303,15 +305,14 @@ export class SessionCore<K extends PublicKeyLike> {
         );
       }
     }
-    this.#own("public", text, first || this.options.clock.now(), pieces.length, {});
-    return {
-      sent: ok.length,
-      skipped: members.filter((c) => c.keyChanged).map((c) => this.label(c.user_id)),
-    };
+    const skipped = members.filter((c) => c.keyChanged).map((c) => this.label(c.user_id));
+    const ts = first || this.options.clock.now();
+    this.#own("public", text, ts, pieces.length, { recipients: ok.length, skipped });
+    return { sent: ok.length, skipped };
   }
 
   /** Sends a file to one user (id or label), or to every online member (`"public"`). */
-  async sendFile(
+  async transfer(
     target: string,
     name: string,
     data: Uint8Array,
@@ -537,13 +538,14 @@ export class SessionCore<K extends PublicKeyLike> {
   /** (Re)starts the quiet period after USER_HELLO (and after answering a challenge). */
   #waitQuietly(generation: number): void {
     this.#stopQuiet();
-    this.#quietTimer = this.options.clock.setTimeout(() => {
+    this.#quietTimer = (this.options.quietTimers ?? this.options.clock).setTimeout(() => {
       if (this.#generation === generation && !this.#ready) this.#online("quiet");
     }, this.options.helloQuietMs ?? HELLO_QUIET_MS);
   }
 
   #stopQuiet(): void {
-    if (this.#quietTimer !== undefined) this.options.clock.clearTimeout(this.#quietTimer);
+    const timers = this.options.quietTimers ?? this.options.clock;
+    if (this.#quietTimer !== undefined) timers.clearTimeout(this.#quietTimer);
     this.#quietTimer = undefined;
   }
 
@@ -1172,7 +1174,7 @@ export class SessionCore<K extends PublicKeyLike> {
     text: string,
     ts: number,
     parts: number,
-    state: Pick<MessageEvent, "msg_ref" | "state">,
+    state: Pick<MessageEvent, "msg_ref" | "state" | "recipients" | "skipped">,
   ): void {
     this.#emit({
       event: "message",

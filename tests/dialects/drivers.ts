@@ -118,10 +118,10 @@ export interface Browser {
   events: SessionEvent[];
   clock: ManualClock;
   memory: MapMemory;
-  waitFor<K extends SessionEvent["kind"]>(
+  waitFor<K extends SessionEvent["event"]>(
     kind: K,
-    match?: (e: Extract<SessionEvent, { kind: K }>) => boolean,
-  ): Promise<Extract<SessionEvent, { kind: K }>>;
+    match?: (e: Extract<SessionEvent, { event: K }>) => boolean,
+  ): Promise<Extract<SessionEvent, { event: K }>>;
 }
 
 /** Starts a browser session as fixture user `keyName` and waits until it is online. */
@@ -150,14 +150,16 @@ export async function connectBrowser(
     ...(contentSig ? { contentSig } : {}),
   });
   session.start();
-  const waitFor = async <K extends SessionEvent["kind"]>(
+  const waitFor = async <K extends SessionEvent["event"]>(
     kind: K,
-    match: (e: Extract<SessionEvent, { kind: K }>) => boolean = () => true,
+    match: (e: Extract<SessionEvent, { event: K }>) => boolean = () => true,
   ) => {
-    let hit: Extract<SessionEvent, { kind: K }> | undefined;
+    let hit: Extract<SessionEvent, { event: K }> | undefined;
     await eventually(`browser ${keyName}: ${kind}`, () => {
-      hit = events.find((e) => e.kind === kind && match(e as Extract<SessionEvent, { kind: K }>)) as
-        | Extract<SessionEvent, { kind: K }>
+      hit = events.find((e) =>
+        e.event === kind && match(e as Extract<SessionEvent, { event: K }>)
+      ) as
+        | Extract<SessionEvent, { event: K }>
         | undefined;
       return hit !== undefined;
     }, 20_000);

@@ -71,6 +71,15 @@ export class Storage implements Memory {
     await this.#put("known_keys", key.user_id, key);
   }
 
+  async knownKeys(): Promise<KnownKey[]> {
+    if (!this.db) {
+      return [...this.fallback.entries()].filter(([k]) => k.startsWith("known_keys/")).map((
+        [, v],
+      ) => v as KnownKey);
+    }
+    return await this.#run<KnownKey[]>("known_keys", "readonly", (s) => s.getAll());
+  }
+
   async serverPin(url: string): Promise<ServerPin | undefined> {
     return await this.#get<ServerPin>("servers", url);
   }

@@ -187,3 +187,25 @@ function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
+
+/**
+ * Verifies a PUBLIC_CHANNEL_KEY_SHARE content_sig against the four forms of §5.2 (as
+ * crypto/preimages.ts builds them): A = canonical(shares) + creator_pub; B = SHA-256(canonical
+ * (shares)) ‖ DER(creator key); C = SHA-256(A); D = JSON.stringify(shares) + creator_pub.
+ */
+export async function verifyKeyShare(
+  key: PublicKey,
+  shares: unknown,
+  creatorPub: string,
+  sig: unknown,
+): Promise<Variant | undefined> {
+  const canonical = canonicalBytes(shares, "ascii");
+  const a = concat([canonical, utf8(creatorPub)]);
+  const der = b64uDecode(key.spki);
+  return await verifyAny(key, {
+    A: a,
+    B: der === undefined ? undefined : concat([await sha256(canonical), der]),
+    C: await sha256(a),
+    D: utf8((JSON.stringify(shares) ?? "null") + creatorPub),
+  }, sig);
+}
