@@ -391,7 +391,7 @@ export class SessionCore<K extends PublicKeyLike> {
       throw new Error(
         `${
           this.label(contact.user_id)
-        }'s key changed. Compare fingerprints with them, then trust the new key.`,
+        }'s key changed. Compare fingerprints with them, then trust the new key ("Trust new key").`,
       );
     }
     if (contact) return contact;
