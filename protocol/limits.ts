@@ -257,6 +257,8 @@ export const SENT_TRACKED_MAX = 1_024;
 export const HISTORY_PER_CONVERSATION_MAX = 1_000;
 /** Conversations in a client's local history (the least recently used dropped). */
 export const HISTORY_CONVERSATIONS_MAX = 256;
+/** Characters of message text in a client's local history (the oldest messages dropped). */
+export const HISTORY_TEXT_MAX = 4 * 1024 * 1024;
 /** First reconnect delay of a client; doubles per failure, with jitter. */
 export const RECONNECT_BASE_MS = 1_000;
 /** Longest reconnect delay of a client. */

@@ -9,7 +9,11 @@
  * @module
  */
 import { b64uDecode, b64uEncode } from "../../protocol/base64url.ts";
-import { HISTORY_CONVERSATIONS_MAX, HISTORY_PER_CONVERSATION_MAX } from "../../protocol/limits.ts";
+import {
+  HISTORY_CONVERSATIONS_MAX,
+  HISTORY_PER_CONVERSATION_MAX,
+  HISTORY_TEXT_MAX,
+} from "../../protocol/limits.ts";
 
 const FORMAT = "socp-history-v1";
 
@@ -29,6 +33,20 @@ export interface HistoryStore {
   /** Replaces the stored text atomically. */
   save(text: string): Promise<void>;
 }
+
+/** How much a history keeps. */
+export interface HistoryLimits {
+  perConversation: number;
+  conversations: number;
+  /** Characters of text over all conversations. */
+  text: number;
+}
+
+const LIMITS: HistoryLimits = {
+  perConversation: HISTORY_PER_CONVERSATION_MAX,
+  conversations: HISTORY_CONVERSATIONS_MAX,
+  text: HISTORY_TEXT_MAX,
+};
 
 /** The user's own RSA key, to wrap and unwrap the history key. */
 export interface KeyWrap {
@@ -57,17 +75,14 @@ export class History {
     private readonly key: CryptoKey,
     private readonly wrapped: string,
     private readonly conversations: Map<string, HistoryEntry[]>,
-    private readonly limits: { perConversation: number; conversations: number },
+    private readonly limits: HistoryLimits,
   ) {}
 
   /** Opens (or starts) the history in `store`; throws {@linkcode HistoryError} if unreadable. */
   static async open(
     store: HistoryStore,
     wrap: KeyWrap,
-    limits = {
-      perConversation: HISTORY_PER_CONVERSATION_MAX,
-      conversations: HISTORY_CONVERSATIONS_MAX,
-    },
+    limits: HistoryLimits = LIMITS,
   ): Promise<History> {
     const text = await store.load();
     if (text === undefined) {
@@ -107,7 +122,19 @@ export class History {
     while (this.conversations.size > this.limits.conversations) {
       this.conversations.delete(this.conversations.keys().next().value!);
     }
+    this.#trimText();
     this.#schedule();
+  }
+
+  /** Drops the oldest messages, least recently written conversation first, past the text bound. */
+  #trimText(): void {
+    let total = 0;
+    for (const list of this.conversations.values()) for (const e of list) total += e.text.length;
+    for (const [name, list] of this.conversations) {
+      while (total > this.limits.text && list.length > 0) total -= list.shift()!.text.length;
+      if (list.length === 0) this.conversations.delete(name);
+      if (total <= this.limits.text) return;
+    }
   }
 
   /** The last `limit` messages of conversation `name`, oldest first. */

@@ -29,7 +29,7 @@ Deno.test({
   async fn() {
     const [wrap, other] = await Promise.all([wrapOf(), wrapOf()]);
     const store = new MemoryStore();
-    const h = await History.open(store, wrap, { perConversation: 3, conversations: 2 });
+    const h = await History.open(store, wrap, { perConversation: 3, conversations: 2, text: 1000 });
     for (let i = 0; i < 5; i++) {
       h.add("bob", { ts: i, from: "me", to: "bob", text: `secret ${i}`, verified: true });
     }
@@ -37,7 +37,11 @@ Deno.test({
     await h.flushed();
     assert.ok(store.writes >= 1 && store.writes <= 3, `coalesced writes: ${store.writes}`);
     assert.ok(!store.text!.includes("secret"), "no plaintext at rest");
-    const again = await History.open(store, wrap, { perConversation: 3, conversations: 2 });
+    const again = await History.open(store, wrap, {
+      perConversation: 3,
+      conversations: 2,
+      text: 1000,
+    });
     assert.deepEqual(again.history("bob", 10).map((e) => e.text), [
       "secret 2",
       "secret 3",
@@ -46,6 +50,9 @@ Deno.test({
     assert.deepEqual(again.history("bob", 1).map((e) => e.text), ["secret 4"]);
     again.add("dave", { ts: 10, from: "dave", to: "me", text: "x", verified: false });
     assert.deepEqual(again.names(), ["carol", "dave"]);
+    again.add("dave", { ts: 11, from: "dave", to: "me", text: "y".repeat(999), verified: true });
+    assert.deepEqual(again.names(), ["dave"], "the oldest text goes first past the text bound");
+    assert.deepEqual(again.history("dave").map((e) => e.text.length), [1, 999]);
     await assert.rejects(History.open(store, other), HistoryError);
     const tampered = JSON.parse(store.text!);
     tampered.data = tampered.data.slice(0, -4) + "AAAA";
