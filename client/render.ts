@@ -36,26 +36,6 @@ export function render(event: ClientEvent): string {
     case "dm":
     case "public":
       return ""; // Shown whole, as a "message" (a long one arrives in several parts).
-    case "message":
-      return `${clockTime(event.ts)} ${event.label} → ${
-        event.direction === "out"
-          ? (event.conv === "public" ? "public" : event.to)
-          : event.conv === "public"
-          ? "public"
-          : "me"
-      }: ${event.text}${event.state ? ` (${event.state})` : ""}${
-        event.verified ? "" : "   (UNVERIFIED: signature check failed)"
-      }`;
-    case "message_state":
-      return `(${clockTime(event.ts)} message to ${event.to}: ${event.state})`;
-    case "connection":
-      return connectionLine(event.connection);
-    case "contacts":
-    case "key_changed":
-    case "file_ready":
-      return event.event === "file_ready"
-        ? `* ${event.name} from ${event.label} is ready: /accept ${event.file_id}`
-        : "";
     case "list":
       return event.users.length === 0
         ? "Nobody is online."
@@ -104,8 +84,48 @@ export function render(event: ClientEvent): string {
       ].filter(Boolean).join("\n");
     case "delivery":
       return ""; // Told per message, as "message_state".
+    case "message":
+    case "message_state":
+    case "connection":
+    case "contacts":
+    case "key_changed":
+    case "file_ready":
+      return coreLine(event);
     case "login_registered":
       return "(your encrypted key is stored on the server: log in elsewhere with --login YOUR_ID)";
+  }
+}
+
+/** Lines for the client core's whole-message, delivery and connection events. */
+function coreLine(
+  event: Extract<
+    ClientEvent,
+    {
+      event: "message" | "message_state" | "connection" | "contacts" | "key_changed" | "file_ready";
+    }
+  >,
+): string {
+  switch (event.event) {
+    case "message":
+      return `${clockTime(event.ts)} ${event.label} → ${
+        event.direction === "out"
+          ? (event.conv === "public" ? "public" : event.to)
+          : event.conv === "public"
+          ? "public"
+          : "me"
+      }: ${event.text}${event.state ? ` (${event.state})` : ""}${
+        event.verified ? "" : "   (UNVERIFIED: signature check failed)"
+      }`;
+    case "message_state":
+      return `(${clockTime(event.ts)} message to ${event.to}: ${event.state})`;
+    case "connection":
+      return connectionLine(event.connection);
+    case "contacts":
+    case "key_changed":
+    case "file_ready":
+      return event.event === "file_ready"
+        ? `* ${event.name} from ${event.label} is ready: /accept ${event.file_id}`
+        : "";
   }
 }
 

@@ -28,16 +28,12 @@ const ALLOWED: Record<string, number> = {
   "client/login.ts:passwordLogin": 75,
   "client/main.ts:runClient": 123,
   "client/render.ts:render": 76,
-  "client/session.ts:ChatSession.#handle": 104,
   "crypto/openssl.ts:makeBackend": 325,
   "crypto/sign_pool.ts:createSignPool": 81,
   "crypto/webcrypto.ts:createWebCryptoBackend": 123,
   "probe/keys.ts:loadKeys": 81,
   "probe/main.ts:runProbe": 81,
-  "web/src/main.ts:onEvent": 111,
-  "web/src/main.ts:wireChat": 74,
   "web/src/main.ts:wireWelcome": 102,
-  "web/src/session.ts:ChatSession.#handle": 98,
 };
 
 const ROOT = new URL("../", import.meta.url).pathname;

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { History, HistoryError, type HistoryStore, type KeyWrap } from "./history.ts";
-import { webCrypto } from "../../crypto/webcrypto.ts";
 
 class MemoryStore implements HistoryStore {
   text?: string;
@@ -15,12 +14,26 @@ class MemoryStore implements HistoryStore {
   }
 }
 
+/** An RSA-OAEP key pair standing for the keystore's key (WebCrypto, as in the page). */
 async function wrapOf(): Promise<KeyWrap> {
-  const backend = webCrypto;
-  const key = await backend.generate();
+  const oaep = { name: "RSA-OAEP", hash: "SHA-256" };
+  const pair = await crypto.subtle.generateKey(
+    { ...oaep, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) },
+    false,
+    ["encrypt", "decrypt"],
+  );
   return {
-    wrap: (raw) => backend.encrypt(key.publicKey, raw),
-    unwrap: (bytes) => backend.decrypt(key, bytes),
+    wrap: async (raw) =>
+      new Uint8Array(await crypto.subtle.encrypt(oaep, pair.publicKey, new Uint8Array(raw))),
+    unwrap: async (bytes) => {
+      try {
+        return new Uint8Array(
+          await crypto.subtle.decrypt(oaep, pair.privateKey, new Uint8Array(bytes)),
+        );
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 

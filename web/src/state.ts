@@ -82,6 +82,32 @@ export function initialState(): PageState {
 export function reduce(state: PageState, e: SessionEvent | PageAction): PageState {
   switch (e.event) {
     case "select":
+    case "message":
+    case "message_state":
+      return reduceMessages(state, e);
+    case "file_offer":
+    case "file_progress":
+    case "file_received":
+    case "file_failed":
+      return reduceFiles(state, e);
+    case "send_file":
+    case "send_file_progress":
+    case "send_file_done":
+    case "send_file_failed":
+      return reduceSends(state, e);
+    default:
+      return state;
+  }
+}
+
+type Of<K extends string> = Extract<SessionEvent | PageAction, { event: K }>;
+
+function reduceMessages(
+  state: PageState,
+  e: Of<"select" | "message" | "message_state">,
+): PageState {
+  switch (e.event) {
+    case "select":
       return {
         ...state,
         current: e.conv,
@@ -106,6 +132,14 @@ export function reduce(state: PageState, e: SessionEvent | PageAction): PageStat
       });
     case "message_state":
       return update(state, e.to, (m) => m.msg_ref === e.msg_ref, (m) => ({ ...m, state: e.state }));
+  }
+}
+
+function reduceFiles(
+  state: PageState,
+  e: Of<"file_offer" | "file_progress" | "file_received" | "file_failed">,
+): PageState {
+  switch (e.event) {
     case "file_offer":
       return add(state, {
         conv: e.mode === "public" ? PUBLIC : e.from,
@@ -150,6 +184,14 @@ export function reduce(state: PageState, e: SessionEvent | PageAction): PageStat
         file: { key, name: e.name, size: 0, done: 0, total: 0, state: "failed", reason: e.reason },
       });
     }
+  }
+}
+
+function reduceSends(
+  state: PageState,
+  e: Of<"send_file" | "send_file_progress" | "send_file_done" | "send_file_failed">,
+): PageState {
+  switch (e.event) {
     case "send_file":
       return add(state, {
         conv: e.conv,
@@ -180,8 +222,6 @@ export function reduce(state: PageState, e: SessionEvent | PageAction): PageStat
       );
     case "send_file_failed":
       return updateFile(state, e.key, (f) => ({ ...f, state: "failed", reason: e.reason }));
-    default:
-      return state;
   }
 }
 
