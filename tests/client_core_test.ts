@@ -11,6 +11,7 @@ import { ChatSession, type ClientEvent } from "../client/session.ts";
 import { KnownKeys } from "../client/known_keys.ts";
 import { openHistoryFile } from "../client/history_file.ts";
 import type { History } from "../client/core/history.ts";
+import { waitForEvent } from "./harness/events.ts";
 import {
   eventually,
   fixtureKeyPath,
@@ -41,21 +42,10 @@ async function user(url: string, name: string, dir: string, acceptFiles: boolean
     acceptFiles,
     onEvent: (e) => events.push(e),
   });
-  const waitFor = async <K extends ClientEvent["event"]>(
+  const waitFor = <K extends ClientEvent["event"]>(
     event: K,
-    match: (e: Extract<ClientEvent, { event: K }>) => boolean = () => true,
-  ) => {
-    let hit: Extract<ClientEvent, { event: K }> | undefined;
-    await eventually(`${name}: ${event}`, () => {
-      hit = events.find((e) =>
-        e.event === event && match(e as Extract<ClientEvent, { event: K }>)
-      ) as
-        | Extract<ClientEvent, { event: K }>
-        | undefined;
-      return hit !== undefined;
-    }, 20_000);
-    return hit!;
-  };
+    match?: (e: Extract<ClientEvent, { event: K }>) => boolean,
+  ) => waitForEvent(name, events, event, match);
   return { session, events, waitFor, key, history };
 }
 

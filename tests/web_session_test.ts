@@ -17,6 +17,7 @@ import {
   type ServerProcess,
   startServerProcess,
 } from "./harness/processes.ts";
+import { waitForEvent } from "./harness/events.ts";
 
 async function pairOf(name: string) {
   const der = createPrivateKey(Deno.readTextFileSync(fixtureKeyPath(name))).export({
@@ -43,22 +44,11 @@ function user(
     backoffBaseMs: 200,
     backoffMaxMs: 1000,
   });
-  const waitFor = async <K extends SessionEvent["event"]>(
+  const waitFor = <K extends SessionEvent["event"]>(
     kind: K,
-    match: (e: Extract<SessionEvent, { event: K }>) => boolean = () => true,
+    match?: (e: Extract<SessionEvent, { event: K }>) => boolean,
     what = kind as string,
-  ) => {
-    let hit: Extract<SessionEvent, { event: K }> | undefined;
-    await eventually(`${name}: ${what}`, () => {
-      hit = events.find((e) =>
-        e.event === kind && match(e as Extract<SessionEvent, { event: K }>)
-      ) as
-        | Extract<SessionEvent, { event: K }>
-        | undefined;
-      return hit !== undefined;
-    }, 20_000);
-    return hit!;
-  };
+  ) => waitForEvent(what === kind ? name : `${name} (${what})`, events, kind, match);
   return { session, events, memory, waitFor };
 }
 

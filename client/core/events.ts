@@ -125,28 +125,9 @@ export type FileEvent =
     total: number;
   }
   /** Complete and checked; waiting for the user to accept it. */
-  | {
-    event: "file_ready";
-    file_id: string;
-    from: string;
-    label: string;
-    name: string;
-    size: number;
-    sha256: string;
-    verified: boolean;
-  }
+  | ({ event: "file_ready" } & CheckedFile)
   /** Accepted: the bytes, for the shell to save (terminal) or offer for download (page). */
-  | {
-    event: "file_received";
-    file_id: string;
-    from: string;
-    label: string;
-    name: string;
-    size: number;
-    sha256: string;
-    verified: boolean;
-    data: Uint8Array<ArrayBuffer>;
-  }
+  | ({ event: "file_received"; data: Uint8Array<ArrayBuffer> } & CheckedFile)
   | {
     event: "file_failed";
     file_id: string;
@@ -155,3 +136,15 @@ export type FileEvent =
     reason: string;
     ts: number;
   };
+
+/** A received file whose size and SHA-256 match its manifest. */
+export interface CheckedFile {
+  file_id: string;
+  from: string;
+  label: string;
+  name: string;
+  size: number;
+  sha256: string;
+  /** Whether the manifest's content_sig verified with the sender's key. */
+  verified: boolean;
+}
