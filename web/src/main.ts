@@ -13,7 +13,15 @@ import {
   sealKeystore,
   WrongPassphraseError,
 } from "./keystore.ts";
-import { generateKeyPair, importPkcs8, importPublic, type KeyPair } from "./rsa.ts";
+import {
+  decrypt,
+  encrypt,
+  generateKeyPair,
+  importPkcs8,
+  importPublic,
+  type KeyPair,
+} from "./rsa.ts";
+import { History, type HistoryEntry } from "../../client/core/history.ts";
 import { ChatSession, type ConnectionState, type SessionEvent } from "./session.ts";
 import {
   type FileState,
@@ -145,7 +153,7 @@ function wireWelcome(): void {
     setMsg("unlock-msg", "Unlocking…", "");
     try {
       const pair = await openKeystore(stored.keystore, pass);
-      startChat(stored, pair);
+      await startChat(stored, pair);
     } catch (err) {
       setMsg("unlock-msg", messageOf(err));
       $<HTMLInputElement>("unlock-pass").select();
@@ -199,7 +207,7 @@ function wireWelcome(): void {
       const stored = { keystore, display_name: name };
       await storage.saveIdentity(stored);
       status.textContent = "Done.";
-      startChat(stored, pair);
+      await startChat(stored, pair);
     } catch (err) {
       setMsg("create-msg", `Could not create the key pair: ${messageOf(err)}`);
     } finally {
@@ -227,7 +235,7 @@ function wireWelcome(): void {
       if (!(await mayReplace())) return setMsg("import-msg", "", "");
       const stored = { keystore, display_name: $<HTMLInputElement>("import-name").value.trim() };
       await storage.saveIdentity(stored);
-      startChat(stored, pair);
+      await startChat(stored, pair);
     } catch (err) {
       setMsg("import-msg", messageOf(err));
     } finally {
@@ -243,10 +251,16 @@ function messageOf(err: unknown): string {
 
 // ---------------------------------------------------------------- chat
 
-function startChat(stored: StoredIdentity, pair: KeyPair): void {
+async function startChat(stored: StoredIdentity, pair: KeyPair): Promise<void> {
   const user_id = stored.keystore.user_id;
   me = { user_id, label: stored.display_name || user_id, keystore: stored.keystore };
+  const history = await openHistory(user_id, pair);
   page = initialState();
+  for (const name of history?.names() ?? []) {
+    for (const m of history!.history(name, HISTORY_SHOWN)) {
+      page = reduce(page, pastMessage(name, m));
+    }
+  }
   convItems.clear();
   $("welcome").hidden = true;
   $("chat").hidden = false;
@@ -263,10 +277,44 @@ function startChat(stored: StoredIdentity, pair: KeyPair): void {
     display_name: stored.display_name || undefined,
     memory: storage,
     onEvent,
+    ...(history ? { history } : {}),
   });
   session.start();
   render();
   $<HTMLTextAreaElement>("composer-text").focus();
+}
+
+/** Messages of each conversation shown from the history when the page unlocks. */
+const HISTORY_SHOWN = 50;
+
+/** This user's encrypted history in IndexedDB; a warning and none when it cannot be opened. */
+async function openHistory(user_id: string, pair: KeyPair): Promise<History | undefined> {
+  try {
+    return await History.open(storage.historyStore(user_id), {
+      wrap: (raw) => encrypt(pair.publicKey, raw),
+      unwrap: (wrapped) => decrypt(pair, wrapped),
+    });
+  } catch (err) {
+    addAlert("warning", "Your earlier messages could not be read.", messageOf(err));
+    return undefined;
+  }
+}
+
+/** A stored message as the session would have told it. */
+function pastMessage(conv: string, m: HistoryEntry): SessionEvent {
+  return {
+    event: "message",
+    direction: m.from === me?.user_id ? "out" : "in",
+    conv,
+    from: m.from,
+    to: m.to,
+    label: m.from,
+    text: m.text,
+    ts: m.ts,
+    verified: m.verified,
+    parts: 1,
+    missing: [],
+  };
 }
 
 function lock(): void {
