@@ -115,6 +115,8 @@ export class SessionCore<K extends PublicKeyLike> {
   /** What handling the current inbound frame found out, for its trace line. */
   #notes: string[] = [];
   #refused = false;
+  /** Labels of users seen before (from memory), loaded at start and kept current. */
+  #remembered = new Map<string, string>();
 
   constructor(private readonly options: CoreOptions<K>) {
     this.#files = new FileReceiver({
@@ -180,9 +182,6 @@ export class SessionCore<K extends PublicKeyLike> {
     if (user_id === this.user_id) return this.options.display_name ?? user_id;
     return this.contacts.get(user_id)?.display_name ?? this.#remembered.get(user_id) ?? user_id;
   }
-
-  /** Labels of users seen before (from memory), loaded at start and kept current. */
-  #remembered = new Map<string, string>();
 
   /** Everyone this client knows (online now, or remembered), sorted by label. */
   async users(): Promise<(Named & { label: string })[]> {
@@ -387,24 +386,20 @@ export class SessionCore<K extends PublicKeyLike> {
       throw e;
     });
     const contact = this.contacts.get(named.user_id);
-    if (contact?.keyChanged) {
-      throw new Error(
+    const changed = () =>
+      new Error(
         `${
-          this.label(contact.user_id)
+          this.label(named.user_id)
         }'s key changed. Compare fingerprints with them, then trust the new key ("Trust new key").`,
       );
-    }
+    if (contact?.keyChanged) throw changed();
     if (contact) return contact;
+    // Offline: the key pinned when we last saw them, or the directory's if we never did.
     const known = await this.options.memory.knownKey(named.user_id);
-    const pinned = known && !known.changed
-      ? await this.options.crypto.importPublic(known.spki)
-      : undefined;
-    if (pinned?.ok) {
-      return { user_id: named.user_id, key: pinned.key, server_id: "", online: false };
-    }
-    const payload = await this.directory(named.user_id);
-    const imported = payload && await this.options.crypto.importPublic(str(payload, "pubkey"));
-    if (!imported?.ok) {
+    if (known?.changed) throw changed();
+    const payload = known ? undefined : await this.directory(named.user_id);
+    const imported = await this.options.crypto.importPublic(known?.spki ?? str(payload, "pubkey"));
+    if (!imported.ok) {
       throw new Error(`Unknown user "${target}": not online and not in the directory`);
     }
     const display_name = str(payload, "display_name", 64);
