@@ -10,7 +10,7 @@ import type { CoreEvent } from "../../client/core/events.ts";
 import type { History } from "../../client/core/history.ts";
 import type { Memory } from "../../client/core/ports.ts";
 import { type Contact as CoreContact, SessionCore } from "../../client/core/session.ts";
-import { browserDial, webCrypto } from "./crypto_port.ts";
+import { browserDial, webCrypto } from "./ports.ts";
 import type { KeyPair, PublicKey } from "./rsa.ts";
 
 export type { ConnectionState } from "../../client/core/events.ts";

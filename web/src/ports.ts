@@ -1,9 +1,9 @@
 /**
- * The client core's crypto port in the browser: WebCrypto (rsa.ts, signing.ts) with the user's
- * own key pair bound in.
+ * The client core's ports in the browser: crypto is WebCrypto (rsa.ts, signing.ts) with the
+ * user's own key pair bound in; the socket is the browser's WebSocket.
  * @module
  */
-import type { ClientCrypto } from "../../client/core/ports.ts";
+import type { ClientCrypto, Dial } from "../../client/core/ports.ts";
 import {
   decrypt,
   encrypt,
@@ -48,15 +48,8 @@ export function webCrypto(pair: KeyPair): ClientCrypto<PublicKey> {
   };
 }
 
-/** The socket port over the browser's WebSocket. */
-export function browserDial(
-  url: string,
-  handlers: {
-    open(): void;
-    message(text: string): void;
-    close(code: number, reason: string): void;
-  },
-) {
+/** The socket port over the browser's WebSocket; a refused URL is reported as a close. */
+export const browserDial: Dial = (url, handlers) => {
   let socket: WebSocket;
   try {
     socket = new WebSocket(url);
@@ -70,10 +63,10 @@ export function browserDial(
   };
   socket.onclose = (e) => handlers.close(e.code, e.reason);
   return {
-    send: (text: string) => socket.send(text),
-    close: (code?: number, reason?: string) => socket.close(code, reason),
+    send: (text) => socket.send(text),
+    close: (code, reason) => socket.close(code, reason),
     get open() {
       return socket.readyState === WebSocket.OPEN;
     },
   };
-}
+};
