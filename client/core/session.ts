@@ -10,7 +10,7 @@
  */
 import { b64uDecode, b64uEncode } from "../../protocol/base64url.ts";
 import { HELLO_QUIET_MS, PEER_LAYOUTS_MAX, SEEN_REFS_MAX } from "../../protocol/limits.ts";
-import { checkChallenge, SignedChallenges } from "../../protocol/auth_challenge.ts";
+import { SignedChallenges } from "../../protocol/auth_challenge.ts";
 import { SERVER_TO_USER_TYPES } from "../../protocol/server_frames.ts";
 import {
   describeLayout,
@@ -21,7 +21,6 @@ import {
   type LayoutSetting,
   learnLayout,
 } from "../../protocol/content_sig_layout.ts";
-import { authMessage } from "../../protocol/auth_message.ts";
 import { messageRef } from "../../protocol/message_ref.ts";
 import { LruMap } from "../../lib/lru.ts";
 import type { Clock, Random, TimerId } from "../../lib/world.ts";
@@ -33,6 +32,8 @@ import type { History, HistoryEntry } from "./history.ts";
 import { type Named, resolveName, sortByLabel } from "./names.ts";
 import { readPart, Reassembler, splitMessage, type Whole } from "./parts.ts";
 import type { ClientCrypto, Dial, Memory, PublicKeyLike, Socket } from "./ports.ts";
+import { answerChallenge } from "./challenge.ts";
+import { pinUser, senderKey, verdict } from "./trust.ts";
 import { arr, errorSentence, type Frame, isId, obj, readFrame, str } from "./wire.ts";
 
 /** A user in the directory. */
@@ -806,53 +807,26 @@ export class SessionCore<K extends PublicKeyLike> {
     if (generation === this.#generation) this.#socket?.close(4000, "auth challenge refused");
   }
 
-  /**
-   * Proves we hold our key. Our servers send `{nonce}`: the proof is bound to the server, the
-   * user and the nonce (§15 P15). A dialect sends `{challenge}` and wants PSS over its raw
-   * bytes, answered with AUTH_PROOF; signed only when it cannot stand for another signature
-   * of this key and was never signed before (protocol/auth_challenge.ts).
-   */
+  /** Answers an AUTH_CHALLENGE (challenge.ts); the refusal, if this client will not sign. */
   async #answerChallenge(frame: Frame): Promise<string | undefined> {
-    const crypto = this.options.crypto;
-    const nonce = str(frame.payload, "nonce", 256);
-    if (nonce) {
-      const signature = b64uEncode(await crypto.sign(authMessage(frame.from, this.user_id, nonce)));
-      await this.#sendSigned(
-        "AUTH_RESPONSE",
-        frame.from,
-        { nonce, signature },
-        this.#nextTs(),
-        true,
-      );
-      return undefined;
-    }
-    const challenge = str(frame.payload, "challenge", 1024);
-    const checked = checkChallenge(challenge);
-    const refusal = !checked.ok
-      ? checked.reason
-      : !(this.options.challenges ??= new SignedChallenges()).fresh(challenge!)
-      ? "this challenge was signed before: a server must send a fresh one"
-      : undefined;
-    if (refusal !== undefined || !checked.ok) {
-      this.#notes.push(`AUTH_CHALLENGE {challenge} refused: ${refusal}`);
+    const answer = await answerChallenge(
+      this.options.crypto,
+      this.options.challenges ??= new SignedChallenges(),
+      this.user_id,
+      frame,
+    );
+    this.#notes.push(answer.note);
+    if ("refusal" in answer) {
       this.#refused = true;
       this.#emit({
         event: "error",
         code: "CLIENT",
-        detail: `refused to sign the server's AUTH_CHALLENGE: ${refusal}`,
+        detail: `refused to sign the server's AUTH_CHALLENGE: ${answer.refusal}`,
         sentence: "This client refused to sign the server's challenge.",
       });
-      return refusal ?? "unusable challenge";
+      return answer.refusal;
     }
-    const signature = b64uEncode(await crypto.sign(checked.bytes));
-    this.#notes.push(`AUTH_CHALLENGE {challenge}: ${checked.bytes.length} bytes signed`);
-    await this.#sendSigned(
-      "AUTH_PROOF",
-      frame.from,
-      { challenge: challenge!, signature },
-      this.#nextTs(),
-      true,
-    );
+    await this.#sendSigned(answer.type, frame.from, answer.payload, this.#nextTs(), true);
     return undefined;
   }
 
@@ -958,7 +932,7 @@ export class SessionCore<K extends PublicKeyLike> {
     if (name !== undefined) contact.display_name = name;
     const label = name ?? this.#remembered.get(user_id) ?? user_id;
     if (name !== undefined) this.#remembered.set(user_id, name);
-    const changed = await this.#pinUser(user_id, imported.key, label);
+    const changed = await pinUser(this.options, user_id, imported.key, label);
     if (changed) contact.keyChanged = changed;
     this.contacts.set(user_id, contact);
     // Told once per session and key, also when the warning is remembered from an earlier run.
@@ -972,66 +946,6 @@ export class SessionCore<K extends PublicKeyLike> {
     }
     if (!before?.online) this.#emit({ event: "online", user_id, label });
     this.#emit({ event: "contacts" });
-  }
-
-  /** Trust on first use: pins a new user's key; a different key later is reported, not adopted. */
-  async #pinUser(
-    user_id: string,
-    key: K,
-    label: string,
-  ): Promise<{ previous: string; current: string } | undefined> {
-    const { memory, crypto } = this.options;
-    const known = await memory.knownKey(user_id);
-    const fingerprint = crypto.fingerprint(key);
-    if (!known) {
-      await memory.saveKnownKey({
-        user_id,
-        spki: key.spki,
-        fingerprint,
-        label,
-        first_seen: this.options.clock.now(),
-      });
-      return undefined;
-    }
-    if (known.spki !== key.spki) {
-      if (known.changed?.spki !== key.spki) {
-        await memory.saveKnownKey({
-          ...known,
-          label,
-          changed: { spki: key.spki, fingerprint, at: this.options.clock.now() },
-        });
-      }
-      return { previous: known.fingerprint, current: fingerprint };
-    }
-    if (known.changed || known.label !== label) {
-      const { changed: _, ...rest } = known;
-      await memory.saveKnownKey({ ...rest, label });
-    }
-    return undefined;
-  }
-
-  /**
-   * The key to check a message from `sender` with: the directory's key. A message whose
-   * `sender_pub` is another key is not verified; a sender outside the directory is checked with
-   * the key it sent, and says so.
-   */
-  async #senderKey(
-    sender: string,
-    claimedText: string | undefined,
-  ): Promise<{ key?: K; note?: string }> {
-    const known = this.contacts.get(sender);
-    const claimed = claimedText === undefined
-      ? undefined
-      : await this.options.crypto.importPublic(claimedText);
-    if (known && claimed?.ok && claimed.key.spki !== known.key.spki) {
-      return { note: "it was signed with a key that is not this user's key in the directory" };
-    }
-    if (known?.keyChanged) {
-      return { key: known.key, note: "their key changed and is not confirmed" };
-    }
-    if (known) return { key: known.key };
-    if (claimed?.ok) return { key: claimed.key, note: "the sender is not in the directory" };
-    return { note: "the sender's key is unknown" };
   }
 
   /** Tells the server we received a frame, so a queued copy is retired and the sender told. */
@@ -1069,7 +983,11 @@ export class SessionCore<K extends PublicKeyLike> {
     // The original ts is in the envelope (§15 P6).
     const ts = frame.ts;
     if (this.#confirm(sender, ts, frame.type)) return; // A re-send we already showed.
-    const { key, note } = await this.#senderKey(sender, str(p, "sender_pub"));
+    const { key, note } = await senderKey(
+      this.options.crypto,
+      this.contacts.get(sender),
+      str(p, "sender_pub"),
+    );
     const layout = key === undefined ? undefined : await this.options.crypto.verifyDm(
       key,
       { ciphertext, from: sender, to: this.user_id, ts },
@@ -1101,7 +1019,11 @@ export class SessionCore<K extends PublicKeyLike> {
     const plain = bytes && await this.options.crypto.decrypt(bytes);
     if (!plain) return; // Another member's copy.
     if (this.#confirm(sender, ts, frame.type)) return; // A re-send we already showed.
-    const { key, note } = await this.#senderKey(sender, str(p, "sender_pub"));
+    const { key, note } = await senderKey(
+      this.options.crypto,
+      this.contacts.get(sender),
+      str(p, "sender_pub"),
+    );
     const good = key !== undefined &&
       await this.options.crypto.verifyPublic(key, { ciphertext, from: sender, ts }, p.content_sig);
     this.#part("public", sender, ts, new TextDecoder().decode(plain), verdict(key, good, note));
@@ -1207,18 +1129,6 @@ export class SessionCore<K extends PublicKeyLike> {
     groupKey?.fill(0);
     this.#emit({ event: "channel_key", creator: frame.from, verified });
   }
-}
-
-/** Verification outcome in words. */
-function verdict(
-  key: unknown,
-  good: boolean,
-  note: string | undefined,
-): { verified: boolean; note?: string } {
-  if (key === undefined) return { verified: false, note };
-  return good
-    ? { verified: true, note }
-    : { verified: false, note: "the signature does not match the message" };
 }
 
 function isUuid(text: string): boolean {
