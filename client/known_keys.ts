@@ -2,7 +2,9 @@
  * Keys this client has seen before (trust on first use): the server's key per URL, pinned from
  * the first ACK (§15 P7), and each user's key. A different key later is reported loudly and the
  * pin is kept, so a silent swap cannot slip by. Beside a server's pin: the content_sig layout
- * learned for it, valid only while the server keeps that key.
+ * learned for it, valid only while the server keeps that key. Beside a user's pin: their name
+ * (so someone offline is still found by name) and a changed key not trusted yet. The client
+ * core reads and writes all of it through {@linkcode KnownKeys.asMemory}.
  * @module
  */
 import { sha256Hex } from "../crypto/hash.ts";
