@@ -18,8 +18,16 @@ export function helpText(): string {
   ].join("\n");
 }
 
-/** One event as a line of text. */
-export function render(event: ClientEvent): string {
+/** The client core's whole-message, delivery-state and connection events: a transcript's. */
+type TranscriptEvent = Extract<
+  ClientEvent,
+  { event: "message" | "message_state" | "connection" | "contacts" | "key_changed" | "file_ready" }
+>;
+
+/** One event as a line of text; `undefined` for the events a transcript shows instead. */
+export function render(event: Exclude<ClientEvent, TranscriptEvent>): string;
+export function render(event: ClientEvent): string | undefined;
+export function render(event: ClientEvent): string | undefined {
   switch (event.event) {
     case "ready":
       return `Connected as ${event.user_id} to server ${event.server_id || "(id not known yet)"}${
@@ -34,8 +42,9 @@ export function render(event: ClientEvent): string {
     case "content_sig":
       return `* DMs through this server are now signed with content_sig layout ${event.layout}: ${event.learned_from}`;
     case "dm":
-    case "public":
-      return ""; // Shown whole, as a "message" (a long one arrives in several parts).
+      return `[DM] ${event.label}: ${event.text}${
+        event.verified ? "" : "   (UNVERIFIED: signature check failed)"
+      }`;
     case "list":
       return event.users.length === 0
         ? "Nobody is online."
@@ -53,12 +62,16 @@ export function render(event: ClientEvent): string {
       return `! ${event.message}`;
     case "closed":
       return `Disconnected (${event.code}${event.reason ? `: ${event.reason}` : ""}).`;
+    case "public":
+      return `[public] ${event.label}: ${event.text}${
+        event.verified ? "" : "   (UNVERIFIED: signature check failed)"
+      }`;
     case "channel_key":
       return event.verified ? "" : "! public channel key share did not verify";
     case "file_sent":
       return `(file ${event.name} sent to ${event.to})`;
     case "file_offer":
-      return `* ${event.label} is sending ${event.name} (${event.size} bytes)${
+      return `* ${event.from} is sending ${event.name} (${event.size} bytes)${
         event.verified ? "" : " (manifest UNVERIFIED)"
       }`;
     case "file_saved":
@@ -83,69 +96,10 @@ export function render(event: ClientEvent): string {
         `  your DMs through this server: content_sig layout ${event.content_sig}`,
       ].filter(Boolean).join("\n");
     case "delivery":
-      return ""; // Told per message, as "message_state".
-    case "message":
-    case "message_state":
-    case "connection":
-    case "contacts":
-    case "key_changed":
-    case "file_ready":
-      return coreLine(event);
+      return event.status === "delivered"
+        ? `(delivered: ${event.msg_ref.split("|")[2] ?? event.msg_ref})`
+        : `(${event.status}${event.detail ? `: ${event.detail}` : ""})`;
     case "login_registered":
       return "(your encrypted key is stored on the server: log in elsewhere with --login YOUR_ID)";
-  }
-}
-
-/** Lines for the client core's whole-message, delivery and connection events. */
-function coreLine(
-  event: Extract<
-    ClientEvent,
-    {
-      event: "message" | "message_state" | "connection" | "contacts" | "key_changed" | "file_ready";
-    }
-  >,
-): string {
-  switch (event.event) {
-    case "message":
-      return `${clockTime(event.ts)} ${event.label} → ${
-        event.direction === "out"
-          ? (event.conv === "public" ? "public" : event.to)
-          : event.conv === "public"
-          ? "public"
-          : "me"
-      }: ${event.text}${event.state ? ` (${event.state})` : ""}${
-        event.verified ? "" : "   (UNVERIFIED: signature check failed)"
-      }`;
-    case "message_state":
-      return `(${clockTime(event.ts)} message to ${event.to}: ${event.state})`;
-    case "connection":
-      return connectionLine(event.connection);
-    case "contacts":
-    case "key_changed":
-    case "file_ready":
-      return event.event === "file_ready"
-        ? `* ${event.name} from ${event.label} is ready: /accept ${event.file_id}`
-        : "";
-  }
-}
-
-/** Local wall-clock time as HH:MM. */
-function clockTime(ts: number): string {
-  const d = new Date(ts);
-  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
-}
-
-function connectionLine(c: Extract<ClientEvent, { event: "connection" }>["connection"]): string {
-  switch (c.state) {
-    case "connecting":
-      return c.attempt > 1 ? `* connecting (attempt ${c.attempt})…` : "";
-    case "online":
-      return "";
-    case "waiting":
-      return `* offline: ${c.reason}; reconnecting in ${
-        Math.max(0, Math.ceil((c.retry_at - Date.now()) / 1000))
-      } s`;
-    case "stopped":
-      return "";
   }
 }
