@@ -250,3 +250,27 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   user_frame_bytes_max: USER_FRAME_BYTES_MAX,
   server_frame_bytes_max: SERVER_FRAME_BYTES_MAX,
 };
+
+// Clients
+/** Parts one long message may be split into when sent (about 27 KB of text). */
+export const MESSAGE_PARTS_MAX = 64;
+/** Long messages a client is reassembling at once; the oldest is shown with its gaps when full. */
+export const REASSEMBLY_OPEN_MAX = 32;
+/** How long a client waits for the missing parts of a long message before showing its gaps. */
+export const REASSEMBLY_WAIT_MS = 30_000;
+/** Received messages a client remembers having shown (a re-sent copy is confirmed, not shown). */
+export const SEEN_REFS_MAX = 10_000;
+/** Sent messages whose delivery state a client follows (the oldest forgotten first). */
+export const SENT_TRACKED_MAX = 1_024;
+/** Messages kept per conversation in a client's encrypted local history (the oldest dropped). */
+export const HISTORY_PER_CONVERSATION_MAX = 1_000;
+/** Conversations in a client's local history (the least recently used dropped). */
+export const HISTORY_CONVERSATIONS_MAX = 256;
+/** Characters of message text in a client's local history (the oldest messages dropped). */
+export const HISTORY_TEXT_MAX = 4 * 1024 * 1024;
+/** First reconnect delay of a client; doubles per failure, with jitter. */
+export const RECONNECT_BASE_MS = 1_000;
+/** Longest reconnect delay of a client. */
+export const RECONNECT_MAX_MS = 30_000;
+/** Names a client remembers for users it has seen (labels of offline users). */
+export const KNOWN_LABELS_MAX = 10_000;
