@@ -147,8 +147,13 @@ export const FILE_BYTES_MAX = 64 * 1024 * 1024;
 export const FILE_STALL_MS = 30_000;
 /** Plaintext bytes per FILE_CHUNK we send (≤ 446, one OAEP block; 400 is the common choice). */
 export const FILE_CHUNK_BYTES = 446;
-/** Chunks a sender sends before waiting for the server to catch up (a LIST round trip). */
+/**
+ * Chunks a sender sends before waiting for the server to catch up (a LIST round trip); the
+ * receiver asks a receipt for each window's last chunk, which is the sender's progress.
+ */
 export const FILE_WINDOW_CHUNKS = 64;
+/** Window ends of files being sent that a client follows for receipts (the oldest dropped). */
+export const FILE_RECEIPT_MARKS_MAX = 1_024;
 /** Server-link outbox depth above which users' content waits before it is routed (backpressure). */
 export const OUTBOX_HIGH_WATER = 200;
 /** Longest a user's content waits for congestion to clear before it is routed anyway. */

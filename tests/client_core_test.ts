@@ -22,6 +22,8 @@ import {
 } from "./harness/processes.ts";
 
 const backend = defaultBackend();
+/** Every user's events in the order they happened, to compare the two sides of a transfer. */
+const timeline: { who: string; e: ClientEvent }[] = [];
 
 async function user(url: string, name: string, dir: string, acceptFiles: boolean) {
   const key = await backend.importPrivate(await Deno.readTextFile(fixtureKeyPath(name)));
@@ -40,7 +42,10 @@ async function user(url: string, name: string, dir: string, acceptFiles: boolean
     known,
     history,
     acceptFiles,
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      timeline.push({ who: name, e });
+    },
   });
   const waitFor = <K extends ClientEvent["event"]>(
     event: K,
@@ -97,8 +102,40 @@ Deno.test({
         const saved = await bob.waitFor("file_saved");
         assert.deepEqual(await Deno.readFile(saved.path), data);
         assert.equal(bob.session.accept(ready.file_id), false, "handed out once");
-        const sent = alice.events.filter((e) => e.event === "progress");
-        assert.equal(sent.at(-1)?.bytes, data.length);
+        await alice.waitFor("progress", (e) => e.direction === "send" && e.bytes === data.length);
+      });
+
+      await t.step("the sender's progress is what the receiver has acknowledged", async () => {
+        const path = join(dir, "big.bin");
+        // Four windows and a bit: receipts for each window's end and for FILE_END.
+        const data = new Uint8Array(4 * 64 * 446 + 1_000).map((_, i) => (i * 7919) % 251);
+        await Deno.writeFile(path, data);
+        const from = timeline.length;
+        const sent = await alice.session.sendFile("bob", path);
+        const ready = await bob.waitFor("file_ready", (e) => e.file_id === sent.file_id);
+        await alice.waitFor(
+          "progress",
+          (e) => e.file_id === sent.file_id && e.bytes === data.length,
+        );
+        const log = timeline.slice(from);
+        const at = (who: string, match: (e: ClientEvent) => boolean) =>
+          log.findIndex((x) => x.who === who && match(x.e));
+        const full = at("alice", (e) => e.event === "progress" && e.bytes === data.length);
+        const whole = at("bob", (e) => e === ready);
+        assert.ok(whole >= 0 && full > whole, "the sender's 100 % comes after the receiver has it");
+        // Each report of the sender's is a window the receiver confirmed, never more than it got.
+        const mine = log.filter((x) => x.who === "alice" && x.e.event === "progress");
+        for (const { e } of mine) {
+          const bytes = (e as { bytes: number }).bytes;
+          assert.ok(bytes % (64 * 446) === 0 || bytes === data.length, `window end: ${bytes}`);
+        }
+        // Receipts come per window and at the end, not per chunk.
+        const receipts = log.filter((x) =>
+          x.who === "alice" && x.e.event === "delivery" && x.e.msg_ref.includes(bobId)
+        );
+        assert.ok(receipts.length <= 5, `${receipts.length} receipts for 239 chunks`);
+        bob.session.accept(ready.file_id);
+        await bob.waitFor("file_saved", (e) => e.file_id === ready.file_id);
       });
 
       await t.step(

@@ -229,3 +229,45 @@ Deno.test("one ACK with msg_refs (ack_batches) retires every delivery it names, 
     [refs[1], refs[3]],
   );
 });
+
+Deno.test("file frames: receipts only where the receiver asks (per window, at the end)", () => {
+  const w = given([
+    registered("alice"),
+    arrived("alice", "L-alice", ["receipts"]),
+    registered("bob"),
+    arrived("bob", "L-bob", ["receipts"]),
+  ]);
+  const ack = (ts: number, type: string, receipt?: boolean, recipient = "bob"): RouterInput => ({
+    type: "FromUser",
+    link: "L-bob",
+    frame: {
+      type: "ACK",
+      from: "bob",
+      to: S,
+      ts: T0 + 100 + ts,
+      payload: {
+        msg_ref: `alice|${recipient}|${T0 + ts}`,
+        type,
+        ...(receipt === undefined ? {} : { receipt }),
+      },
+      sig: "",
+    } as Frame,
+    raw: "{}",
+    at_ms: T0 + 100 + ts,
+  });
+  // A chunk confirmed without asking: nothing for the sender (no receipt per chunk).
+  assert.deepEqual(sentFrames(w.when(ack(1, "FILE_CHUNK")), "L-alice"), []);
+  assert.deepEqual(sentFrames(w.when(ack(2, "FILE_CHUNK", false)), "L-alice"), []);
+  // The last chunk of a window and the end, asked for: the sender is told.
+  for (const [ts, type] of [[3, "FILE_CHUNK"], [4, "FILE_END"]] as const) {
+    assert.deepEqual(sentFrames(w.when(ack(ts, type, true)), "L-alice"), [{
+      type: "MSG_RECEIPT",
+      from: S,
+      to: "alice",
+      ts: T0 + 100 + ts,
+      payload: { msg_ref: `alice|bob|${T0 + ts}`, status: "delivered", recipient: "bob" },
+    }]);
+  }
+  // Asking cannot make a receipt about someone else's frame: the ref must name the acker.
+  assert.deepEqual(sentFrames(w.when(ack(5, "FILE_END", true, "carol")), "L-alice"), []);
+});

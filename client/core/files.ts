@@ -1,10 +1,11 @@
 /**
  * File transfer (§3.8, §15 P12). Sending: a signed FILE_START manifest (name, size, sha256),
  * ≤ 446-byte slices each one RSA-OAEP block, FILE_END; a round trip to the server every window
- * of chunks keeps its queues short. Receiving: chunks are decrypted as they come and kept by
- * index (duplicates and reordering are harmless); at FILE_END size and SHA-256 are checked, and
- * only a complete, checked file is handed out, and only once the user accepted it (or accepts
- * every file). A missing or undecryptable chunk, a stall or an oversized manifest gives a clear
+ * of chunks keeps its queues short, and the receiver's receipt for each window's last chunk and
+ * for FILE_END is the sender's progress (what the receiver has, not what left). Receiving:
+ * chunks are decrypted as they come and kept by index (duplicates and reordering are harmless);
+ * at FILE_END size and SHA-256 are checked, and only a complete, checked file is handed out,
+ * and only once the user accepted it (or accepts every file). A missing or undecryptable chunk, a stall or an oversized manifest gives a clear
  * failure and no file. Bounded: files of at most FILE_BYTES_MAX, checked files kept for
  * acceptance at most {@linkcode FILES_WAITING_MAX}.
  * @module
@@ -237,6 +238,11 @@ export class FileReceiver<K extends PublicKeyLike> {
   }
 }
 
+/** Whether chunk `index` is the last of a window: the receiver asks a receipt for it. */
+export function endsWindow(index: number): boolean {
+  return (index + 1) % FILE_WINDOW_CHUNKS === 0;
+}
+
 /** What sending needs from the session. */
 export interface SendContext<K extends PublicKeyLike> {
   crypto: ClientCrypto<K>;
@@ -247,7 +253,23 @@ export interface SendContext<K extends PublicKeyLike> {
   /** Resolves once the server has handled everything sent so far. */
   sync: () => Promise<void>;
   nextTs: () => number;
-  emit: (event: FileEvent) => void;
+  /** Bytes our server has taken so far (for a caller's own "sending" bar). */
+  taken?: (done: number, total: number) => void;
+  /**
+   * The frame sent to `to` at `ts` ends a window (or the file): a receipt for it means the
+   * receiver has `done` of the `total` bytes, and that is the progress to show.
+   */
+  mark: (mark: ReceiptMark) => void;
+}
+
+/** What a receipt for one of our file frames says about the transfer's progress. */
+export interface ReceiptMark {
+  to: string;
+  ts: number;
+  file_id: string;
+  name: string;
+  done: number;
+  total: number;
 }
 
 /** Sends `data` as file `name` to each recipient in turn; returns the file id. */
@@ -265,8 +287,8 @@ export async function sendFile<K extends PublicKeyLike>(
   const sha256 = await ctx.crypto.sha256Hex(data);
   const chunks = Math.ceil(data.length / FILE_CHUNK_BYTES);
   const total = data.length * recipients.length;
-  const progress = (done: number, peer: string) =>
-    ctx.emit({ event: "file_progress", file_id, peer, name, direction: "send", done, total });
+  const mark = (to: string, ts: number, done: number) =>
+    ctx.mark({ to, ts, file_id, name, done, total });
   let done = 0;
   for (const to of recipients) {
     const ts = ctx.nextTs();
@@ -286,18 +308,21 @@ export async function sendFile<K extends PublicKeyLike>(
     for (let index = 0; index < chunks; index++) {
       const slice = data.subarray(index * FILE_CHUNK_BYTES, (index + 1) * FILE_CHUNK_BYTES);
       const ciphertext = b64uEncode(await ctx.crypto.encrypt(to.key, slice));
+      const ts = ctx.nextTs();
       // Chunks carry no signature of their own: the signed manifest's sha256 covers them all.
-      ctx.send("FILE_CHUNK", to.user_id, { file_id, index, ciphertext }, ctx.nextTs());
+      ctx.send("FILE_CHUNK", to.user_id, { file_id, index, ciphertext }, ts);
       done += slice.length;
-      // Counted once the server has taken the window (a round trip), not when queued here.
-      if ((index + 1) % FILE_WINDOW_CHUNKS === 0) {
+      if (endsWindow(index)) {
+        mark(to.user_id, ts, done);
         await ctx.sync();
-        progress(done, to.user_id);
+        ctx.taken?.(done, total);
       }
     }
-    ctx.send("FILE_END", to.user_id, { file_id }, ctx.nextTs());
+    const end = ctx.nextTs();
+    mark(to.user_id, end, done);
+    ctx.send("FILE_END", to.user_id, { file_id }, end);
   }
   await ctx.sync();
-  progress(total, recipients.at(-1)?.user_id ?? "");
+  ctx.taken?.(total, total);
   return file_id;
 }

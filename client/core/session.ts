@@ -9,7 +9,12 @@
  * @module
  */
 import { b64uDecode, b64uEncode } from "../../protocol/base64url.ts";
-import { HELLO_QUIET_MS, PEER_LAYOUTS_MAX, SEEN_REFS_MAX } from "../../protocol/limits.ts";
+import {
+  FILE_RECEIPT_MARKS_MAX,
+  HELLO_QUIET_MS,
+  PEER_LAYOUTS_MAX,
+  SEEN_REFS_MAX,
+} from "../../protocol/limits.ts";
 import { SignedChallenges } from "../../protocol/auth_challenge.ts";
 import { SERVER_TO_USER_TYPES } from "../../protocol/server_frames.ts";
 import {
@@ -27,14 +32,14 @@ import type { Clock, Random, TimerId } from "../../lib/world.ts";
 import { type Backoff, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import { DeliveryTracker } from "./delivery.ts";
 import type { ConnectionState, CoreEvent, MessageEvent } from "./events.ts";
-import { FileReceiver, sendFile } from "./files.ts";
+import { endsWindow, FileReceiver, type ReceiptMark, sendFile } from "./files.ts";
 import type { History, HistoryEntry } from "./history.ts";
 import { type Named, resolveName, sortByLabel } from "./names.ts";
 import { readPart, Reassembler, splitMessage, type Whole } from "./parts.ts";
 import type { ClientCrypto, Dial, Memory, PublicKeyLike, Socket } from "./ports.ts";
 import { answerChallenge } from "./challenge.ts";
 import { pinUser, senderKey, verdict } from "./trust.ts";
-import { arr, errorSentence, type Frame, isId, obj, readFrame, str } from "./wire.ts";
+import { arr, errorSentence, type Frame, int, isId, obj, readFrame, str } from "./wire.ts";
 
 /** A user in the directory. */
 export interface Contact<K extends PublicKeyLike> {
@@ -113,6 +118,10 @@ export class SessionCore<K extends PublicKeyLike> {
   #fatal?: string;
   #layout: Layout = "A";
   #peerLayouts = new LruMap<string, Layout>(PEER_LAYOUTS_MAX);
+  /** Our file frames whose receipt is the receiver's progress, by reference. */
+  #fileMarks = new LruMap<string, ReceiptMark>(FILE_RECEIPT_MARKS_MAX);
+  /** The most a receiver has acknowledged of each file we send (progress never goes back). */
+  #fileDone = new LruMap<string, number>(FILE_RECEIPT_MARKS_MAX);
   /** What handling the current inbound frame found out, for its trace line. */
   #notes: string[] = [];
   #refused = false;
@@ -339,10 +348,8 @@ export class SessionCore<K extends PublicKeyLike> {
         },
         sync: () => this.#sync(),
         nextTs: () => this.#nextTs(),
-        emit: (e) => {
-          if (e.event === "file_progress") progress?.(e.done, e.total);
-          this.#emit(e);
-        },
+        ...(progress ? { taken: progress } : {}),
+        mark: (m) => this.#fileMarks.set(messageRef(this.user_id, m.to, m.ts), m),
       },
       recipients,
       name,
@@ -728,11 +735,16 @@ export class SessionCore<K extends PublicKeyLike> {
         this.#ack(frame.from, frame.ts, frame.type);
         return await this.#files.start(frame);
       case "FILE_CHUNK":
-        this.#ack(frame.from, frame.ts, frame.type);
-        return this.#files.chunk(frame);
+        // The last chunk of a window asks a receipt: the sender's progress is what we have.
+        this.#files.chunk(frame);
+        return void this.#ack(frame.from, frame.ts, frame.type, endsWindow(int(p, "index") ?? 0));
       case "FILE_END":
-        this.#ack(frame.from, frame.ts, frame.type);
-        return await this.#files.end(frame);
+        // Confirmed once checked, so the sender's 100 % never comes before the file is whole.
+        try {
+          return await this.#files.end(frame);
+        } finally {
+          this.#ack(frame.from, frame.ts, frame.type, true);
+        }
       case "CTRL_CLOSE":
         if (generation === this.#generation) this.#socket?.close(1000);
         return;
@@ -759,6 +771,18 @@ export class SessionCore<K extends PublicKeyLike> {
     this.#emit({ event: "delivery", msg_ref: ref, status, detail });
     const moved = this.#delivery.update(ref, status);
     if (moved) this.#emit({ event: "message_state", ...moved });
+    if (status === "delivered") this.#fileReceipt(ref);
+  }
+
+  /** A receiver has a file of ours up to a window's end (or whole): that is its progress. */
+  #fileReceipt(ref: string): void {
+    const mark = this.#fileMarks.get(ref);
+    if (!mark) return;
+    this.#fileMarks.delete(ref);
+    if (mark.done <= (this.#fileDone.get(mark.file_id) ?? 0)) return;
+    this.#fileDone.set(mark.file_id, mark.done);
+    const { file_id, name, done, total, to: peer } = mark;
+    this.#emit({ event: "file_progress", file_id, peer, name, direction: "send", done, total });
   }
 
   #onError(frame: Frame, generation: number): void {
@@ -951,10 +975,13 @@ export class SessionCore<K extends PublicKeyLike> {
   }
 
   /** Tells the server we received a frame, so a queued copy is retired and the sender told. */
-  #ack(sender: string, ts: number, type: string): string {
+  #ack(sender: string, ts: number, type: string, receipt = false): string {
     const ref = messageRef(sender, this.user_id, ts);
+    // `receipt`: our extension; the server then tells the sender (file frames are not told
+    // unless asked, so a file is not a receipt per chunk).
+    const payload = receipt ? { msg_ref: ref, type, receipt } : { msg_ref: ref, type };
     try {
-      this.#sendRaw("ACK", this.server_id || "server", { msg_ref: ref, type }, this.#nextTs(), "");
+      this.#sendRaw("ACK", this.server_id || "server", payload, this.#nextTs(), "");
     } catch { /* offline: the server re-sends what was queued, and we confirm it then */ }
     return ref;
   }
