@@ -140,6 +140,8 @@ class LinkView {
     switch (state.state) {
       case "waiting": {
         this.online = false;
+        // Before the first connection, a failure is the caller's to report (and the end).
+        if (!this.everOnline) return;
         this.#attempts = state.attempt;
         const wait = waitText(Math.max(0, state.retry_at - this.clock.now()));
         const text = `${state.reason}; reconnecting in ${wait}…`;
