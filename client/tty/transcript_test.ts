@@ -144,3 +144,35 @@ Deno.test("progress meter: throttled, and the end reported once", () => {
   meter.update(100);
   assert.deepEqual(reports, [10, 30, 100]);
 });
+
+Deno.test("transcript: /history with dates and names; a file ready to accept; a trusted key", () => {
+  const sink = new RecordingSink();
+  const names = (id: string) => ({ "id-bob": "bob", "id-me": "me" } as Record<string, string>)[id]!;
+  const t = new Transcript(sink, new ManualClock(at(15, 0)), names);
+  t.show({
+    event: "history",
+    with: "bob",
+    entries: [
+      { ts: at(9, 5), from: "id-bob", to: "id-me", text: "hi", verified: true },
+      { ts: at(9, 6), from: "id-me", to: "id-bob", text: "hello", verified: true },
+    ],
+  });
+  t.show({ event: "history", with: "bob", entries: [] });
+  t.show({
+    event: "file_ready",
+    file_id: "0123456789abcdef",
+    from: "id-bob",
+    label: "bob",
+    name: "a.txt",
+    size: 10,
+    sha256: "00",
+    verified: true,
+  });
+  t.show({ event: "trusted", user_id: "id-bob", label: "bob" });
+  assert.deepEqual(sink.lines, [
+    "15:00 history with bob (2):\n  2026-12-06 09:05 bob: hi\n  2026-12-06 09:06 me: hello",
+    "15:00 no history with bob",
+    "15:00 * bob's file a.txt (10 B) is ready: /accept 01234567 saves it",
+    "15:00 * bob's new key is trusted: messages to them go out again",
+  ]);
+});
