@@ -10,7 +10,7 @@ import { progressBar, size } from "./progress.ts";
 /** The command summary shown by /help. */
 export function helpText(): string {
   return [
-    "  /list                 Online users, sorted by name",
+    "  /list                 Users online and seen before, sorted by name",
     "  /tell <user> <text>   Direct message; <user> is a display name or an id",
     "  /all <text>           Message to everyone on the public channel",
     "  /file <user> <path>   Send a file (/file all <path> for the public channel)",
