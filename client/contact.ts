@@ -1,13 +1,9 @@
 /**
- * A contact of the terminal client: a user, its key and its home server.
+ * A contact of the terminal client: a user, its key, its home server, and whether it is online.
  * @module
  */
 import type { PublicKey } from "../crypto/types.ts";
+import type { Contact as CoreContact } from "./core/session.ts";
 
 /** A known user. */
-export interface Contact {
-  user_id: string;
-  key: PublicKey;
-  display_name?: string;
-  server_id: string;
-}
+export type Contact = CoreContact<PublicKey>;

@@ -53,3 +53,57 @@ Deno.test("known keys: a torn file is a clear error naming the file", async () =
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("known keys as the core's memory: names and untrusted changes survive a reload", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "me.known.json");
+  try {
+    const memory = (await KnownKeys.load(path)).asMemory();
+    await memory.saveKnownKey({
+      user_id: "u1",
+      spki: "AAAA",
+      fingerprint: "",
+      label: "bob",
+      first_seen: 1,
+    });
+    await memory.saveKnownKey({
+      user_id: "u1",
+      spki: "AAAA",
+      fingerprint: "",
+      label: "bob",
+      first_seen: 1,
+      changed: { spki: "BBBB", fingerprint: "", at: 2 },
+    });
+    await memory.saveServerPin({
+      url: "ws://x/",
+      server_id: "s",
+      spki: "SSSS",
+      fingerprint: "",
+      content_sig: "B",
+    });
+    const reloaded = await KnownKeys.load(path);
+    assert.equal(reloaded.data.users.u1, "AAAA", "the pin stays in the file's format");
+    const again = reloaded.asMemory();
+    const bob = await again.knownKey("u1");
+    assert.deepEqual([bob?.label, bob?.spki, bob?.changed?.spki], ["bob", "AAAA", "BBBB"]);
+    assert.deepEqual((await again.knownKeys()).map((k) => [k.user_id, k.label]), [["u1", "bob"]]);
+    assert.equal((await again.serverPin("ws://x/"))?.content_sig, "B");
+    // Trusting the new key re-pins it and clears the change.
+    await again.saveKnownKey({
+      user_id: "u1",
+      spki: "BBBB",
+      fingerprint: "",
+      label: "bob",
+      first_seen: 3,
+    });
+    assert.deepEqual([(await again.knownKey("u1"))?.spki, (await again.knownKey("u1"))?.changed], [
+      "BBBB",
+      undefined,
+    ]);
+    // A server pin is never replaced through the memory: a changed server key stays reported.
+    await again.saveServerPin({ url: "ws://x/", server_id: "s", spki: "TTTT", fingerprint: "" });
+    assert.equal((await again.serverPin("ws://x/"))?.spki, "SSSS");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -18,13 +18,14 @@ import {
   writeKeystore,
   WrongPassphraseError,
 } from "./keystore.ts";
-import { ChatSession, type ClientEvent } from "./session.ts";
+import { type Backoff, DEFAULT_BACKOFF } from "./core/backoff.ts";
+import { historyPath, openHistoryFile } from "./history_file.ts";
+import { ChatSession, type ClientEvent, type SessionOptions } from "./session.ts";
 import { KnownKeys } from "./known_keys.ts";
 import { LoginError, makeRegistration, passwordLogin } from "./login.ts";
 import { helpText } from "./render.ts";
 import { NO_TRACE, TraceFile, type Tracer } from "./trace.ts";
 import { type LayoutSetting, parseLayoutSetting } from "../protocol/content_sig_layout.ts";
-import { type BackoffPolicy, DEFAULT_BACKOFF, parseBackoff } from "./tty/backoff.ts";
 import { command } from "./tty/commands.ts";
 import { runInteractive } from "./tty/interactive.ts";
 import {
@@ -49,18 +50,22 @@ Options:
                          asked for, unseen, when unset)
   --import-key PEM_FILE  Create the keystore from an existing RSA-4096 private key
   --downloads DIR        Where received files are saved (default ./data/downloads/NAME)
+  --accept-files         Save every received file at once (default: offered, saved on /accept;
+                         --json always saves at once)
   --login USER_ID        On a new machine: fetch your encrypted key from the server with your
                          user id and passphrase (the server stored it when you first connected)
   --content-sig LAYOUT   content_sig layout for DMs: A, B, C, D (spec §5.2), or auto (default):
                          sign A until a DM through the server verifies under another layout,
                          then sign that way (remembered with the server's pinned key)
   --reconnect-delay MS[,MAX]
-                         After losing the server, wait MS (default 1000) before reconnecting,
-                         doubling per failed attempt up to MAX (default 30000), with jitter
+                         After losing the server, wait up to MS (default ${DEFAULT_BACKOFF.baseMs}) before reconnecting,
+                         doubling per failed attempt up to MAX (default ${DEFAULT_BACKOFF.maxMs}); each wait is
+                         drawn between half and all of it, so clients do not all return at once
   --trace FILE           Write every frame, both ways, with this client's verdicts, as JSON
                          lines; read it with "main.ts replay --trace FILE"
   --json                 Scriptable mode: commands on stdin, one JSON event per line on stdout;
-                         exits when the connection closes (no reconnection)
+                         exits when the connection closes (no reconnection, unless --reconnect)
+  --reconnect            With --json: reconnect after a drop, as the interactive client does
   -h, --help             Show this help
 
 Commands once connected:
@@ -79,9 +84,11 @@ interface Options {
   downloads: string;
   login?: string;
   contentSig: LayoutSetting;
-  backoff: BackoffPolicy;
+  backoff: Backoff;
   trace?: string;
   json: boolean;
+  reconnect: boolean;
+  acceptFiles: boolean;
 }
 
 /** Runs the client; returns the exit code. */
@@ -112,31 +119,60 @@ export async function runClient(args: string[]): Promise<number> {
       return 2;
     }
   }
+  let history;
+  try {
+    history = await openHistoryFile(historyPath(options.keystore), backend, identity.key);
+  } catch (e) {
+    console.error(`Cannot open the message history: ${(e as Error).message}`);
+    return 2;
+  }
+  const base = { backend, known, tracer, history, ...identity };
   const open = (onEvent: (event: ClientEvent) => void) =>
-    ChatSession.connect({
-      url: options.server,
-      user_id: identity.user_id,
-      key: identity.key,
-      backend,
-      clock: systemClock,
-      random: systemRandom,
-      downloads: options.downloads,
-      known,
-      contentSig: options.contentSig,
-      tracer,
-      // Lets the server hold our encrypted key and a password verifier, for logins elsewhere.
-      registration: async () =>
-        makeRegistration((await readKeystore(options.keystore))!, identity.passphrase),
-      display_name: options.name === "me" ? undefined : options.name,
-      onEvent,
-    });
+    ChatSession.connect(sessionOptions(options, base, onEvent));
   try {
     if (options.json) return await runScripted(open);
-    return await runInteractive({ open, term, backoff: options.backoff });
+    return await runInteractive({ open, term });
   } finally {
     tracer.close();
     await known.flushed();
+    await history.flushed();
   }
+}
+
+/** The session the command line asks for. */
+function sessionOptions(
+  options: Options,
+  base: Pick<SessionOptions, "backend" | "known" | "tracer" | "history" | "user_id" | "key"> & {
+    passphrase: string;
+  },
+  onEvent: (event: ClientEvent) => void,
+): SessionOptions {
+  const { passphrase, ...rest } = base;
+  return {
+    ...rest,
+    url: options.server,
+    clock: systemClock,
+    random: systemRandom,
+    downloads: options.downloads,
+    contentSig: options.contentSig,
+    backoff: options.backoff,
+    reconnect: options.reconnect,
+    acceptFiles: options.acceptFiles,
+    // Lets the server hold our encrypted key and a password verifier, for logins elsewhere.
+    registration: async () => makeRegistration((await readKeystore(options.keystore))!, passphrase),
+    display_name: options.name === "me" ? undefined : options.name,
+    onEvent,
+  };
+}
+
+/** Reads `--reconnect-delay MS[,MAX]` (milliseconds); undefined when malformed. */
+export function parseBackoff(text: string): Backoff | undefined {
+  const match = /^(\d+)(?:,(\d+))?$/.exec(text.trim());
+  if (!match) return undefined;
+  const baseMs = Number(match[1]);
+  const maxMs = match[2] === undefined ? Math.max(baseMs, DEFAULT_BACKOFF.maxMs) : Number(match[2]);
+  if (baseMs < 1 || maxMs < baseMs) return undefined;
+  return { baseMs, maxMs };
 }
 
 function parseOptions(args: string[]): Options | number {
@@ -156,6 +192,8 @@ function parseOptions(args: string[]): Options | number {
         "reconnect-delay": { type: "string" },
         trace: { type: "string" },
         json: { type: "boolean", default: false },
+        reconnect: { type: "boolean", default: false },
+        "accept-files": { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -188,6 +226,8 @@ function parseOptions(args: string[]): Options | number {
     backoff,
     trace: values.trace,
     json: values.json,
+    reconnect: !values.json || values.reconnect,
+    acceptFiles: values.json || values["accept-files"],
   };
 }
 
@@ -284,8 +324,8 @@ async function runScripted(
   const shell = {
     session: () => session,
     show,
-    sent: show,
     help: () => console.log(helpText()),
+    scripted: true,
   };
   const lines = createInterface({ input: process.stdin, terminal: false });
   let queue = Promise.resolve();

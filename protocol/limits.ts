@@ -153,8 +153,13 @@ export const FILE_BYTES_MAX = 64 * 1024 * 1024;
 export const FILE_STALL_MS = 30_000;
 /** Plaintext bytes per FILE_CHUNK we send (≤ 446, one OAEP block; 400 is the common choice). */
 export const FILE_CHUNK_BYTES = 446;
-/** Chunks a sender sends before waiting for the server to catch up (a LIST round trip). */
+/**
+ * Chunks a sender sends before waiting for the server to catch up (a LIST round trip); the
+ * receiver asks a receipt for each window's last chunk, which is the sender's progress.
+ */
 export const FILE_WINDOW_CHUNKS = 64;
+/** Window ends of files being sent that a client follows for receipts (the oldest dropped). */
+export const FILE_RECEIPT_MARKS_MAX = 1_024;
 /** Server-link outbox depth above which users' content waits before it is routed (backpressure). */
 export const OUTBOX_HIGH_WATER = 200;
 /** Longest a user's content waits for congestion to clear before it is routed anyway. */
@@ -256,3 +261,27 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   user_frame_bytes_max: USER_FRAME_BYTES_MAX,
   server_frame_bytes_max: SERVER_FRAME_BYTES_MAX,
 };
+
+// Clients
+/** Parts one long message may be split into when sent (about 27 KB of text). */
+export const MESSAGE_PARTS_MAX = 64;
+/** Long messages a client is reassembling at once; the oldest is shown with its gaps when full. */
+export const REASSEMBLY_OPEN_MAX = 32;
+/** How long a client waits for the missing parts of a long message before showing its gaps. */
+export const REASSEMBLY_WAIT_MS = 30_000;
+/** Received messages a client remembers having shown (a re-sent copy is confirmed, not shown). */
+export const SEEN_REFS_MAX = 10_000;
+/** Sent messages whose delivery state a client follows (the oldest forgotten first). */
+export const SENT_TRACKED_MAX = 1_024;
+/** Messages kept per conversation in a client's encrypted local history (the oldest dropped). */
+export const HISTORY_PER_CONVERSATION_MAX = 1_000;
+/** Conversations in a client's local history (the least recently used dropped). */
+export const HISTORY_CONVERSATIONS_MAX = 256;
+/** Characters of message text in a client's local history (the oldest messages dropped). */
+export const HISTORY_TEXT_MAX = 4 * 1024 * 1024;
+/** First reconnect delay of a client; doubles per failure, with jitter. */
+export const RECONNECT_BASE_MS = 1_000;
+/** Longest reconnect delay of a client. */
+export const RECONNECT_MAX_MS = 30_000;
+/** Names a client remembers for users it has seen (labels of offline users). */
+export const KNOWN_LABELS_MAX = 10_000;

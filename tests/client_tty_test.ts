@@ -1,10 +1,12 @@
 // Goal: the terminal client as a person uses it, through a real pseudo-terminal against a real
 // server: the passphrase is never echoed, a new keystore refuses a short passphrase and a repeat
 // that differs, typed text is shown as it is typed, both sides of a conversation appear with
-// local HH:MM times and our message's delivery state, and when the server stops and comes back
+// local HH:MM times and our message's delivery state, a long message arrives as one line, a file
+// is offered and saved only on /accept, /history shows the conversation after a client restart
+// (from the encrypted local history), and when the server stops and comes back
 // on the same port and data dir the client says it is reconnecting, reconnects by itself, and
 // the next message goes through. Backoff is kept short with --reconnect-delay; every wait is
-// bounded.
+// bounded. A `--json` client ends with the connection, as scripts expect, unless `--reconnect`.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
@@ -13,6 +15,7 @@ import {
   makeDataDir,
   ROOT,
   type ServerProcess,
+  startClientProcess,
   startServerProcess,
 } from "./harness/processes.ts";
 import { type PtyProcess, startPtyClient } from "./harness/pty.ts";
@@ -81,8 +84,25 @@ Deno.test({
         await bob.waitFor(/online \(2\):\n {2}alice\n {2}bob/);
       });
 
+      await t.step("a long message arrives whole, as one line, on both sides", async () => {
+        const long = Array.from({ length: 160 }, (_, i) => `word${i}`).join(" ");
+        const mark = (await alice.lines()).length - 1;
+        await bob.type(`/tell alice ${long}\r`);
+        await alice.waitFor(/word159$/m, 20_000, mark);
+        await bob.waitFor(/word159 {2}✓ delivered/, 20_000);
+        // One line each: the whole text after the time and the name, with no part headers.
+        const one = (lines: string[], head: RegExp) =>
+          lines.filter((l) => l.includes("word0 ")).filter((l) => head.test(l) && l.includes(long));
+        assert.equal(one(await alice.lines(), /^\d\d:\d\d bob: word0 /).length, 1);
+        // Ours too (its state may come on a line of its own once it no longer fits in place).
+        const mine = one(await bob.lines(), /^\d\d:\d\d me → alice: word0 /);
+        assert.match(mine.at(-1)!, /word159 {2}✓ delivered$/);
+        assert.equal((await alice.lines()).filter((l) => l.includes("word0 ")).length, 1);
+        assert.doesNotMatch(alice.raw(), /\[\d+\/\d+ #[0-9a-f]+\]/);
+      });
+
       await t.step(
-        "a file: offer and progress by name, the bar leaves nothing behind",
+        "a file: offered by name, saved on /accept, the bar leaves nothing behind",
         async () => {
           const file = join(clientDir, "notes.bin");
           await Deno.writeFile(file, crypto.getRandomValues(new Uint8Array(60_000)));
@@ -94,7 +114,15 @@ Deno.test({
             30_000,
             mark,
           );
+          const ready = await alice.waitFor(/\* bob's file notes\.bin .* is ready: \/accept \S+/);
+          const id = /\/accept (\S+) saves it/.exec(
+            (await alice.lines()).slice(0, ready).join("\n"),
+          )!;
+          const saved = join(clientDir, "downloads", "alice", "notes.bin");
+          await assert.rejects(Deno.stat(saved), Deno.errors.NotFound, "not saved before /accept");
+          await alice.type(`/accept ${id[1]}\r`);
           await alice.waitFor(/\* saved notes\.bin from bob to /, 15_000, mark);
+          assert.deepEqual(await Deno.readFile(saved), await Deno.readFile(file));
           await bob.waitFor(/↑ notes\.bin \[#{24}\] 100% .* sent/, 15_000);
           for (const line of [...await alice.lines(), ...await bob.lines()]) {
             assert.doesNotMatch(line, /ETA \S+ s\S|received\S|sent\S/, `stray characters: ${line}`);
@@ -104,7 +132,7 @@ Deno.test({
 
       await t.step("history: up recalls the last line", async () => {
         await alice.type("\x1b[A");
-        await alice.waitFor(/> \/tell bob hi bob$/);
+        await alice.waitFor(/> \/accept \S+$/);
         await alice.type("\x15"); // Ctrl-U: the line is cleared again.
       });
 
@@ -146,6 +174,13 @@ Deno.test({
           await again.type("alice's secret words\r");
           await again.waitFor(/\d\d:\d\d \* connected/, 30_000, mark);
           assert.doesNotMatch(again.raw(), /secret words|not alice's/);
+          // The conversation from before the restart, from the encrypted local history.
+          await again.type("/history bob 3\r");
+          await again.waitFor(
+            /history with bob \(3\):\n {2}\S+ \d\d:\d\d alice: hi bob\n {2}\S+ \d\d:\d\d bob: word0 .*\n {2}\S+ \d\d:\d\d bob: after the restart/,
+            15_000,
+            mark,
+          );
           await again.type("\x04"); // Ctrl-D on the empty line leaves.
           assert.equal(await again.status(), 0);
         } finally {
@@ -245,6 +280,48 @@ Deno.test({
       assert.match(fine.stdout, /\* connected/);
     } finally {
       await server.stop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "--json: the client exits when the connection closes; with --reconnect it comes back",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dataDir = await makeDataDir("server3");
+    const dir = await Deno.makeTempDir({ prefix: "socp-json-" });
+    const port = freePort();
+    let server: ServerProcess | undefined = await startServerProcess(dataDir, [], port);
+    const once = await startClientProcess(server.url, "alice", dir);
+    const again = await startClientProcess(server.url, "bob", dir, "bob", [
+      "--reconnect",
+      "--reconnect-delay",
+      "100,400",
+    ]);
+    try {
+      await server.stop();
+      server = undefined;
+      const closed = await once.next((e) => e.event === "closed", 15_000, "closed");
+      assert.notEqual(closed.code, 1000);
+      assert.equal(await once.status(), 1, "a script sees the connection end");
+      await again.next(
+        (e) => e.event === "connection" && (e.connection as { state: string }).state === "waiting",
+        15_000,
+        "waiting",
+      );
+      server = await startServerProcess(dataDir, [], port);
+      const online = (e: Record<string, unknown>) =>
+        e.event === "connection" && (e.connection as { state: string }).state === "online";
+      await again.next((e) => online(e) && again.events.filter(online).length >= 2, 30_000, "back");
+      assert.ok(!again.events.some((e) => e.event === "closed"), "no exit with --reconnect");
+      assert.equal(await again.quit(), 0);
+    } finally {
+      await once.kill();
+      await again.kill();
+      await server?.stop();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }

@@ -77,6 +77,12 @@ Deno.test({
           assert.equal(saved.sha256, sha256(big));
           assert.equal(saved.verified, true);
           assert.deepEqual(await Deno.readFile(String(saved.path)), big);
+          // The sender's 100 % is the receiver's receipt for FILE_END: it may come just after.
+          await alice.next(
+            (e) => e.event === "progress" && e.bytes === big.length,
+            30_000,
+            "100 %",
+          );
           const sent = alice.events.filter((e) => e.event === "progress");
           const got = bob.events.filter((e) => e.event === "progress");
           assert.ok(sent.length >= 2 && got.length >= 2, "progress reported on both sides");

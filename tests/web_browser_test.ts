@@ -447,6 +447,9 @@ Deno.test({
         await alice.page.press("#unlock-pass", "Enter");
         await online(alice);
         await contactOnline(alice, bob.user_id);
+        // The conversation so far comes back from the encrypted history.
+        await open(alice, bob.user_id);
+        await alice.page.waitForSelector(`#log li.bubble:has-text("Back after a restart")`);
       });
 
       await t.step(

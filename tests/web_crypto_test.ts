@@ -6,7 +6,12 @@ import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { webCrypto } from "../crypto/webcrypto.ts";
-import { dmPreimages, manifestBytes, publicPreimages } from "../crypto/preimages.ts";
+import {
+  dmPreimages,
+  keySharePreimages,
+  manifestBytes,
+  publicPreimages,
+} from "../crypto/preimages.ts";
 import {
   signDm as serverSignDm,
   signManifest as serverSignManifest,
@@ -32,7 +37,7 @@ import {
   sealKeystore,
   WrongPassphraseError,
 } from "../web/src/keystore.ts";
-import { errorSentence, readFrame } from "../web/src/wire.ts";
+import { errorSentence, readFrame } from "../client/core/wire.ts";
 import { splitUtf8 } from "../protocol/text.ts";
 import { fixtureKeyPath } from "./harness/processes.ts";
 
@@ -279,4 +284,23 @@ Deno.test("web wire helpers: untrusted frames, UTF-8 splitting, error sentences"
   assert.equal(sentences.size, 6, "each standard code has its own sentence");
   assert.ok(!sentences.has(errorSentence("SOMETHING_ELSE")));
   assert.ok(b64uDecode("AA") !== undefined);
+});
+
+Deno.test("the browser verifies a public-channel key share in each form of §5.2", async () => {
+  const serverKey = await webCrypto.importPrivate(pem("alice"));
+  const pair = await rsa.importPkcs8(pkcs8("alice"));
+  const creatorPub = serverKey.publicKey.spki;
+  const shares = [{ wrapped_public_channel_key: "abc", member: "u-1" }];
+  const preimages = keySharePreimages(shares, creatorPub);
+  for (const variant of ["A", "B", "C", "D"] as const) {
+    const signature = b64uEncode(await webCrypto.sign(serverKey, preimages[variant]!));
+    assert.equal(
+      await sig.verifyKeyShare(pair.publicKey, shares, creatorPub, signature),
+      variant,
+      `layout ${variant}`,
+    );
+  }
+  const a = b64uEncode(await webCrypto.sign(serverKey, preimages.A!));
+  const other = [{ wrapped_public_channel_key: "abd", member: "u-1" }];
+  assert.equal(await sig.verifyKeyShare(pair.publicKey, other, creatorPub, a), undefined);
 });

@@ -17,6 +17,7 @@ import {
   type ServerProcess,
   startServerProcess,
 } from "./harness/processes.ts";
+import { waitForEvent } from "./harness/events.ts";
 
 async function pairOf(name: string) {
   const der = createPrivateKey(Deno.readTextFileSync(fixtureKeyPath(name))).export({
@@ -43,20 +44,11 @@ function user(
     backoffBaseMs: 200,
     backoffMaxMs: 1000,
   });
-  const waitFor = async <K extends SessionEvent["kind"]>(
+  const waitFor = <K extends SessionEvent["event"]>(
     kind: K,
-    match: (e: Extract<SessionEvent, { kind: K }>) => boolean = () => true,
+    match?: (e: Extract<SessionEvent, { event: K }>) => boolean,
     what = kind as string,
-  ) => {
-    let hit: Extract<SessionEvent, { kind: K }> | undefined;
-    await eventually(`${name}: ${what}`, () => {
-      hit = events.find((e) => e.kind === kind && match(e as Extract<SessionEvent, { kind: K }>)) as
-        | Extract<SessionEvent, { kind: K }>
-        | undefined;
-      return hit !== undefined;
-    }, 20_000);
-    return hit!;
-  };
+  ) => waitForEvent(what === kind ? name : `${name} (${what})`, events, kind, match);
   return { session, events, memory, waitFor };
 }
 
@@ -107,7 +99,7 @@ Deno.test({
         assert.equal(alice.memory.keys.get(bob.session.user_id)?.spki, bobPair.publicKey.spki);
         // Bob had never seen Alice: first use, no warning.
         await bob.waitFor("contacts", () => bob.session.contacts.has(alice.session.user_id));
-        assert.equal(bob.events.filter((e) => e.kind === "key_changed").length, 0);
+        assert.equal(bob.events.filter((e) => e.event === "key_changed").length, 0);
         assert.equal(bob.session.label(alice.session.user_id), "Alice");
       });
 
@@ -126,10 +118,10 @@ Deno.test({
           assert.equal((await bob.session.sendDm(alice.session.user_id, long)).length, 2);
           await eventually(
             "two parts",
-            () => alice.events.filter((e) => e.kind === "dm").length === 2,
+            () => alice.events.filter((e) => e.event === "dm").length === 2,
           );
-          const parts = alice.events.filter((e) => e.kind === "dm").map((e) =>
-            e.kind === "dm" && e.text
+          const parts = alice.events.filter((e) => e.event === "dm").map((e) =>
+            e.event === "dm" && e.text
           );
           assert.equal(parts.join(""), long);
         },
@@ -147,7 +139,7 @@ Deno.test({
         const data = crypto.getRandomValues(new Uint8Array(446 * 70 + 5));
         await bob.session.sendFile(alice.session.user_id, "data.bin", data, () => {});
         const got = await alice.waitFor("file_received");
-        assert.equal(got.signed, true);
+        assert.equal(got.verified, true);
         assert.deepEqual(got.data, data);
         const sha = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", data)))
           .map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -170,13 +162,13 @@ Deno.test({
           () => alice.session.contacts.get(bob.session.user_id)?.online === false,
         );
         const notFound = () =>
-          alice.events.filter((e) => e.kind === "error" && e.code === "USER_NOT_FOUND").length;
+          alice.events.filter((e) => e.event === "error" && e.code === "USER_NOT_FOUND").length;
         const before = notFound();
         const [ref] = await alice.session.sendDm(bob.session.user_id, "are you there?");
         await eventually("refused or queued", () =>
           notFound() > before ||
           alice.events.some((e) =>
-            e.kind === "delivery" && e.msg_ref === ref && e.status === "queued"
+            e.event === "delivery" && e.msg_ref === ref && e.status === "queued"
           ));
       });
 
@@ -189,11 +181,13 @@ Deno.test({
           "online again",
           () =>
             alice.events.slice(before).some((e) =>
-              e.kind === "connection" && e.connection.state === "online"
+              e.event === "connection" && e.connection.state === "online"
             ),
           20_000,
         );
-        assert.ok(!alice.events.some((e) => e.kind === "warning" && /key changed/.test(e.message)));
+        assert.ok(
+          !alice.events.some((e) => e.event === "warning" && /key changed/.test(e.message)),
+        );
       });
     } finally {
       alice.session.stop();

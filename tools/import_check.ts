@@ -24,8 +24,10 @@ const MAY_IMPORT: Record<string, string[]> = {
   "actors/links": [...CORE, "actors/router"],
   "actors/ops": [...CORE, "actors/router", "actors/links", "client"],
   "actors/server": [...CORE, "actors/router", "actors/links", "actors/ops"],
-  client: ["protocol", "crypto", "lib"],
-  "web/src": ["protocol", "crypto", "lib"],
+  client: ["protocol", "crypto", "lib", "client/core"],
+  // The client core is bundled into the page too: no backend that loads FFI, no Deno APIs.
+  "client/core": ["protocol", "lib"],
+  "web/src": ["protocol", "crypto", "lib", "client/core"],
 };
 
 /** The room of a repository path: the longest MAY_IMPORT key it lies under. */

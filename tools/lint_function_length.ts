@@ -21,14 +21,10 @@ const ALLOWED: Record<string, number> = {
   "bench/scenarios.ts:joinPropagation": 85,
   "bench/scenarios.ts:publicChannel": 71,
   "client/login.ts:passwordLogin": 75,
-  "client/session.ts:ChatSession.#handle": 104,
   "crypto/openssl.ts:makeBackend": 325,
   "crypto/sign_pool.ts:createSignPool": 81,
   "crypto/webcrypto.ts:createWebCryptoBackend": 123,
-  "web/src/main.ts:onEvent": 111,
-  "web/src/main.ts:wireChat": 74,
   "web/src/main.ts:wireWelcome": 102,
-  "web/src/session.ts:ChatSession.#handle": 98,
 };
 
 const ROOT = new URL("../", import.meta.url).pathname;

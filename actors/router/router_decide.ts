@@ -246,6 +246,7 @@ function onFromUser(
         input,
         String(frame.payload.msg_ref),
         String(frame.payload.type ?? "USER_DELIVER"),
+        frame.payload.receipt === true,
       );
     case "ERROR":
     case "HEARTBEAT":
@@ -325,6 +326,7 @@ function onUserAck(
   input: Extract<RouterInput, { type: "FromUser" }>,
   ref: string,
   type: string,
+  asked: boolean,
 ): Decision {
   const parsed = parseMessageRef(ref);
   if (!parsed || parsed.recipient !== input.frame.from) return accepted([], [], "ACK noted");
@@ -334,8 +336,11 @@ function onUserAck(
     refs: [ref],
     at_ms: input.at_ms,
   });
-  // Receipts are for messages; file chunks are confirmed (to retire queued copies), not told.
-  const told = type === "USER_DELIVER" || type === "MSG_PUBLIC_CHANNEL";
+  // Receipts are for messages. File frames are confirmed one by one (to retire queued copies)
+  // but told only where the receiver asks (`receipt: true`: once per window and at the end), so
+  // the sender's progress follows the receiver's without a receipt per chunk.
+  const told = type === "USER_DELIVER" || type === "MSG_PUBLIC_CHANNEL" ||
+    (asked && (type === "FILE_CHUNK" || type === "FILE_END"));
   const effects = told
     ? receiptEffects(state, {
       sender: parsed.sender,

@@ -43,6 +43,14 @@ const dm = (from: string, to: string, ts: number): RouterInput => ({
   raw: "{}",
   at_ms: ts,
 });
+/** A user's ACK of a delivery (`payload`: msg_ref, type, and our extensions). */
+const userAck = (u: string, payload: Record<string, unknown>, at_ms: number): RouterInput => ({
+  type: "FromUser",
+  link: `L-${u}`,
+  frame: { type: "ACK", from: u, to: S, ts: at_ms, payload, sig: "" } as Frame,
+  raw: "{}",
+  at_ms,
+});
 const hello = (u: string, link: string, at_ms: number, features: string[] = []): RouterInput => ({
   type: "UserHello",
   link,
@@ -110,21 +118,7 @@ Deno.test("with receipts the queue waits for the client's ACK, and the sender ge
   w.when(dm("alice", "bob", T0));
   w.when(hello("bob", "L-bob", T0 + 10, ["receipts"]));
   assert.equal(w.state.delivery.user_queues.get("bob")?.length, 1, "kept until acknowledged");
-  const ack: RouterInput = {
-    type: "FromUser",
-    link: "L-bob",
-    frame: {
-      type: "ACK",
-      from: "bob",
-      to: S,
-      ts: T0 + 11,
-      payload: { msg_ref: `alice|bob|${T0}`, type: "USER_DELIVER" },
-      sig: "",
-    } as Frame,
-    raw: "{}",
-    at_ms: T0 + 11,
-  };
-  const d = w.when(ack);
+  const d = w.when(userAck("bob", { msg_ref: `alice|bob|${T0}`, type: "USER_DELIVER" }, T0 + 11));
   assert.deepEqual(d.events.map((e) => e.type), ["MessageDequeued"]);
   assert.deepEqual(sentFrames(d, "L-alice")[0], {
     type: "MSG_RECEIPT",
@@ -228,4 +222,34 @@ Deno.test("one ACK with msg_refs (ack_batches) retires every delivery it names, 
     w.state.delivery.server_outboxes.get("s-b")!.map((item) => item.ref),
     [refs[1], refs[3]],
   );
+});
+
+Deno.test("file frames: receipts only where the receiver asks (per window, at the end)", () => {
+  const w = given([
+    registered("alice"),
+    arrived("alice", "L-alice", ["receipts"]),
+    registered("bob"),
+    arrived("bob", "L-bob", ["receipts"]),
+  ]);
+  const ack = (ts: number, type: string, receipt?: boolean, recipient = "bob") =>
+    userAck("bob", {
+      msg_ref: `alice|${recipient}|${T0 + ts}`,
+      type,
+      ...(receipt === undefined ? {} : { receipt }),
+    }, T0 + 100 + ts);
+  // A chunk confirmed without asking: nothing for the sender (no receipt per chunk).
+  assert.deepEqual(sentFrames(w.when(ack(1, "FILE_CHUNK")), "L-alice"), []);
+  assert.deepEqual(sentFrames(w.when(ack(2, "FILE_CHUNK", false)), "L-alice"), []);
+  // The last chunk of a window and the end, asked for: the sender is told.
+  for (const [ts, type] of [[3, "FILE_CHUNK"], [4, "FILE_END"]] as const) {
+    assert.deepEqual(sentFrames(w.when(ack(ts, type, true)), "L-alice"), [{
+      type: "MSG_RECEIPT",
+      from: S,
+      to: "alice",
+      ts: T0 + 100 + ts,
+      payload: { msg_ref: `alice|bob|${T0 + ts}`, status: "delivered", recipient: "bob" },
+    }]);
+  }
+  // Asking cannot make a receipt about someone else's frame: the ref must name the acker.
+  assert.deepEqual(sentFrames(w.when(ack(5, "FILE_END", true, "carol")), "L-alice"), []);
 });

@@ -1,29 +1,28 @@
 /**
  * The interactive client: the screen (or plain lines when stdin is not a terminal), the
- * transcript, the commands, and a connection that outlives server restarts. Runs until the user
- * quits (/quit, Ctrl-C, Ctrl-D on an empty line, or the end of piped input).
+ * transcript, the commands, and the connection's state as the core reports it: the core
+ * reconnects by itself with backoff; the status row counts down to the next attempt and the
+ * prompt says `(offline)` meanwhile. Runs until the user quits (/quit, Ctrl-C, Ctrl-D on an
+ * empty line, or the end of piped input).
  * @module
  */
 import { createInterface } from "node:readline";
-import { type Clock, type Random, systemClock, systemRandom } from "../../lib/world.ts";
+import { type Clock, systemClock } from "../../lib/world.ts";
+import type { ConnectionState } from "../core/events.ts";
 import type { ChatSession, ClientEvent } from "../session.ts";
 import { helpText } from "../render.ts";
-import type { BackoffPolicy } from "./backoff.ts";
 import { command, type Shell } from "./commands.ts";
-import { Connection, type ConnectionState } from "./reconnect.ts";
 import { Screen } from "./screen.ts";
 import type { Terminal } from "./terminal.ts";
 import { type Sink, Transcript } from "./transcript.ts";
 
 /** What the interactive client needs. */
 export interface InteractiveOptions {
-  /** Opens a session that reports its events to `onEvent`. */
+  /** Opens the session (it reports its events to `onEvent` and keeps itself connected). */
   open(onEvent: (event: ClientEvent) => void): Promise<ChatSession>;
   /** The terminal, when stdin and stdout are one; plain lines otherwise. */
   term?: Terminal;
-  backoff: BackoffPolicy;
   clock?: Clock;
-  random?: Random;
 }
 
 const PROMPT = "> ";
@@ -47,28 +46,38 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
   const screen = o.term ? new Screen(o.term, CONNECTING_PROMPT) : undefined;
   const sink = screen ?? plainSink;
   const clock = o.clock ?? systemClock;
-  // After the first connection, "reconnected" says it: the details are the same each time.
-  let connected = false;
-  // Set while a command runs: when the socket closes, a command waiting for an answer gives up.
-  let giveUp: (() => void) | undefined;
-  const connection: Connection<ChatSession> = new Connection({
-    open: (lost) =>
-      o.open((event) => {
-        if (event.event === "closed") {
-          giveUp?.();
-          lost(`connection lost (${event.code}${event.reason ? `: ${event.reason}` : ""})`);
-        } else if (event.event !== "ready" || !connected) transcript.show(event);
-        if (event.event === "ready") connected = true;
-      }),
-    policy: o.backoff,
-    clock,
-    random: o.random ?? systemRandom,
-    onState: (state) => showState(state, transcript, sink, screen),
-  });
-  const transcript = new Transcript(sink, clock, (id) => connection.session?.label(id) ?? id);
-  const shell = shellOf(connection, transcript, sink);
+  let session: ChatSession | undefined;
   const done = Promise.withResolvers<number>();
-  const first = connection.start();
+  // Set while a command runs: when the connection drops, a command waiting for an answer gives up.
+  let giveUp: (() => void) | undefined;
+  const link = new LinkView(transcript(), sink, clock, screen);
+  function transcript() {
+    return new Transcript(sink, clock, (id) => session?.label(id) ?? id);
+  }
+  // After the first connection, "reconnected" says it: the details are the same each time.
+  let readyShown = false;
+  let ended = false;
+  const onEvent = (event: ClientEvent) => {
+    if (ended) return;
+    if (event.event === "connection") {
+      if (event.connection.state === "waiting") giveUp?.();
+      if (event.connection.state === "stopped" && session) done.resolve(1);
+      return link.show(event.connection);
+    }
+    if (event.event === "closed") return;
+    if (event.event === "ready" && readyShown) return;
+    readyShown ||= event.event === "ready";
+    link.transcript.show(event);
+  };
+  const first = o.open(onEvent).then((s) => (session = s));
+  const shell: Shell = {
+    session: () => {
+      if (session && link.online) return session;
+      throw new Error("Not connected: waiting to reconnect to the server");
+    },
+    show: (event) => link.transcript.show(event),
+    help: () => sink.print(helpText()),
+  };
   // Input is live at once (Ctrl-C works while connecting); commands wait for the connection
   // and run one after another, so DMs leave in the order typed.
   let queue: Promise<unknown> = first.catch(() => {});
@@ -76,7 +85,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     queue = queue.then(async () => {
       const abandoned = Promise.withResolvers<boolean>();
       giveUp = () => {
-        transcript.note(`! no answer to "${line.trim()}": the connection was lost`);
+        link.transcript.note(`! no answer to "${line.trim()}": the connection was lost`);
         abandoned.resolve(false);
       };
       try {
@@ -105,38 +114,61 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     lines.on("close", () => void queue.then(() => done.resolve(0)));
   }
   const code = await done.promise;
+  ended = true;
   screen?.stop();
-  await connection.stop();
+  await session?.close();
   return code;
 }
 
-/** What commands use: the live session (a plain sentence while there is none), the transcript. */
-function shellOf(connection: Connection<ChatSession>, transcript: Transcript, sink: Sink): Shell {
-  return {
-    session: () => {
-      if (connection.session) return connection.session;
-      throw new Error("Not connected: waiting to reconnect to the server");
-    },
-    show: (event) => transcript.show(event),
-    sent: (event, text) => transcript.sent(event, text),
-    help: () => sink.print(helpText()),
-  };
-}
-
 /**
- * The first loss is a transcript line; later failed attempts only change the status row, so a
- * long outage does not flood the transcript.
+ * The connection's state on screen. The first loss is a transcript line; later failed attempts
+ * only change the status row, so a long outage does not flood the transcript.
  */
-function showState(state: ConnectionState, transcript: Transcript, sink: Sink, screen?: Screen) {
-  if (state.state === "waiting") {
-    const text = `${state.reason}; reconnecting in ${waitText(state.delayMs)}…`;
-    if (state.attempt === 1) transcript.note(`* ${text}`);
-    sink.status("connection", `${text} (attempt ${state.attempt})`);
-    screen?.setPrompt(OFFLINE_PROMPT);
-  } else {
-    sink.status("connection", undefined);
-    screen?.setPrompt(PROMPT);
-    if (state.attempt === 0) return;
-    transcript.note(`* reconnected after ${state.attempt} attempt${state.attempt > 1 ? "s" : ""}`);
+class LinkView {
+  online = false;
+  everOnline = false;
+  #attempts = 0;
+
+  constructor(
+    readonly transcript: Transcript,
+    private readonly sink: Sink,
+    private readonly clock: Clock,
+    private readonly screen?: Screen,
+  ) {}
+
+  show(state: ConnectionState): void {
+    switch (state.state) {
+      case "waiting": {
+        this.online = false;
+        // Before the first connection, a failure is the caller's to report (and the end).
+        if (!this.everOnline) return;
+        this.#attempts = state.attempt;
+        const wait = waitText(Math.max(0, state.retry_at - this.clock.now()));
+        const text = `${state.reason}; reconnecting in ${wait}…`;
+        if (state.attempt === 1) this.transcript.note(`* ${text}`);
+        this.sink.status("connection", `${text} (attempt ${state.attempt})`);
+        return this.screen?.setPrompt(OFFLINE_PROMPT);
+      }
+      case "connecting":
+        if (this.everOnline) this.sink.status("connection", "reconnecting…");
+        return;
+      case "online": {
+        this.online = true;
+        this.sink.status("connection", undefined);
+        this.screen?.setPrompt(PROMPT);
+        const attempts = this.#attempts;
+        this.#attempts = 0;
+        if (this.everOnline) {
+          this.transcript.note(`* reconnected after ${attempts} attempt${attempts > 1 ? "s" : ""}`);
+        }
+        this.everOnline = true;
+        return;
+      }
+      case "stopped":
+        this.online = false;
+        this.sink.status("connection", undefined);
+        if (this.everOnline) this.transcript.note(`* disconnected: ${state.reason}`);
+        return this.screen?.setPrompt(OFFLINE_PROMPT);
+    }
   }
 }

@@ -1,10 +1,11 @@
-// Goal: the interactive shell, driven through a scripted terminal and scripted sessions: typed
-// commands run once connected, our DM shows at once with its state, a lost connection is shown
-// and reopened after the backoff (the ready line not repeated), a command waiting for an answer
-// when the socket closes gives up instead of blocking every later command, and Ctrl-D quits
-// with the terminal restored.
+// Goal: the interactive shell, driven through a scripted terminal and a scripted session: typed
+// commands run once connected, our DM shows with its state, the core's connection states are
+// drawn (a countdown to the next attempt, an offline prompt, "reconnected", the ready line not
+// repeated), a command waiting for an answer when the connection drops gives up instead of
+// blocking every later command, and Ctrl-D quits with the terminal restored.
 import assert from "node:assert/strict";
-import { ManualClock, SeededRandom } from "../../lib/world.ts";
+import { ManualClock } from "../../lib/world.ts";
+import type { ConnectionState } from "../core/events.ts";
 import type { ChatSession, ClientEvent } from "../session.ts";
 import { FakeTerminal } from "./_fake_terminal.ts";
 import { runInteractive } from "./interactive.ts";
@@ -13,14 +14,15 @@ import { runInteractive } from "./interactive.ts";
 class ScriptedSession {
   closed = false;
   lists = 0;
-  constructor(readonly emit: (e: ClientEvent) => void, readonly answerList: boolean) {}
+  constructor(readonly emit: (e: ClientEvent) => void, public answerList: boolean) {}
+  readonly user_id = "id-me";
   label(id: string) {
     return id === "id-bob" ? "bob" : id;
   }
-  list() {
+  users() {
     this.lists++;
     if (!this.answerList) return new Promise<never>(() => {});
-    return Promise.resolve([{ user_id: "id-bob", label: "bob", server_id: "s" }]);
+    return Promise.resolve([{ user_id: "id-bob", label: "bob", online: true }]);
   }
   tell(_target: string, _text: string) {
     return Promise.resolve({ to: { user_id: "id-bob" }, refs: ["me|id-bob|1"] });
@@ -41,7 +43,28 @@ const screenText = (term: FakeTerminal) =>
 Deno.test("interactive: commands, own messages, a lost connection, a stuck command", async () => {
   const term = new FakeTerminal(120);
   const clock = new ManualClock();
-  const sessions: ScriptedSession[] = [];
+  const online: ConnectionState = {
+    state: "online",
+    server_id: "srv",
+    server_fingerprint: "fp",
+    hello: "ack",
+    content_sig: "A",
+  };
+  const mine = (state: "sent"): ClientEvent => ({
+    event: "message",
+    direction: "out",
+    conv: "id-bob",
+    from: "id-me",
+    to: "id-bob",
+    label: "me",
+    text: "hi",
+    ts: clock.now(),
+    verified: true,
+    parts: 1,
+    missing: [],
+    msg_ref: "me|id-bob|1",
+    state,
+  });
   const ready: ClientEvent = {
     event: "ready",
     user_id: "id-me",
@@ -51,46 +74,63 @@ Deno.test("interactive: commands, own messages, a lost connection, a stuck comma
     quiet_ms: 1000,
     content_sig: "A (auto)",
   };
+  let session: ScriptedSession | undefined;
   const run = runInteractive({
     open: (onEvent) => {
-      // The first session never answers /list; the second one does.
-      const s = new ScriptedSession(onEvent, sessions.length > 0);
-      sessions.push(s);
+      // The session never answers /list until it reconnected.
+      session = new ScriptedSession(onEvent, false);
+      onEvent({ event: "connection", connection: online });
       onEvent(ready);
-      return Promise.resolve(s as unknown as ChatSession);
+      return Promise.resolve(session as unknown as ChatSession);
     },
     term,
-    backoff: { baseMs: 100, maxMs: 100 },
     clock,
-    random: new SeededRandom(3n),
   });
+  const s = session!;
   term.type("/tell bob hi\r");
   await settle();
+  s.emit(mine("sent"));
   assert.match(screenText(term), /\d\d:\d\d me → bob: hi {2}… sent/);
-  sessions[0]!.emit({ event: "delivery", msg_ref: "me|id-bob|1", status: "delivered", detail: "" });
+  s.emit({
+    event: "message_state",
+    msg_ref: "me|id-bob|1",
+    to: "id-bob",
+    ts: 1,
+    state: "delivered",
+  });
   assert.match(screenText(term), /me → bob: hi {2}✓ delivered/);
   term.type("/list\r");
   await settle();
-  assert.equal(sessions[0]!.lists, 1);
-  sessions[0]!.emit({ event: "closed", code: 1006, reason: "" });
+  assert.equal(s.lists, 1);
+  s.emit({
+    event: "connection",
+    connection: {
+      state: "waiting",
+      retry_at: clock.now() + 2_000,
+      attempt: 1,
+      reason: "connection lost (1006)",
+    },
+  });
   await settle();
   const shown = screenText(term);
   assert.match(shown, /! no answer to "\/list": the connection was lost/);
-  assert.match(shown, /connection lost \(1006\); reconnecting in \d+ ms…/);
+  assert.match(shown, /connection lost \(1006\); reconnecting in 2 s…/);
   assert.match(shown, /\(offline\) > $/);
   term.type("/list\r");
   await settle();
   assert.match(screenText(term), /Not connected: waiting to reconnect/);
-  clock.advance(100);
+  s.emit({ event: "connection", connection: { state: "connecting", attempt: 2 } });
+  s.emit({ event: "connection", connection: online });
+  s.emit(ready);
+  s.answerList = true;
   await settle();
-  assert.equal(sessions.length, 2);
   assert.match(screenText(term), /\* reconnected after 1 attempt\n> $/);
   assert.equal(screenText(term).match(/\* connected/g)?.length, 1, "the ready line once");
   term.type("/list\r");
   await settle();
-  assert.match(screenText(term), /online \(1\):\n {2}bob/);
+  assert.match(screenText(term), /online \(2\):\n {2}bob\n {2}id-me/);
   term.type("\x04");
   assert.equal(await run, 0);
   assert.equal(term.raw, false);
-  assert.ok(sessions[1]!.closed, "the live session is closed on the way out");
+  assert.ok(s.closed, "the session is closed on the way out");
 });

@@ -14,6 +14,7 @@ import { ChatSession as WebSession, type SessionEvent } from "../../web/src/sess
 import { MapMemory } from "../harness/map_memory.ts";
 import { HELLO_QUIET_MS } from "../../protocol/limits.ts";
 import { eventually, fixtureKeyPath } from "../harness/processes.ts";
+import { waitForEvent } from "../harness/events.ts";
 import type { FakeServer } from "./fake_server.ts";
 
 /** The terminal client's session and what it emitted. */
@@ -63,19 +64,10 @@ export async function connectTerminal(
     return connected;
   }, 20_000);
   const session = await connecting;
-  const waitFor = async <K extends ClientEvent["event"]>(
+  const waitFor = <K extends ClientEvent["event"]>(
     event: K,
-    match: (e: Extract<ClientEvent, { event: K }>) => boolean = () => true,
-  ) => {
-    let hit: Extract<ClientEvent, { event: K }> | undefined;
-    await eventually(`${keyName}: ${event}`, () => {
-      hit = events.find((e) =>
-        e.event === event && match(e as Extract<ClientEvent, { event: K }>)
-      ) as Extract<ClientEvent, { event: K }> | undefined;
-      return hit !== undefined;
-    }, 20_000);
-    return hit!;
-  };
+    match?: (e: Extract<ClientEvent, { event: K }>) => boolean,
+  ) => waitForEvent(keyName, events, event, match);
   return { session, events, clock, known, user_id, waitFor };
 }
 
@@ -118,10 +110,10 @@ export interface Browser {
   events: SessionEvent[];
   clock: ManualClock;
   memory: MapMemory;
-  waitFor<K extends SessionEvent["kind"]>(
+  waitFor<K extends SessionEvent["event"]>(
     kind: K,
-    match?: (e: Extract<SessionEvent, { kind: K }>) => boolean,
-  ): Promise<Extract<SessionEvent, { kind: K }>>;
+    match?: (e: Extract<SessionEvent, { event: K }>) => boolean,
+  ): Promise<Extract<SessionEvent, { event: K }>>;
 }
 
 /** Starts a browser session as fixture user `keyName` and waits until it is online. */
@@ -150,19 +142,10 @@ export async function connectBrowser(
     ...(contentSig ? { contentSig } : {}),
   });
   session.start();
-  const waitFor = async <K extends SessionEvent["kind"]>(
+  const waitFor = <K extends SessionEvent["event"]>(
     kind: K,
-    match: (e: Extract<SessionEvent, { kind: K }>) => boolean = () => true,
-  ) => {
-    let hit: Extract<SessionEvent, { kind: K }> | undefined;
-    await eventually(`browser ${keyName}: ${kind}`, () => {
-      hit = events.find((e) => e.kind === kind && match(e as Extract<SessionEvent, { kind: K }>)) as
-        | Extract<SessionEvent, { kind: K }>
-        | undefined;
-      return hit !== undefined;
-    }, 20_000);
-    return hit!;
-  };
+    match?: (e: Extract<SessionEvent, { event: K }>) => boolean,
+  ) => waitForEvent(`browser ${keyName}`, events, kind, match);
   await eventually(`browser ${keyName}: online`, () => {
     if (session.connection.state !== "online" && settled(server, user_id)) {
       clock.advance(HELLO_QUIET_MS);

@@ -16,6 +16,9 @@ export class MapMemory implements Memory {
     this.keys.set(k.user_id, structuredClone(k));
     return Promise.resolve();
   }
+  knownKeys() {
+    return Promise.resolve([...this.keys.values()].map((k) => structuredClone(k)));
+  }
   serverPin(url: string) {
     return Promise.resolve(this.pins.get(url));
   }

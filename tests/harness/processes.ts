@@ -146,6 +146,8 @@ export interface ClientProcess {
   ): Promise<Record<string, unknown>>;
   /** Sends /quit and waits for the exit code. */
   quit(): Promise<number>;
+  /** Waits for the exit code (of a client that ends by itself). */
+  status(): Promise<number>;
   kill(): Promise<void>;
 }
 
@@ -230,6 +232,7 @@ export async function startClientProcess(
       await writer.close().catch(() => {});
       return (await child.status).code;
     },
+    status: async () => (await child.status).code,
     kill: () => killChild(child, writer),
   };
 }

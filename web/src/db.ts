@@ -1,11 +1,13 @@
 /**
  * What the page keeps in IndexedDB: the encrypted keystore (never the clear key), the display
- * name, the keys of users seen before (trust on first use) and the server key per URL. Falls
- * back to memory, with a warning, when IndexedDB is unavailable (some private modes).
+ * name, the keys of users seen before (trust on first use), the server key per URL, and each
+ * user's message history (encrypted: client/core/history.ts). Falls back to memory, with a
+ * warning, when IndexedDB is unavailable (some private modes).
  * @module
  */
 import type { KeystoreFile } from "./keystore.ts";
 import type { KnownKey, Memory, ServerPin } from "./session.ts";
+import type { HistoryStore } from "../../client/core/history.ts";
 
 /** The stored identity. */
 export interface StoredIdentity {
@@ -15,7 +17,7 @@ export interface StoredIdentity {
 
 /** Database name and stores; the tests read and seed them through the page. */
 export const DB_NAME = "socp-web";
-const STORES = ["identity", "known_keys", "servers"] as const;
+const STORES = ["identity", "known_keys", "servers", "history"] as const;
 type StoreName = (typeof STORES)[number];
 
 /** A tiny promise wrapper over IndexedDB (or a Map when IndexedDB is missing). */
@@ -33,7 +35,7 @@ export class Storage implements Memory {
   static async open(): Promise<Storage> {
     try {
       const db = await new Promise<IDBDatabase>((resolve, reject) => {
-        const request = indexedDB.open(DB_NAME, 1);
+        const request = indexedDB.open(DB_NAME, 2);
         request.onupgradeneeded = () => {
           for (const name of STORES) {
             if (!request.result.objectStoreNames.contains(name)) {
@@ -69,6 +71,23 @@ export class Storage implements Memory {
 
   async saveKnownKey(key: KnownKey): Promise<void> {
     await this.#put("known_keys", key.user_id, key);
+  }
+
+  async knownKeys(): Promise<KnownKey[]> {
+    if (!this.db) {
+      return [...this.fallback.entries()].filter(([k]) => k.startsWith("known_keys/")).map((
+        [, v],
+      ) => v as KnownKey);
+    }
+    return await this.#run<KnownKey[]>("known_keys", "readonly", (s) => s.getAll());
+  }
+
+  /** Where `user_id`'s encrypted history is kept. */
+  historyStore(user_id: string): HistoryStore {
+    return {
+      load: () => this.#get<string>("history", user_id),
+      save: (text) => this.#put("history", user_id, text),
+    };
   }
 
   async serverPin(url: string): Promise<ServerPin | undefined> {

@@ -13,37 +13,26 @@ import {
   sealKeystore,
   WrongPassphraseError,
 } from "./keystore.ts";
-import { generateKeyPair, importPkcs8, importPublic, type KeyPair } from "./rsa.ts";
+import {
+  decrypt,
+  encrypt,
+  generateKeyPair,
+  importPkcs8,
+  importPublic,
+  type KeyPair,
+} from "./rsa.ts";
+import { History, type HistoryEntry } from "../../client/core/history.ts";
 import { ChatSession, type ConnectionState, type SessionEvent } from "./session.ts";
+import {
+  type FileState,
+  initialState,
+  type Message,
+  type PageAction,
+  type PageState,
+  PUBLIC,
+  reduce,
+} from "./state.ts";
 
-/** A line in a conversation. */
-interface Message {
-  id: number;
-  conv: string;
-  from: string;
-  outgoing: boolean;
-  ts: number;
-  text?: string;
-  verified?: boolean;
-  note?: string;
-  status?: string;
-  file?: FileState;
-}
-
-interface FileState {
-  key: string;
-  name: string;
-  size: number;
-  done: number;
-  total: number;
-  state: "receiving" | "sending" | "ready" | "sent" | "failed";
-  signed?: boolean;
-  sha256?: string;
-  url?: string;
-  reason?: string;
-}
-
-const PUBLIC = "public";
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
   if (!el) throw new Error(`missing #${id}`);
@@ -68,17 +57,13 @@ function h<K extends keyof HTMLElementTagNameMap>(
 let storage: Storage;
 let session: ChatSession | undefined;
 let me: { user_id: string; label: string; keystore: KeystoreFile } | undefined;
-let current = PUBLIC;
-let nextId = 1;
+let page: PageState = initialState();
+let nextSend = 1;
 let sendingFile = false;
 let countdown: ReturnType<typeof setInterval> | undefined;
-const conversations = new Map<string, Message[]>();
-const unread = new Map<string, number>();
-const files = new Map<string, Message>();
-/** Sent DMs by reference (`sender|recipient|ts`), for delivery notices. */
-const sent = new Map<string, Message>();
 const bubbles = new Map<number, HTMLElement>();
-const objectUrls: string[] = [];
+/** Download links of received files, by file key. */
+const objectUrls = new Map<string, string>();
 
 async function boot(): Promise<void> {
   if (!globalThis.isSecureContext || !crypto?.subtle) {
@@ -168,7 +153,7 @@ function wireWelcome(): void {
     setMsg("unlock-msg", "Unlocking…", "");
     try {
       const pair = await openKeystore(stored.keystore, pass);
-      startChat(stored, pair);
+      await startChat(stored, pair);
     } catch (err) {
       setMsg("unlock-msg", messageOf(err));
       $<HTMLInputElement>("unlock-pass").select();
@@ -222,7 +207,7 @@ function wireWelcome(): void {
       const stored = { keystore, display_name: name };
       await storage.saveIdentity(stored);
       status.textContent = "Done.";
-      startChat(stored, pair);
+      await startChat(stored, pair);
     } catch (err) {
       setMsg("create-msg", `Could not create the key pair: ${messageOf(err)}`);
     } finally {
@@ -250,7 +235,7 @@ function wireWelcome(): void {
       if (!(await mayReplace())) return setMsg("import-msg", "", "");
       const stored = { keystore, display_name: $<HTMLInputElement>("import-name").value.trim() };
       await storage.saveIdentity(stored);
-      startChat(stored, pair);
+      await startChat(stored, pair);
     } catch (err) {
       setMsg("import-msg", messageOf(err));
     } finally {
@@ -266,14 +251,17 @@ function messageOf(err: unknown): string {
 
 // ---------------------------------------------------------------- chat
 
-function startChat(stored: StoredIdentity, pair: KeyPair): void {
+async function startChat(stored: StoredIdentity, pair: KeyPair): Promise<void> {
   const user_id = stored.keystore.user_id;
   me = { user_id, label: stored.display_name || user_id, keystore: stored.keystore };
-  conversations.clear();
+  const history = await openHistory(user_id, pair);
+  page = initialState();
+  for (const name of history?.names() ?? []) {
+    for (const m of history!.history(name, HISTORY_SHOWN)) {
+      page = reduce(page, pastMessage(name, m));
+    }
+  }
   convItems.clear();
-  unread.clear();
-  files.clear();
-  current = PUBLIC;
   $("welcome").hidden = true;
   $("chat").hidden = false;
   $("me").hidden = false;
@@ -289,20 +277,53 @@ function startChat(stored: StoredIdentity, pair: KeyPair): void {
     display_name: stored.display_name || undefined,
     memory: storage,
     onEvent,
+    ...(history ? { history } : {}),
   });
   session.start();
   render();
   $<HTMLTextAreaElement>("composer-text").focus();
 }
 
+/** Messages of each conversation shown from the history when the page unlocks. */
+const HISTORY_SHOWN = 50;
+
+/** This user's encrypted history in IndexedDB; a warning and none when it cannot be opened. */
+async function openHistory(user_id: string, pair: KeyPair): Promise<History | undefined> {
+  try {
+    return await History.open(storage.historyStore(user_id), {
+      wrap: (raw) => encrypt(pair.publicKey, raw),
+      unwrap: (wrapped) => decrypt(pair, wrapped),
+    });
+  } catch (err) {
+    addAlert("warning", "Your earlier messages could not be read.", messageOf(err));
+    return undefined;
+  }
+}
+
+/** A stored message as the session would have told it. */
+function pastMessage(conv: string, m: HistoryEntry): SessionEvent {
+  return {
+    event: "message",
+    direction: m.from === me?.user_id ? "out" : "in",
+    conv,
+    from: m.from,
+    to: m.to,
+    label: m.from,
+    text: m.text,
+    ts: m.ts,
+    verified: m.verified,
+    parts: 1,
+    missing: [],
+  };
+}
+
 function lock(): void {
   session?.stop("locked");
   session = undefined;
   me = undefined;
-  for (const url of objectUrls.splice(0)) URL.revokeObjectURL(url);
-  conversations.clear();
-  files.clear();
-  sent.clear();
+  for (const url of objectUrls.values()) URL.revokeObjectURL(url);
+  objectUrls.clear();
+  page = initialState();
   bubbles.clear();
   $("log").replaceChildren();
   $("alerts").replaceChildren();
@@ -328,8 +349,9 @@ function wireChat(): void {
   $("retry").addEventListener("click", () => session?.retryNow());
   globalThis.addEventListener("online", () => session?.retryNow());
   $("trust").addEventListener("click", async () => {
-    await session?.trustNewKey(current);
-    for (const el of document.querySelectorAll(`.alert[data-tag="key:${CSS.escape(current)}"]`)) {
+    await session?.trustNewKey(page.current);
+    const tag = `.alert[data-tag="key:${CSS.escape(page.current)}"]`;
+    for (const el of document.querySelectorAll(tag)) {
       el.remove();
     }
     render();
@@ -345,32 +367,11 @@ function wireChat(): void {
     e.preventDefault();
     const body = text.value;
     if (!session || body.trim() === "") return;
-    const conv = current;
+    const conv = page.current;
     try {
-      if (conv === PUBLIC) {
-        const { sent, skipped } = await session.sendPublic(body);
-        push({
-          conv,
-          from: session.user_id,
-          outgoing: true,
-          ts: Date.now(),
-          text: body,
-          status: `Sent, encrypted for ${sent} member${sent === 1 ? "" : "s"}${
-            skipped.length ? ` (not to ${skipped.join(", ")}: key changed)` : ""
-          }`,
-        });
-      } else {
-        const refs = await session.sendDm(conv, body);
-        const msg = push({
-          conv,
-          from: session.user_id,
-          outgoing: true,
-          ts: Date.now(),
-          text: body,
-          status: `Sent, encrypted and signed${refs.length > 1 ? ` (${refs.length} parts)` : ""}`,
-        });
-        for (const ref of refs) sent.set(ref, msg);
-      }
+      // The session tells its own messages back as "message" events (see onEvent).
+      if (conv === PUBLIC) await session.sendPublic(body);
+      else await session.sendDm(conv, body);
       text.value = "";
     } catch (err) {
       addAlert("error", "Not sent.", messageOf(err));
@@ -395,55 +396,46 @@ async function sendOneFile(file: File): Promise<void> {
       `${file.name} is over the ${FILE_BYTES_MAX}-byte limit.`,
     );
   }
-  const conv = current;
-  const state: FileState = {
-    key: `out/${nextId}`,
+  const key = `out/${nextSend++}`;
+  const from = session.user_id;
+  apply({
+    event: "send_file",
+    key,
+    conv: page.current,
+    from,
     name: file.name,
     size: file.size,
-    done: 0,
-    total: file.size,
-    state: "sending",
-  };
-  const msg = push({ conv, from: session.user_id, outgoing: true, ts: Date.now(), file: state });
+    ts: Date.now(),
+  });
   sendingFile = true;
   updateComposer();
   const bar = $<HTMLProgressElement>("send-bar");
   const status = $("send-status");
   $("send-progress").hidden = false;
   status.textContent = `Sending ${file.name}…`;
-  let lastPercent = -1;
   try {
     const data = new Uint8Array(await file.arrayBuffer());
-    const { recipients } = await session.sendFile(conv, file.name, data, (done, total) => {
-      const percent = Math.floor((done / Math.max(total, 1)) * 100);
-      if (percent === lastPercent) return;
-      lastPercent = percent;
-      state.done = done;
-      state.total = total;
+    const { recipients } = await session.sendFile(page.current, file.name, data, (done, total) => {
       bar.value = done / Math.max(total, 1);
-      status.textContent = `Sending ${file.name}: ${percent}%`;
-      updateBubble(msg);
+      status.textContent = `Sending ${file.name}: ${Math.floor(bar.value * 100)}%`;
+      apply({ event: "send_file_progress", key, done, total });
     });
-    state.state = "sent";
-    state.reason = `to ${recipients} recipient${recipients === 1 ? "" : "s"}`;
+    apply({ event: "send_file_done", key, recipients });
   } catch (err) {
-    state.state = "failed";
-    state.reason = messageOf(err);
+    apply({ event: "send_file_failed", key, reason: messageOf(err) });
     addAlert("error", `${file.name} was not sent completely.`, messageOf(err));
   } finally {
     sendingFile = false;
     $("send-progress").hidden = true;
-    updateBubble(msg);
     updateComposer();
   }
 }
 
 function onEvent(e: SessionEvent): void {
   if (!session || !me) return;
-  switch (e.kind) {
+  switch (e.event) {
     case "connection":
-      setConnection(e.connection);
-      return;
+      return setConnection(e.connection);
     case "contacts":
       renderConvs();
       renderHeader();
@@ -458,96 +450,33 @@ function onEvent(e: SessionEvent): void {
       renderConvs();
       renderHeader();
       return;
-    case "dm":
-      push({
-        conv: e.from,
-        from: e.from,
-        outgoing: false,
-        ts: e.ts,
-        text: e.text,
-        verified: e.verified,
-        note: e.note,
-      });
-      return;
-    case "public":
-      push({
-        conv: PUBLIC,
-        from: e.from,
-        outgoing: false,
-        ts: e.ts,
-        text: e.text,
-        verified: e.verified,
-        note: e.note,
-      });
-      return;
     case "error":
       addAlert("error", e.sentence, e.detail ? `Server: ${e.code}: ${e.detail}` : e.code);
       return;
-    case "delivery": {
-      const msg = sent.get(e.msg_ref);
-      if (!msg) return;
-      msg.status = e.status === "queued"
-        ? `Queued on the server: ${label(msg.conv)} is offline and gets it when back online`
-        : e.status === "delivered"
-        ? "Delivered"
-        : `Server: ${e.status}${e.detail ? ` (${e.detail})` : ""}`;
-      updateBubble(msg);
-      return;
-    }
     case "warning":
-      addAlert("warning", e.message);
+      // A changed key has its own alert (key_changed), with what to do about it.
+      if (!e.message.startsWith("KEY CHANGED")) addAlert("warning", e.message);
       return;
-    case "file_offer": {
-      const key = `${e.from}/${e.file_id}`;
-      const msg = push({
-        conv: e.mode === "public" ? PUBLIC : e.from,
-        from: e.from,
-        outgoing: false,
-        ts: Date.now(),
-        file: {
-          key,
-          name: e.name,
-          size: e.size,
-          done: 0,
-          total: e.size,
-          state: "receiving",
-          signed: e.signed,
-        },
-      });
-      files.set(key, msg);
-      return;
-    }
-    case "file_progress": {
-      const msg = files.get(`${e.from}/${e.file_id}`);
-      if (!msg?.file) return;
-      const before = Math.floor((msg.file.done / Math.max(msg.file.total, 1)) * 100);
-      msg.file.done = e.done;
-      if (Math.floor((e.done / Math.max(e.total, 1)) * 100) !== before) updateBubble(msg);
-      return;
-    }
-    case "file_received": {
-      const msg = files.get(`${e.from}/${e.file_id}`);
-      if (!msg?.file) return;
-      const url = URL.createObjectURL(new Blob([e.data], { type: "application/octet-stream" }));
-      objectUrls.push(url);
-      Object.assign(msg.file, { state: "ready", url, sha256: e.sha256, done: e.size });
-      updateBubble(msg);
-      return;
-    }
-    case "file_failed": {
-      const key = `${e.from}/${e.file_id}`;
-      const msg = files.get(key) ?? push({
-        conv: e.from,
-        from: e.from,
-        outgoing: false,
-        ts: Date.now(),
-        file: { key, name: e.name, size: 0, done: 0, total: 0, state: "failed" },
-      });
-      Object.assign(msg.file!, { state: "failed", reason: e.reason });
-      updateBubble(msg);
-      return;
-    }
+    default:
+      apply(e);
   }
+}
+
+/** Folds an event into the page state and draws what it changed. */
+function apply(e: SessionEvent | PageAction): void {
+  const before = page;
+  page = reduce(page, e);
+  const changed = page.changed;
+  if (page === before || !changed) return;
+  const msg = page.conversations.get(changed.conv)?.find((m) => m.id === changed.id);
+  if (!msg) return;
+  if (!changed.added) return updateBubble(msg);
+  if (msg.conv === page.current) {
+    const log = $("log");
+    log.querySelector(".empty")?.remove();
+    log.append(bubble(msg));
+    log.scrollTop = log.scrollHeight;
+  } else renderConvs();
 }
 
 function setConnection(c: ConnectionState): void {
@@ -568,7 +497,7 @@ function setConnection(c: ConnectionState): void {
       break;
     case "waiting": {
       const show = () => {
-        const s = Math.max(0, Math.ceil((c.retryAt - Date.now()) / 1000));
+        const s = Math.max(0, Math.ceil((c.retry_at - Date.now()) / 1000));
         text.textContent = `Offline: ${c.reason}. Reconnecting in ${s} s`;
       };
       show();
@@ -590,23 +519,6 @@ function updateComposer(): void {
 
 // ---------------------------------------------------------------- rendering
 
-function push(m: Omit<Message, "id">): Message {
-  const msg: Message = { id: nextId++, ...m };
-  const list = conversations.get(msg.conv) ?? [];
-  list.push(msg);
-  conversations.set(msg.conv, list);
-  if (msg.conv === current) {
-    const log = $("log");
-    log.querySelector(".empty")?.remove();
-    log.append(bubble(msg));
-    log.scrollTop = log.scrollHeight;
-  } else {
-    unread.set(msg.conv, (unread.get(msg.conv) ?? 0) + 1);
-    renderConvs();
-  }
-  return msg;
-}
-
 function render(): void {
   renderConvs();
   renderHeader();
@@ -622,16 +534,16 @@ function label(user_id: string): string {
 function renderConvs(): void {
   if (!session) return;
   const contacts = [...session.contacts.values()];
-  const ids = new Set([...contacts.map((c) => c.user_id), ...conversations.keys()]);
+  const ids = new Set([...contacts.map((c) => c.user_id), ...page.conversations.keys()]);
   ids.delete(PUBLIC);
   const sorted = [...ids].sort((a, b) => label(a).localeCompare(label(b)) || a.localeCompare(b));
   const online = contacts.filter((c) => c.online).length;
   const items = [PUBLIC, ...sorted].map((id) => {
     const contact = session!.contacts.get(id);
     const isOnline = id === PUBLIC || contact?.online === true;
-    const count = unread.get(id) ?? 0;
+    const count = page.unread.get(id) ?? 0;
     const { item, button } = convItem(id);
-    button.setAttribute("aria-current", String(id === current));
+    button.setAttribute("aria-current", String(id === page.current));
     button.replaceChildren(
       ...[
         id === PUBLIC ? h("span", { class: "presence on", "aria-hidden": "true" }) : h("span", {
@@ -684,8 +596,7 @@ function convItem(id: string): { item: HTMLLIElement; button: HTMLButtonElement 
 }
 
 function select(id: string): void {
-  current = id;
-  unread.delete(id);
+  page = reduce(page, { event: "select", conv: id });
   render();
   $<HTMLTextAreaElement>("composer-text").focus();
 }
@@ -694,7 +605,7 @@ function renderHeader(): void {
   if (!session) return;
   const warning = $("conv-warning");
   warning.hidden = true;
-  if (current === PUBLIC) {
+  if (page.current === PUBLIC) {
     const n = [...session.contacts.values()].filter((c) => c.online).length;
     $("conv-title").textContent = "Public channel";
     $("conv-sub").textContent =
@@ -703,20 +614,20 @@ function renderHeader(): void {
       }.`;
     return;
   }
-  const contact = session.contacts.get(current);
-  $("conv-title").textContent = label(current);
+  const contact = session.contacts.get(page.current);
+  $("conv-title").textContent = label(page.current);
   const sub = $("conv-sub");
   sub.replaceChildren(
     contact?.online ? "Online" : "Offline",
     " · id ",
-    h("code", {}, current),
+    h("code", {}, page.current),
     ...(contact
       ? [h("br"), "Key fingerprint (SHA-256) ", h("code", { class: "fp" }, contact.key.fingerprint)]
       : []),
   );
   if (contact?.keyChanged) {
     warning.hidden = false;
-    $("conv-warning-text").textContent = `Warning: ${label(current)}'s key changed. ` +
+    $("conv-warning-text").textContent = `Warning: ${label(page.current)}'s key changed. ` +
       `You trusted ${contact.keyChanged.previous}; the directory now gives ${contact.keyChanged.current}. ` +
       "Someone may be impersonating them. Compare the new fingerprint with them in person or over another channel before you trust it. Nothing is sent to them until you do.";
   }
@@ -724,14 +635,16 @@ function renderHeader(): void {
 
 function renderLog(): void {
   bubbles.clear();
-  const list = conversations.get(current) ?? [];
+  const list = page.conversations.get(page.current) ?? [];
   const log = $("log");
   if (list.length === 0) {
     log.replaceChildren(
       h(
         "li",
         { class: "empty" },
-        current === PUBLIC ? "No public messages yet." : `No messages with ${label(current)} yet.`,
+        page.current === PUBLIC
+          ? "No public messages yet."
+          : `No messages with ${label(page.current)} yet.`,
       ),
     );
   } else log.replaceChildren(...list.map(bubble));
@@ -774,7 +687,7 @@ function fillBubble(el: HTMLElement, m: Message): void {
 }
 
 function verification(m: Message): HTMLElement {
-  if (m.outgoing) return h("span", { class: "status" }, m.status ?? "Sent");
+  if (m.outgoing) return h("span", { class: "status" }, sentStatus(m));
   if (m.verified && !m.note) {
     return h("span", {
       class: "status ok",
@@ -783,6 +696,34 @@ function verification(m: Message): HTMLElement {
   }
   if (m.verified) return h("span", { class: "status warn" }, `✓ Signature valid, but ${m.note}`);
   return h("span", { class: "status bad" }, `✗ Not verified: ${m.note ?? "no valid signature"}`);
+}
+
+/** What became of a message we sent, in words. */
+function sentStatus(m: Message): string {
+  if (m.recipients !== undefined) {
+    const skipped = m.skipped?.length ? ` (not to ${m.skipped.join(", ")}: key changed)` : "";
+    return `Sent, encrypted for ${m.recipients} member${m.recipients === 1 ? "" : "s"}${skipped}`;
+  }
+  switch (m.state) {
+    case "queued":
+      return `Queued on the server: ${label(m.conv)} is offline and gets it when back online`;
+    case "delivered":
+      return "Delivered";
+    case "read":
+      return "Read";
+    default:
+      return `Sent, encrypted and signed${(m.parts ?? 1) > 1 ? ` (${m.parts} parts)` : ""}`;
+  }
+}
+
+/** A link to a received file's bytes, made once per file. */
+function downloadUrl(f: FileState): string {
+  let url = objectUrls.get(f.key);
+  if (url === undefined && f.data) {
+    url = URL.createObjectURL(new Blob([f.data], { type: "application/octet-stream" }));
+    objectUrls.set(f.key, url);
+  }
+  return url ?? "#";
 }
 
 function fileBox(f: FileState, outgoing: boolean): HTMLElement {
@@ -808,7 +749,11 @@ function fileBox(f: FileState, outgoing: boolean): HTMLElement {
       box.append(title, h("span", { class: "status ok" }, `✓ Sent ${f.reason ?? ""}`));
       break;
     case "ready": {
-      const link = h("a", { href: f.url!, download: safeName(f.name) }, `Download ${f.name}`);
+      const link = h(
+        "a",
+        { href: downloadUrl(f), download: safeName(f.name) },
+        `Download ${f.name}`,
+      );
       box.append(
         title,
         h("span", { class: "status ok" }, "✓ Size and SHA-256 match the sender's manifest"),

@@ -8,38 +8,12 @@
 import { b64uDecode, b64uEncode } from "../../protocol/base64url.ts";
 import { canonicalBytes, type CanonicalForm, hasNonAscii } from "../../protocol/canonical.ts";
 import { type KeyPair, type PublicKey, sha256, sign, verify } from "./rsa.ts";
+import type { DmContent, ManifestContent, PublicContent } from "../../client/core/ports.ts";
 
 /** Which preimage a content signature matched (see crypto/preimages.ts). */
 export type Variant = "A" | "B" | "C" | "D";
 /** Preimages by variant; `undefined` when the input cannot form one. */
 export type Preimages = Record<Variant, Uint8Array<ArrayBuffer> | undefined>;
-
-/** What a DM content signature covers. */
-export interface DmContent {
-  ciphertext: string;
-  from: string;
-  to: string;
-  ts: number;
-}
-
-/** What a public-channel content signature covers. */
-export interface PublicContent {
-  ciphertext: string;
-  from: string;
-  ts: number;
-}
-
-/** A file manifest as FILE_START's content_sig covers it. */
-export interface FileManifest {
-  file_id: string;
-  name: string;
-  size: number;
-  sha256: string;
-  mode: string;
-  from: string;
-  to: string;
-  ts: number;
-}
 
 /** DM preimages A-D. */
 export async function dmPreimages(c: DmContent): Promise<Preimages> {
@@ -62,7 +36,7 @@ export async function publicPreimages(c: PublicContent): Promise<Preimages> {
 
 /** Canonical bytes of exactly the eight manifest fields. */
 export function manifestBytes(
-  m: FileManifest,
+  m: ManifestContent,
   form: CanonicalForm = "ascii",
 ): Uint8Array<ArrayBuffer> {
   const { file_id, name, size, sha256, mode, from, to, ts } = m;
@@ -117,14 +91,14 @@ export async function verifyPublic(
 }
 
 /** FILE_START content_sig over the canonical manifest. */
-export async function signManifest(pair: KeyPair, m: FileManifest): Promise<string> {
+export async function signManifest(pair: KeyPair, m: ManifestContent): Promise<string> {
   return b64uEncode(await sign(pair, manifestBytes(m, "ascii")));
 }
 
 /** Verifies a manifest signature (ASCII form, then UTF-8 form if they differ). */
 export async function verifyManifest(
   key: PublicKey,
-  m: FileManifest,
+  m: ManifestContent,
   sig: unknown,
 ): Promise<boolean> {
   const bytes = decodeSig(sig);
@@ -186,4 +160,26 @@ function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Verifies a PUBLIC_CHANNEL_KEY_SHARE content_sig against the four forms of §5.2 (as
+ * crypto/preimages.ts builds them): A = canonical(shares) + creator_pub; B = SHA-256(canonical
+ * (shares)) ‖ DER(creator key); C = SHA-256(A); D = JSON.stringify(shares) + creator_pub.
+ */
+export async function verifyKeyShare(
+  key: PublicKey,
+  shares: unknown,
+  creatorPub: string,
+  sig: unknown,
+): Promise<Variant | undefined> {
+  const canonical = canonicalBytes(shares, "ascii");
+  const a = concat([canonical, utf8(creatorPub)]);
+  const der = b64uDecode(key.spki);
+  return await verifyAny(key, {
+    A: a,
+    B: der === undefined ? undefined : concat([await sha256(canonical), der]),
+    C: await sha256(a),
+    D: utf8((JSON.stringify(shares) ?? "null") + creatorPub),
+  }, sig);
 }

@@ -1,9 +1,9 @@
 /**
- * Reading frames from the server in the browser: size, JSON, envelope shape (§1), and typed
+ * Reading frames from the server in both clients: size, JSON, envelope shape (§1), and typed
  * accessors for payload fields. protocol/parse.ts does this with zod on the server, but zod
- * would be most of the page's bundle (about 450 KB), so the browser checks only the envelope and
- * reads each payload field through a type-checking accessor: a field of the wrong type is
- * simply absent.
+ * would be most of the page's bundle (about 450 KB), so the clients check only the envelope and
+ * read each payload field through a type-checking accessor: a field of the wrong type is simply
+ * absent.
  * @module
  */
 import { ID_LENGTH_MAX, USER_FRAME_BYTES_MAX } from "../../protocol/limits.ts";
