@@ -16,7 +16,7 @@
  * @module
  */
 import { sha256Hex } from "../../crypto/hash.ts";
-import { canonicalJson, type FrameOf, type FrameType } from "../../protocol/mod.ts";
+import { canonicalJson, type FrameType } from "../../protocol/mod.ts";
 import { GOSSIP_DIGEST_BUCKETS, GOSSIP_MEMBERS_PER_FRAME } from "../../protocol/limits.ts";
 import type { RouterEvent, UserMeta } from "../../store/events.ts";
 import type { RouterConfig } from "./router_config.ts";

@@ -48,8 +48,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
   const clock = o.clock ?? systemClock;
   let session: ChatSession | undefined;
   const done = Promise.withResolvers<number>();
-  // Set while a command runs: when the connection drops, a command waiting for an answer gives up.
-  let giveUp: (() => void) | undefined;
+  let commands: CommandQueue | undefined;
   const link = new LinkView(transcript(), sink, clock, screen);
   function transcript() {
     return new Transcript(sink, clock, (id) => session?.label(id) ?? id);
@@ -60,7 +59,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
   const onEvent = (event: ClientEvent) => {
     if (ended) return;
     if (event.event === "connection") {
-      if (event.connection.state === "waiting") giveUp?.();
+      if (event.connection.state === "waiting") commands?.giveUp();
       if (event.connection.state === "stopped" && session) done.resolve(1);
       return link.show(event.connection);
     }
@@ -78,25 +77,8 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     show: (event) => link.transcript.show(event),
     help: () => sink.print(helpText()),
   };
-  // Input is live at once (Ctrl-C works while connecting); commands wait for the connection
-  // and run one after another, so DMs leave in the order typed.
-  let queue: Promise<unknown> = first.catch(() => {});
-  const enqueue = (line: string) => {
-    queue = queue.then(async () => {
-      const abandoned = Promise.withResolvers<boolean>();
-      giveUp = () => {
-        link.transcript.note(`! no answer to "${line.trim()}": the connection was lost`);
-        abandoned.resolve(false);
-      };
-      try {
-        return await Promise.race([command(shell, line.trim()), abandoned.promise]);
-      } finally {
-        giveUp = undefined;
-      }
-    }).then((quit) => {
-      if (quit) done.resolve(0);
-    });
-  };
+  const queue = commands = new CommandQueue(shell, link, first, () => done.resolve(0));
+  const enqueue = (line: string) => queue.enqueue(line);
   first.catch((e) => {
     screen?.stop();
     console.error((e as Error).message);
@@ -105,19 +87,64 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
   if (screen) {
     // Ctrl-C leaves at once; Ctrl-D lets the commands already entered finish first.
     void screen.run(enqueue).then(async (end) => {
-      if (end === "eof") await queue;
+      if (end === "eof") await queue.drained();
       done.resolve(0);
     });
   } else {
     const lines = createInterface({ input: process.stdin, terminal: false });
     lines.on("line", enqueue);
-    lines.on("close", () => void queue.then(() => done.resolve(0)));
+    lines.on("close", () => void queue.drained().then(() => done.resolve(0)));
   }
   const code = await done.promise;
   ended = true;
   screen?.stop();
   await session?.close();
   return code;
+}
+
+/**
+ * Typed commands. Input is live at once (Ctrl-C works while connecting); commands wait for the
+ * connection and run one after another, so DMs leave in the order typed.
+ */
+class CommandQueue {
+  #queue: Promise<unknown>;
+  /** Set while a command runs: when the connection drops, a command waiting for an answer gives up. */
+  #giveUp: (() => void) | undefined;
+
+  constructor(
+    private readonly shell: Shell,
+    private readonly link: LinkView,
+    first: Promise<unknown>,
+    private readonly quit: () => void,
+  ) {
+    this.#queue = first.catch(() => {});
+  }
+
+  enqueue(line: string): void {
+    this.#queue = this.#queue.then(async () => {
+      const abandoned = Promise.withResolvers<boolean>();
+      this.#giveUp = () => {
+        this.link.transcript.note(`! no answer to "${line.trim()}": the connection was lost`);
+        abandoned.resolve(false);
+      };
+      try {
+        return await Promise.race([command(this.shell, line.trim()), abandoned.promise]);
+      } finally {
+        this.#giveUp = undefined;
+      }
+    }).then((quit) => {
+      if (quit) this.quit();
+    });
+  }
+
+  giveUp(): void {
+    this.#giveUp?.();
+  }
+
+  /** Resolves once every command entered so far has run. */
+  drained(): Promise<unknown> {
+    return this.#queue;
+  }
 }
 
 /**

@@ -16,7 +16,7 @@
  * the same run.
  * @module
  */
-import { b64uEncode, parseFrame, SERVER_FRAME_BYTES_MAX } from "../../protocol/mod.ts";
+import { b64uEncode } from "../../protocol/mod.ts";
 import { checkConverged, checkDelivery, checkProbes, checkReplay, checkStep } from "./checkers.ts";
 import {
   type Connection,
