@@ -161,11 +161,15 @@ export class Supervisor {
   async #uncongested(): Promise<void> {
     const { clock } = this.#ctx;
     const deadline = clock.now() + CONGESTION_WAIT_MS_MAX;
-    const backedUp = () =>
-      [...this.links.values()].some((l) =>
-        l.handler?.role === "server" && l.outboxDepth > OUTBOX_HIGH_WATER
-      );
-    while (backedUp() && clock.now() < deadline) await sleep(clock, 5);
+    while (this.#backedUp() && clock.now() < deadline) await sleep(clock, 5);
+  }
+
+  /** True when a server link's outbox is past its high water (asked once per content frame). */
+  #backedUp(): boolean {
+    for (const l of this.links.values()) {
+      if (l.handler?.role === "server" && l.outboxDepth > OUTBOX_HIGH_WATER) return true;
+    }
+    return false;
   }
 }
 
