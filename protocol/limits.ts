@@ -64,6 +64,12 @@ export const KNOWN_USERS_MAX = 100_000;
  * 256 references of ~150 bytes stay far below SERVER_FRAME_BYTES_MAX.
  */
 export const ACK_REFS_MAX = 256;
+/**
+ * How long a delivery ACK between our servers waits for others to join it before it is signed.
+ * An ACK only lets the sender retire its copy, so nobody waits on it; held this long, a busy
+ * link acknowledges a few hundred deliveries with one signature instead of one per ~10.
+ */
+export const ACK_WINDOW_MS = 200;
 /** Private-key operations in flight at once (PLATFORM.md: 2-4 saturate two cores). */
 export const CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX = 4;
 /**

@@ -16,7 +16,7 @@ import {
   LINK_CLOSE_LINGER_MS,
   LINK_INBOX_MAX,
 } from "../../protocol/limits.ts";
-import { LINK_WAITING_FRAMES_MAX } from "../../protocol/limits.ts";
+import { ACK_WINDOW_MS, LINK_WAITING_FRAMES_MAX } from "../../protocol/limits.ts";
 import type { Store } from "../../store/store.ts";
 import { Mailbox } from "../../lib/mailbox.ts";
 import { type FrameSocket, Outbox } from "./outbox.ts";
@@ -70,6 +70,12 @@ export interface LinkContext {
    * user who sends faster than the server can sign for it is slowed; undefined: go ahead.
    */
   fairTurn?: (user: string) => Promise<void> | undefined;
+  /**
+   * Sends an ACK batch that was waiting on link `from`, going down, over the server's current
+   * link when that is another one; false when there is none (the peer resends what it keeps
+   * when it links again, and a duplicate is acknowledged again).
+   */
+  ackElsewhere?: (ack: UnsignedFrame, from: string) => boolean;
   /** Told each text message received, before the link looks at it (metrics). */
   onReceive?: (raw: string) => void;
 }
@@ -109,8 +115,8 @@ export class Link {
   handler: FrameHandler | undefined;
   #inbox: Mailbox<{ raw: string; at_ms: number }>;
   #outbox: Outbox;
-  /** Delivery ACKs to the peer server, coalesced while they wait for a signature. */
-  #acks = new AckBatcher();
+  /** Delivery ACKs to the peer server, coalesced (see `ack_batch.ts`). */
+  #acks: AckBatcher;
   #strikes = 0;
   #closing = false;
   #gone = Promise.withResolvers<void>();
@@ -127,6 +133,9 @@ export class Link {
     readonly ctx: LinkContext,
   ) {
     this.lastReceivedMs = ctx.clock.now();
+    this.#acks = new AckBatcher(ctx.clock, ACK_WINDOW_MS, (frame, onStart) => {
+      this.#outbox.push(this.ctx.signer.seal(frame, onStart));
+    });
     this.#outbox = new Outbox(
       socket,
       ctx.outboxMax,
@@ -191,10 +200,7 @@ export class Link {
   /** Signs and sends a frame built by this server. */
   send(frame: UnsignedFrame): void {
     if (frame.type === "ACK" && has(this.ctx.state().delivery, frame.to, FEATURE_ACK_BATCHES)) {
-      if (this.#acks.joined(frame)) return;
-      const batch = this.#acks.open(frame);
-      this.#outbox.push(this.ctx.signer.seal(batch.frame, batch.onStart));
-      return;
+      return this.#acks.add(frame);
     }
     this.#outbox.push(this.ctx.signer.seal(frame));
   }
@@ -221,6 +227,11 @@ export class Link {
     if (this.#closing) return;
     this.#closing = true;
     this.#inbox.close();
+    // While the socket is open, a batch with no other way to its server still leaves here.
+    const unsent = this.#acks.takeUnsent();
+    if (unsent !== undefined && !this.ctx.ackElsewhere?.(unsent, this.id)) {
+      this.#outbox.push(this.ctx.signer.seal(unsent));
+    }
     void this.#outbox.written(lingerMs).then(() => {
       try {
         this.socket.close(code, reason.slice(0, 120));
@@ -239,6 +250,8 @@ export class Link {
 
   /** The socket closed: stop everything. */
   closed(): void {
+    const unsent = this.#acks.takeUnsent();
+    if (unsent !== undefined) this.ctx.ackElsewhere?.(unsent, this.id);
     this.#closing = true;
     this.#outbox.close();
     this.#inbox.close();

@@ -19,14 +19,15 @@ import type { Metrics } from "../ops/metrics.ts";
 import type { Joined } from "./bootstrap.ts";
 import type { WebSocket } from "./dial.ts";
 import { sleep } from "./server_world.ts";
+import type { UnsignedFrame } from "../router/router_messages.ts";
 
 /** What the supervisor needs. */
 export interface SupervisorOptions {
   /**
-   * What every link is given; the supervisor adds `uncongested`, answered from its table, and
-   * `onReceive`, which counts frames received.
+   * What every link is given; the supervisor adds `uncongested` and `ackElsewhere`, answered
+   * from its table, and `onReceive`, which counts frames received.
    */
-  link: Omit<LinkContext, "uncongested" | "onReceive">;
+  link: Omit<LinkContext, "uncongested" | "onReceive" | "ackElsewhere">;
   /** Counts frames received and sent by type, on every link. */
   metrics: Metrics;
 }
@@ -43,6 +44,7 @@ export class Supervisor {
     this.#ctx = {
       ...o.link,
       uncongested: () => this.#uncongested(),
+      ackElsewhere: (ack, from) => this.#ackElsewhere(ack, from),
       onReceive: (raw) => o.metrics.frameReceived(raw),
     };
     this.#metrics = o.metrics;
@@ -155,6 +157,15 @@ export class Supervisor {
     if (!this.links.delete(link.id)) return;
     link.closed();
     this.#ctx.post({ type: "LinkClosed", link: link.id, reason, at_ms: this.#ctx.clock.now() });
+  }
+
+  /** Sends `ack` over the current link to its server, when that is not `from`. */
+  #ackElsewhere(ack: UnsignedFrame, from: string): boolean {
+    const current = this.#ctx.state().servers.get(ack.to)?.link;
+    const link = current === undefined || current === from ? undefined : this.links.get(current);
+    if (link === undefined) return false;
+    link.send(ack);
+    return true;
   }
 
   /** Resolves once no server link is backed up, or after CONGESTION_WAIT_MS_MAX. */
