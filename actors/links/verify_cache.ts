@@ -5,11 +5,10 @@
  * kept, so a cache hit can never accept anything a fresh check would refuse.
  * @module
  */
-import { sha256Hex } from "../../crypto/hash.ts";
 import { verifyPayload } from "../../crypto/signing.ts";
 import type { PublicKey, RsaBackend } from "../../crypto/types.ts";
-import { canonicalBytes } from "../../protocol/canonical.ts";
 import { VERIFY_CACHE_MAX } from "../../protocol/limits.ts";
+import { payloadDigest } from "../router/router_messages.ts";
 
 const verified = new Map<string, true>();
 
@@ -17,13 +16,15 @@ const verified = new Map<string, true>();
 export async function verifyPayloadCached(
   backend: RsaBackend,
   key: PublicKey,
-  payload: unknown,
+  payload: object,
   sig: string,
 ): Promise<boolean> {
-  const ascii = canonicalBytes(payload, "ascii");
-  const id = `${key.spki}|${sig}|${sha256Hex(ascii)}`;
+  const { text, hex } = payloadDigest(payload);
+  const id = `${key.spki}|${sig}|${hex}`;
   if (verified.has(id)) return true;
-  if (!(await verifyPayload(backend, key, payload, sig, ascii))) return false;
+  if (!(await verifyPayload(backend, key, payload, sig, new TextEncoder().encode(text)))) {
+    return false;
+  }
   verified.set(id, true);
   if (verified.size > VERIFY_CACHE_MAX) verified.delete(verified.keys().next().value!);
   return true;

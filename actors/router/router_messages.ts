@@ -205,10 +205,31 @@ const seenKeys = new WeakMap<Frame, string>();
 export function seenKey(frame: Frame): string {
   let key = seenKeys.get(frame);
   if (key === undefined) {
-    key = `${frame.ts}|${frame.from}|${frame.to}|${
-      sha256Hex(new TextEncoder().encode(canonicalJson(frame.payload)))
-    }`;
+    key = `${frame.ts}|${frame.from}|${frame.to}|${payloadDigest(frame.payload).hex}`;
     seenKeys.set(frame, key);
   }
   return key;
+}
+
+/** A payload's canonical text (§5.1, the ASCII form) and the SHA-256 hex of it. */
+export interface PayloadDigest {
+  text: string;
+  hex: string;
+}
+
+const digests = new WeakMap<object, PayloadDigest>();
+
+/**
+ * {@linkcode PayloadDigest} of a payload object, made once: a received delivery needs the same
+ * text and hash for its signature check (and its cache), its seen id and its ACK. Safe because
+ * payloads are never changed once parsed or built (an ACK batch, which grows, is never hashed).
+ */
+export function payloadDigest(payload: object): PayloadDigest {
+  let digest = digests.get(payload);
+  if (digest === undefined) {
+    const text = canonicalJson(payload);
+    digest = { text, hex: sha256Hex(new TextEncoder().encode(text)) };
+    digests.set(payload, digest);
+  }
+  return digest;
 }
