@@ -57,6 +57,8 @@ export const OUTBOX_BYTES_MAX = 32 * 1024 * 1024;
 export const USER_KEYS_CACHED_MAX = 1_024;
 /** Users one server hosts at once. */
 export const LOCAL_USERS_MAX = 10_000;
+/** How often `serve` gives freed C heap back to the system (`actors/server/memory_trim.ts`). */
+export const MEMORY_TRIM_INTERVAL_MS = 60_000;
 /** Users the whole directory may know. */
 export const KNOWN_USERS_MAX = 100_000;
 /**

@@ -24,6 +24,8 @@ import {
   type ServerConfig,
 } from "./config.ts";
 import { startServer } from "./server.ts";
+import { mallocTrimmer } from "./memory_trim.ts";
+import { MEMORY_TRIM_INTERVAL_MS } from "../../protocol/limits.ts";
 
 const ENV_NAMES = [
   ...Object.keys(ENV_OVERRIDES),
@@ -193,10 +195,16 @@ async function untilSignal(log: Logger): Promise<void> {
   // Memory: SIGUSR2 logs the live JS heap, after a full GC when run with
   // --v8-flags=--expose-gc (bench scenario e uses it instead of the inspector, whose event
   // stream costs a quarter of the JS thread under a join storm).
+  // The C heap is trimmed now and then, and before a report, so that it shows what the
+  // server holds rather than what malloc keeps cached.
+  const trim = mallocTrimmer();
+  const trimming = trim && setInterval(trim, MEMORY_TRIM_INTERVAL_MS);
+  stop.promise.then(() => clearInterval(trimming));
   if (Deno.build.os !== "windows") {
     const gc = (globalThis as { gc?: () => void }).gc;
     Deno.addSignalListener("SIGUSR2", () => {
       gc?.();
+      trim?.();
       const { heapUsed, heapTotal, rss } = Deno.memoryUsage();
       log.info("gc", {
         collected: gc !== undefined,
