@@ -188,6 +188,50 @@ Deno.test("a server that last hosted the user keeps an outbox while unreachable,
   assert.equal(w.state.delivery.server_outboxes.get("s-b")?.length, 1, "kept until the peer ACKs");
 });
 
+Deno.test("a server that joins again through us gets its welcome before what waited for it", () => {
+  // Its join code reads the welcome first and refuses anything else: had the outbox gone first,
+  // every join attempt would fail, replace the link and keep the outbox from ever being ACKed.
+  const id = "b0000000-0000-4000-8000-00000000000b";
+  const features = ["delivery_acks"];
+  const w = given([
+    registered("alice"),
+    arrived("alice", "L-alice"),
+    { type: "ServerPinned", server_id: id, pubkey: "KB", host: "h", port: 1, at_ms: 1, features },
+    { type: "ServerLinked", server_id: id, link: "LB", outbound: true, at_ms: 1, features },
+    {
+      type: "UserLocated",
+      user_id: "bob",
+      server_id: id,
+      pubkey: "K-bob",
+      meta: {},
+      advertise: "{}",
+      at_ms: 1,
+    },
+    { type: "ServerUnlinked", server_id: id, link: "LB", at_ms: 2, reason: "x" },
+    { type: "UserUnlocated", user_id: "bob", server_id: id, at_ms: 2 },
+  ]);
+  w.when(dm("alice", "bob", T0));
+  const join = w.when({
+    type: "ServerHello",
+    link: "LJ",
+    frame: {
+      type: "SERVER_HELLO_JOIN",
+      from: id,
+      to: S,
+      ts: T0 + 5,
+      payload: { host: "h", port: 1, pubkey: "KB", features },
+      sig: "s",
+    } as FrameOf<"SERVER_HELLO_JOIN">,
+    pubkey: "KB",
+    fresh_id: "unused",
+    raw: "{}",
+    at_ms: T0 + 5,
+  });
+  const types = sentFrames(join, "LJ").map((f) => f.type);
+  assert.equal(types[0], "SERVER_WELCOME", types.join(", "));
+  assert.ok(types.includes("SERVER_DELIVER"), "the outbox follows on the same link");
+});
+
 Deno.test("one ACK with msg_refs (ack_batches) retires every delivery it names, and nothing else", () => {
   const w = given([
     registered("alice"),

@@ -240,10 +240,12 @@ export function onServerHello(
     ? [{ type: "ServerAliased", alias, server_id: id, at_ms }]
     : [];
   const events = [...pinIfChanged(state, peer, at_ms), ...aliased, ...linked.events];
-  const effects: Effect[] = [...linked.effects];
-  if (frame.type === "SERVER_HELLO_JOIN") {
-    effects.push(welcomeSend(state, config, { id, link, at_ms }));
-  }
+  // The welcome answers the join, so it is the link's first frame, before the outbox that
+  // waited for this server: a joiner reads the welcome first and refuses anything else.
+  const effects: Effect[] = frame.type === "SERVER_HELLO_JOIN"
+    ? [welcomeSend(state, config, { id, link, at_ms })]
+    : [];
+  effects.push(...linked.effects);
   effects.push(
     ...greet(state, config, { server: id, link, at_ms, announced: featuresOf(frame.payload) }),
   );
