@@ -5,9 +5,12 @@
  * is accepted by WebCrypto, and the other way round. A fast subset of `_backend_contract.ts`.
  * @module
  */
-import { b64uDecode } from "../protocol/base64url.ts";
+import { b64uDecode, b64uEncode } from "../protocol/base64url.ts";
+import { canonicalBytes } from "../protocol/canonical.ts";
+import { sha256 } from "./hash.ts";
+import { createDigestSigner } from "./openssl.ts";
 import { signPayload, verifyPayload } from "./signing.ts";
-import type { RsaBackend } from "./types.ts";
+import type { PrivateKey, RsaBackend } from "./types.ts";
 import { webCrypto } from "./webcrypto.ts";
 
 const VECTORS = new URL("../tests/vectors/socp-1.3-vectors.json", import.meta.url);
@@ -33,6 +36,13 @@ export async function knownAnswerFailure(backend: RsaBackend): Promise<string | 
       if (!await verifyPayload(webCrypto, reference.publicKey, c.payload, ours)) {
         return "WebCrypto does not verify its signature";
       }
+      const threads = digestSigned(key, c.payload);
+      if (
+        threads !== undefined &&
+        !await verifyPayload(webCrypto, reference.publicKey, c.payload, threads)
+      ) {
+        return "WebCrypto does not verify what the signing threads sign";
+      }
     }
     const plain = b64uDecode(V.oaep_446_bytes.plaintext_b64u)!;
     const decrypted = await backend.decrypt(key, b64uDecode(V.oaep_446_bytes.ciphertext)!);
@@ -43,6 +53,23 @@ export async function knownAnswerFailure(backend: RsaBackend): Promise<string | 
   } catch (e) {
     return `known-answer checks threw: ${e instanceof Error ? e.message : e}`;
   }
+}
+
+/**
+ * The signature the signing threads make of `payload` (PSS over its SHA-256, `sign_pool.ts`);
+ * undefined for a key that is not OpenSSL's.
+ */
+function digestSigned(key: PrivateKey, payload: unknown): string | undefined {
+  let signer;
+  try {
+    signer = createDigestSigner(key);
+  } catch (e) {
+    if (e instanceof TypeError) return undefined;
+    throw e;
+  }
+  const signature = new Uint8Array(512);
+  signer.sign(sha256(canonicalBytes(payload, "ascii")), signature);
+  return b64uEncode(signature);
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

@@ -15,7 +15,9 @@
  * - **Threads.** Sign, decrypt and generate run with `nonblocking: true` on Deno's blocking pool;
  *   at most `privateOpsInFlightMax` sign/decrypt calls are in flight, and one key generation.
  *   Verify and encrypt (about 0.1 ms) are plain synchronous calls. Every call has its own
- *   `EVP_MD_CTX`/`EVP_PKEY_CTX`; one `EVP_PKEY` is shared safely across threads.
+ *   `EVP_MD_CTX`/`EVP_PKEY_CTX`; one `EVP_PKEY` is shared safely across threads. A signing
+ *   thread (`sign_worker.ts`) instead signs SHA-256 digests through {@linkcode createDigestSigner}:
+ *   blocking calls on one `EVP_PKEY_CTX` per key, made and used by that thread only.
  * - **Errors.** After a failure on the main thread the OpenSSL error queue is read (for the
  *   message) and cleared, so a stale error never leaks into a later message. A failure inside a
  *   nonblocking call leaves its entry in that pool thread's queue, which OpenSSL bounds (a ring of
@@ -39,6 +41,8 @@ import { type ParsedPrivateKey, parsePrivateKey, parsePublicKey } from "./key_im
 import { Semaphore } from "./semaphore.ts";
 import type { KeyImport, LibraryInfo, PrivateKey, PublicKey, RsaBackend } from "./types.ts";
 
+/** Bytes in a SHA-256 digest. */
+const SHA256_BYTES = 32;
 /** Bytes in an RSA-4096 signature or OAEP ciphertext. */
 const RSA_BLOCK_BYTES = RSA_BITS / 8;
 const RSA_BLOCK_BYTES_N = BigInt(RSA_BLOCK_BYTES);
@@ -117,6 +121,14 @@ const SYMBOLS = {
     parameters: ["pointer", "buffer", "usize", "buffer", "usize"],
     result: "i32",
   },
+  // int EVP_PKEY_sign_init(EVP_PKEY_CTX *ctx)
+  EVP_PKEY_sign_init: { parameters: ["pointer"], result: "i32" },
+  // int EVP_PKEY_sign(EVP_PKEY_CTX *ctx, unsigned char *sig, size_t *siglen,
+  //                   const unsigned char *tbs, size_t tbslen)
+  // Blocks the calling thread: only a signing thread calls it (createDigestSigner).
+  EVP_PKEY_sign: { parameters: ["pointer", "buffer", "buffer", "buffer", "usize"], result: "i32" },
+  // int EVP_PKEY_CTX_set_signature_md(EVP_PKEY_CTX *ctx, const EVP_MD *md)
+  EVP_PKEY_CTX_set_signature_md: { parameters: ["pointer", "pointer"], result: "i32" },
   // EVP_PKEY_CTX *EVP_PKEY_CTX_new(EVP_PKEY *pkey, ENGINE *e)
   EVP_PKEY_CTX_new: { parameters: ["pointer", "pointer"], result: "pointer" },
   // EVP_PKEY_CTX *EVP_PKEY_CTX_new_id(int id, ENGINE *e)
@@ -174,6 +186,8 @@ interface LibCrypto {
   readonly sym: Symbols;
   readonly sha256: Pointer;
   readonly keys: FinalizationRegistry<Pointer>;
+  /** Frees the `EVP_PKEY_CTX` of a {@linkcode DigestSigner} once the signer is garbage. */
+  readonly contexts: FinalizationRegistry<Pointer>;
 }
 
 /** Options for {@linkcode createOpenSslBackend}. */
@@ -283,6 +297,7 @@ function loadLibCrypto(
       sym,
       sha256,
       keys: new FinalizationRegistry((pkey) => sym.EVP_PKEY_free(pkey)),
+      contexts: new FinalizationRegistry((ctx) => sym.EVP_PKEY_CTX_free(ctx)),
     };
     libraries.set(cacheKey, lib);
     return { ok: true, lib };
@@ -319,6 +334,64 @@ class PrivateHandle {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Signing a digest, on a signing thread
+
+/** Signs SHA-256 digests with one private key (see {@linkcode createDigestSigner}). */
+export interface DigestSigner {
+  /**
+   * Writes into `signature` (512 bytes) the RSASSA-PSS-SHA256 signature (salt 32, MGF1-SHA256)
+   * of the message whose SHA-256 is `digest`: a signature of that message, as `sign` makes.
+   * Blocks the calling thread for the whole RSA operation; throws when OpenSSL fails.
+   */
+  sign(digest: Uint8Array<ArrayBuffer>, signature: Uint8Array<ArrayBuffer>): void;
+}
+
+/**
+ * A signer of prehashed messages with `key` (a private key of an OpenSSL backend), for a signing
+ * thread (`sign_worker.ts`): the pool hashes each message itself, so only 32 bytes travel to the
+ * signing thread, and signing the digest costs the same as `EVP_DigestSign` on the message. One
+ * `EVP_PKEY_CTX` is set up here and reused by every signature, so a signer belongs to the thread
+ * that made it (an OpenSSL context must not be used by two threads at once); it is freed once
+ * the signer is garbage. Its calls block: only for a thread that does nothing else.
+ */
+export function createDigestSigner(key: PrivateKey): DigestSigner {
+  const handle = key?.handle;
+  if (!(handle instanceof PrivateHandle)) throw new TypeError("Not an OpenSSL private key");
+  const { sym, sha256, contexts } = handle.lib;
+  // The context holds its own reference to the EVP_PKEY, so it outlives the key's handle.
+  const ctx = sym.EVP_PKEY_CTX_new(handle.pkey, null);
+  if (ctx === null) throw new Error(failureText(sym, "EVP_PKEY_CTX_new"));
+  if (
+    sym.EVP_PKEY_sign_init(ctx) !== 1 ||
+    sym.EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) !== 1 ||
+    sym.EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, PSS_SALT_BYTES) !== 1 ||
+    sym.EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, sha256) !== 1 ||
+    sym.EVP_PKEY_CTX_set_signature_md(ctx, sha256) !== 1
+  ) {
+    const why = failureText(sym, "PSS digest signing setup");
+    sym.EVP_PKEY_CTX_free(ctx);
+    throw new Error(why);
+  }
+  const sigLen = new BigUint64Array(1);
+  const signer: DigestSigner = Object.freeze({
+    sign(digest: Uint8Array<ArrayBuffer>, signature: Uint8Array<ArrayBuffer>): void {
+      if (digest.length !== SHA256_BYTES || signature.length !== RSA_BLOCK_BYTES) {
+        throw new RangeError(
+          `sign: a ${SHA256_BYTES}-byte digest and ${RSA_BLOCK_BYTES} bytes out`,
+        );
+      }
+      sigLen[0] = RSA_BLOCK_BYTES_N;
+      const ok = sym.EVP_PKEY_sign(ctx, signature, sigLen, digest, BigInt(SHA256_BYTES));
+      if (ok !== 1 || sigLen[0] !== RSA_BLOCK_BYTES_N) {
+        throw new Error(failureText(sym, "EVP_PKEY_sign"));
+      }
+    },
+  });
+  contexts.register(signer, ctx);
+  return signer;
+}
+
 /**
  * Objects a nonblocking call reads on another thread (buffers, handles, contexts), held here
  * until it settles so nothing they point at is collected or freed under it.
@@ -342,18 +415,7 @@ function makeBackend(lib: LibCrypto, gate: Semaphore): RsaBackend {
   /** Key generation takes seconds: one at a time, outside `gate` so signing keeps its slots. */
   const keygenGate = new Semaphore(1);
 
-  /** Reads the oldest queued error for a message and clears the queue. */
-  function failure(what: string): string {
-    const code = sym.ERR_get_error();
-    let detail = "no OpenSSL error queued";
-    if (BigInt(code) !== 0n) {
-      const buf = new Uint8Array(256);
-      sym.ERR_error_string_n(code, buf, BigInt(buf.length));
-      detail = cString(buf);
-    }
-    sym.ERR_clear_error();
-    return `OpenSSL ${what} failed: ${detail}`;
-  }
+  const failure = (what: string) => failureText(sym, what);
 
   /** Parses DER with a `d2i_*` function; the key, or `null` (queue cleared). */
   function d2i(
@@ -686,6 +748,19 @@ const ONE_BYTE = new Uint8Array(1);
  */
 function nonEmpty(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
   return bytes.length === 0 ? ONE_BYTE : bytes;
+}
+
+/** Reads the oldest queued error for a message and clears the queue. */
+function failureText(sym: Symbols, what: string): string {
+  const code = sym.ERR_get_error();
+  let detail = "no OpenSSL error queued";
+  if (BigInt(code) !== 0n) {
+    const buf = new Uint8Array(256);
+    sym.ERR_error_string_n(code, buf, BigInt(buf.length));
+    detail = cString(buf);
+  }
+  sym.ERR_clear_error();
+  return `OpenSSL ${what} failed: ${detail}`;
 }
 
 function cString(buf: Uint8Array): string {

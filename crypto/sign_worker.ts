@@ -1,44 +1,37 @@
 /**
- * A signing thread for `sign_pool.ts`: OpenSSL with blocking calls, so each signature starts
- * the moment the previous one ends, with the next requests already waiting in this worker's
- * message queue. It holds private keys sent by the pool (PKCS#8 DER) and never logs them.
+ * A signing thread for `sign_pool.ts`: OpenSSL with blocking calls, taking its jobs from a ring
+ * in memory it shares with the pool (`sign_ring.ts`), not from messages. A message costs both
+ * threads a wake-up and a (de)serialisation; through the ring a job costs the pool a 32-byte
+ * write and this thread nothing while it is busy: after each signature it looks at the ring's
+ * `submitted` counter and signs the next slot at once. Only when the ring is empty does it wait
+ * (`Atomics.waitAsync`, so that its event loop still takes the pool's messages).
  *
- * Requests come in batches and each batch is answered in one message: every message costs both
- * threads a wake-up and a (de)serialisation. The pool keeps a second batch waiting here while
- * this one is signed, so this thread never waits for the pool's answer to its answer.
+ * Messages carry only what is rare: the libcrypto and the ring once, then each private key once
+ * (PKCS#8 DER, wiped once imported, never logged). A job may reach the ring before its key's
+ * message is taken from the event loop; the job then waits for it, up to `SIGN_KEY_WAIT_MS`.
  * @module
  */
 /// <reference lib="deno.worker" />
-import { createOpenSslBackend } from "./openssl.ts";
-import type { PrivateKey, RsaBackend } from "./types.ts";
+import { createDigestSigner, createOpenSslBackend, type DigestSigner } from "./openssl.ts";
+import { DONE, SignRing, SUBMITTED } from "./sign_ring.ts";
+import type { RsaBackend } from "./types.ts";
+import { SIGN_KEY_WAIT_MS } from "../protocol/limits.ts";
 
-/** One signature to make. */
-export interface SignJob {
-  job: number;
-  key: number;
-  data: Uint8Array<ArrayBuffer>;
-}
-/** One signature made, or why not. */
-export type SignResult =
-  | { job: number; sig: Uint8Array<ArrayBuffer> }
-  | { job: number; error: string };
-
-/** What the pool sends. */
+/** What the pool sends: the libcrypto and the shared ring first, then each key once. */
 export type SignRequest =
-  | { type: "init"; libraryPath?: string }
-  | { type: "key"; key: number; der: Uint8Array }
-  | { type: "sign"; jobs: SignJob[] };
-/** What a worker answers. */
+  | { type: "init"; libraryPath?: string; ring: SharedArrayBuffer }
+  | { type: "key"; key: number; der: Uint8Array };
+/** What a worker answers to `init`, its only answer. */
 export type SignReply =
   | { type: "ready" }
-  | { type: "unavailable"; reason: string }
-  | { type: "signed"; results: SignResult[] };
+  | { type: "unavailable"; reason: string };
 
 /** The same libcrypto as the pool's backend, loaded when the pool says which. */
 let backend: RsaBackend | undefined;
-const keys = new Map<number, Promise<PrivateKey>>();
+/** Each key's signer, or why the key could not be used. */
+const signers = new Map<number, DigestSigner | string>();
 
-self.onmessage = async (e: MessageEvent<SignRequest>) => {
+self.onmessage = (e: MessageEvent<SignRequest>) => {
   const request = e.data;
   if (request.type === "init") {
     let why = "";
@@ -49,33 +42,70 @@ self.onmessage = async (e: MessageEvent<SignRequest>) => {
       onUnavailable: (reason) => (why = reason),
     });
     self.postMessage(
-      backend === undefined ? { type: "unavailable", reason: why } : { type: "ready" },
+      (backend === undefined
+        ? { type: "unavailable", reason: why }
+        : { type: "ready" }) satisfies SignReply,
     );
+    // Not awaited: should it ever fail, the failure is uncaught, the pool's `onerror` sees it
+    // and the pool signs without this thread.
+    if (backend !== undefined) serve(new SignRing(request.ring));
     return;
   }
-  if (backend === undefined) return;
-  if (request.type === "key") {
-    const imported = backend.importPrivate(request.der);
-    imported.catch(() => {});
-    keys.set(request.key, imported);
-    return;
-  }
-  await signAll(backend, request.jobs);
+  if (backend !== undefined && request.type === "key") addKey(backend, request.key, request.der);
 };
 
-async function signAll(backend: RsaBackend, jobs: SignJob[]): Promise<void> {
-  const results: SignResult[] = [];
-  const transfer: ArrayBuffer[] = [];
-  for (const { job, key, data } of jobs) {
-    try {
-      const imported = keys.get(key);
-      if (imported === undefined) throw new Error(`no key ${key} in this signing thread`);
-      const sig = await backend.sign(await imported, data);
-      results.push({ job, sig });
-      transfer.push(sig.buffer);
-    } catch (err) {
-      results.push({ job, error: String(err) });
-    }
+async function addKey(backend: RsaBackend, id: number, der: Uint8Array): Promise<void> {
+  try {
+    signers.set(id, createDigestSigner(await backend.importPrivate(der)));
+  } catch (err) {
+    signers.set(id, String(err));
+  } finally {
+    der.fill(0);
   }
-  self.postMessage({ type: "signed", results } satisfies SignReply, transfer);
+}
+
+/** Signs the ring's jobs in order, forever; waits only when the ring is empty. */
+async function serve(ring: SignRing): Promise<void> {
+  const { ints } = ring;
+  // FFI takes ArrayBuffer-backed memory: the digest and signature pass through these.
+  const digest = new Uint8Array(ring.digest(0).length);
+  const signature = new Uint8Array(ring.signature(0).length);
+  for (let job = 0;;) {
+    if (Atomics.load(ints, SUBMITTED) === job) {
+      const wait = Atomics.waitAsync(ints, SUBMITTED, job);
+      if (wait.async) await wait.value;
+      continue;
+    }
+    const slot = SignRing.slotOf(job);
+    const id = ring.key(slot);
+    const signer = signers.get(id) ?? await keyArriving(id);
+    if (typeof signer === "string") ring.failed(slot, signer);
+    else {
+      try {
+        digest.set(ring.digest(slot));
+        signer.sign(digest, signature);
+        ring.signature(slot).set(signature);
+        ring.signed(slot);
+      } catch (err) {
+        ring.failed(slot, String(err));
+      }
+    }
+    job = (job + 1) | 0;
+    Atomics.store(ints, DONE, job);
+    Atomics.notify(ints, DONE);
+  }
+}
+
+/**
+ * The signer of key `id`, once its message (posted before the job) is taken from the event
+ * loop, which runs only while this thread yields; or why not, after `SIGN_KEY_WAIT_MS`.
+ */
+async function keyArriving(id: number): Promise<DigestSigner | string> {
+  const deadline = performance.now() + SIGN_KEY_WAIT_MS;
+  while (performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const signer = signers.get(id);
+    if (signer !== undefined) return signer;
+  }
+  return `no key ${id} in this signing thread`;
 }

@@ -77,11 +77,21 @@ export const ACK_WINDOW_MS = 1_000;
 /** Private-key operations in flight at once (PLATFORM.md: 2-4 saturate two cores). */
 export const CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX = 4;
 /**
- * Signatures handed to one signing thread at once (`crypto/sign_pool.ts`): enough that it
- * answers in batches while its next batch already waits, few enough that a quiet user's frame
- * waits for a handful of signatures at most.
+ * Signatures worth giving one signing thread at once (`crypto/sign_pool.ts`): enough that its
+ * next job always waits in its ring when one ends, few enough that a quiet user's frame waits
+ * for a handful of signatures at most.
  */
 export const SIGN_THREAD_JOBS_MAX = 4;
+/**
+ * Slots in the ring a signing thread shares with the pool (`crypto/sign_ring.ts`), a power of
+ * two: room for twice what the thread is given, so a burst beyond it rarely waits outside.
+ */
+export const SIGN_THREAD_SLOTS = 2 * SIGN_THREAD_JOBS_MAX;
+/**
+ * Milliseconds a signing thread waits for a key it was asked to sign with: the key's message
+ * was posted before the job, so it only lags behind it in the thread's event loop.
+ */
+export const SIGN_KEY_WAIT_MS = 1_000;
 /**
  * Signatures kept for reuse when the same payload goes to many links. Large enough to hold one
  * USER_ADVERTISE per user of a big server: every newcomer is sent all of them, and re-signing

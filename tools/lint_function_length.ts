@@ -21,8 +21,7 @@ const ALLOWED: Record<string, number> = {
   "bench/scenarios.ts:joinPropagation": 85,
   "bench/scenarios.ts:publicChannel": 71,
   "client/login.ts:passwordLogin": 75,
-  "crypto/openssl.ts:makeBackend": 325,
-  "crypto/sign_pool.ts:createSignPool": 81,
+  "crypto/openssl.ts:makeBackend": 314,
   "crypto/webcrypto.ts:createWebCryptoBackend": 123,
   "web/src/main.ts:wireWelcome": 102,
 };
