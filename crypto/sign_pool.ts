@@ -10,8 +10,8 @@
  * slot of the worker's ring; the worker signs the digest and writes the signature back. At full
  * load, posting a batch per message and reading the answers (structured clone both ways, a
  * wake-up per message) took about a fifth of this thread, which on a server bound by two cores
- * is taken from signing; the ring costs a slot write, an `Atomics.notify` and one wake-up for
- * all the signatures finished meanwhile. This thread never blocks on the ring.
+ * is taken from signing; the ring costs a slot write (and a notify if the worker is idle) and
+ * one wake-up for all the signatures finished meanwhile. This thread never blocks on the ring.
  *
  * Jobs go to the thread with the fewest outstanding, so each keeps work waiting behind the one
  * it signs when enough work is offered. A worker that fails makes the pool fall back to the

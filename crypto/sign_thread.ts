@@ -1,13 +1,14 @@
 /**
  * The pool's side of one signing thread (`sign_worker.ts`): the worker, the ring they share
  * (`sign_ring.ts`), which job sits in which slot, and the jobs waiting for a free slot. A job
- * costs this thread a 32-byte write and an `Atomics.notify`; finished jobs are collected by one
+ * costs this thread a 32-byte write, and an `Atomics.notify` only when the worker waits for
+ * one; finished jobs are collected by one
  * `Atomics.waitAsync` loop, which runs only while the ring holds jobs and takes every signature
  * finished when it wakes. This thread never blocks: it never calls `Atomics.wait`.
  * @module
  */
 import { Fifo } from "../lib/fifo.ts";
-import { DONE, SignRing, SUBMITTED } from "./sign_ring.ts";
+import { DONE, POOL_WAITING, SignRing, SUBMITTED, THREAD_WAITING } from "./sign_ring.ts";
 import type { SignReply, SignRequest } from "./sign_worker.ts";
 
 /** One signature for a signing thread to make. */
@@ -105,8 +106,9 @@ export class SigningThread<J extends ThreadJob> {
     this.#ring.put(slot, job.keyId, job.digest);
     this.#inRing[slot] = job;
     this.#submitted = (this.#submitted + 1) | 0;
-    Atomics.store(this.#ring.ints, SUBMITTED, this.#submitted);
-    Atomics.notify(this.#ring.ints, SUBMITTED);
+    const { ints } = this.#ring;
+    Atomics.store(ints, SUBMITTED, this.#submitted);
+    if (Atomics.load(ints, THREAD_WAITING) === 1) Atomics.notify(ints, SUBMITTED);
   }
 
   /** Waits for and settles finished jobs while the ring holds any. */
@@ -114,11 +116,18 @@ export class SigningThread<J extends ThreadJob> {
     this.#collecting = true;
     try {
       while (!this.#stopped && this.#inRingCount() > 0) {
-        const done = Atomics.load(this.#ring.ints, DONE);
-        if (done === this.#collected) {
-          const wait = Atomics.waitAsync(this.#ring.ints, DONE, done);
+        const { ints } = this.#ring;
+        const done = Atomics.load(ints, DONE);
+        if (done !== this.#collected) {
+          this.#take(done);
+          continue;
+        }
+        Atomics.store(ints, POOL_WAITING, 1);
+        if (Atomics.load(ints, DONE) === done) {
+          const wait = Atomics.waitAsync(ints, DONE, done);
           if (wait.async) await wait.value;
-        } else this.#take(done);
+        }
+        Atomics.store(ints, POOL_WAITING, 0);
       }
     } finally {
       this.#collecting = false;

@@ -13,7 +13,7 @@
  */
 /// <reference lib="deno.worker" />
 import { createDigestSigner, createOpenSslBackend, type DigestSigner } from "./openssl.ts";
-import { DONE, SignRing, SUBMITTED } from "./sign_ring.ts";
+import { DONE, POOL_WAITING, SignRing, SUBMITTED, THREAD_WAITING } from "./sign_ring.ts";
 import type { RsaBackend } from "./types.ts";
 import { SIGN_KEY_WAIT_MS } from "../protocol/limits.ts";
 
@@ -72,8 +72,12 @@ async function serve(ring: SignRing): Promise<void> {
   const signature = new Uint8Array(ring.signature(0).length);
   for (let job = 0;;) {
     if (Atomics.load(ints, SUBMITTED) === job) {
-      const wait = Atomics.waitAsync(ints, SUBMITTED, job);
-      if (wait.async) await wait.value;
+      Atomics.store(ints, THREAD_WAITING, 1);
+      if (Atomics.load(ints, SUBMITTED) === job) {
+        const wait = Atomics.waitAsync(ints, SUBMITTED, job);
+        if (wait.async) await wait.value;
+      }
+      Atomics.store(ints, THREAD_WAITING, 0);
       continue;
     }
     const slot = SignRing.slotOf(job);
@@ -92,7 +96,7 @@ async function serve(ring: SignRing): Promise<void> {
     }
     job = (job + 1) | 0;
     Atomics.store(ints, DONE, job);
-    Atomics.notify(ints, DONE);
+    if (Atomics.load(ints, POOL_WAITING) === 1) Atomics.notify(ints, DONE);
   }
 }
 
