@@ -47,3 +47,17 @@ Deno.test("FrameSigner: a settled frame is looked up and signed over one text, o
   await signer.seal(again);
   assert.equal(signed.length, 1);
 });
+
+Deno.test("FrameSigner: equal payloads share a signature, except those of one-off frames", async () => {
+  const { backend, signed } = textSigner();
+  const signer = new FrameSigner(backend, {} as PrivateKey);
+  const frame = (type: string): UnsignedFrame =>
+    ({ type, from: "a", to: "*", ts: 1, payload: { user_id: "u" } }) as UnsignedFrame;
+  await signer.seal(frame("USER_ADVERTISE"));
+  assert.ok(signer.cachedSeal(frame("USER_ADVERTISE"), true), "a repeat finds its signature");
+  assert.equal(signed.length, 1);
+  await signer.seal(frame("USER_DELIVER"));
+  assert.equal(signer.cachedSeal(frame("USER_DELIVER"), true), undefined, "never looked up");
+  await signer.seal(frame("USER_DELIVER"));
+  assert.equal(signed.length, 3, "each delivery is signed, none is kept");
+});
