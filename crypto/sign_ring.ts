@@ -1,11 +1,11 @@
 /**
  * The memory a signing thread shares with the pool (`sign_pool.ts`, `sign_worker.ts`): one
- * `SharedArrayBuffer` holding a ring of {@linkcode SIGN_THREAD_SLOTS} slots and two counters.
- * The pool writes a job into the next free slot (key id and SHA-256 digest) and then advances
- * `submitted`; the thread signs the slots in order, writes each signature (or why it failed)
- * into its slot and then advances `done`. Each side writes only its own counter, with `Atomics`,
- * and a slot only before advancing its counter, so the other side reads the slot complete, and
- * wakes the other side only when it says it waits. Both
+ * `SharedArrayBuffer` holding a ring of {@linkcode SIGN_THREAD_SLOTS} slots, two counters and
+ * two waiting flags. The pool writes a job into the next free slot (key id and SHA-256 digest)
+ * and then advances `submitted`; the thread signs the slots in order, writes each signature (or
+ * why it failed) into its slot and then advances `done`. Each side writes only its own counter
+ * and flag, with `Atomics`, and a slot only before advancing its counter, so the other side reads
+ * the slot complete; it wakes the other side only when that side's flag says it waits. Both
  * counters count jobs modulo 2^32 (they wrap in `Int32Array`s); a job's slot is its number modulo
  * the ring size, a power of two, so the wrap keeps the order of the slots.
  * @module

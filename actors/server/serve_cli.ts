@@ -192,14 +192,14 @@ async function untilSignal(log: Logger): Promise<void> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => stop.resolve());
   }
-  // Memory: SIGUSR2 logs the live JS heap, after a full GC when run with
-  // --v8-flags=--expose-gc (bench scenario e uses it instead of the inspector, whose event
-  // stream costs a quarter of the JS thread under a join storm).
   // The C heap is trimmed now and then, and before a report, so that it shows what the
   // server holds rather than what malloc keeps cached.
   const trim = mallocTrimmer();
   const trimming = trim && setInterval(trim, MEMORY_TRIM_INTERVAL_MS);
   stop.promise.then(() => clearInterval(trimming));
+  // Memory: SIGUSR2 logs the live JS heap, after a full GC when run with
+  // --v8-flags=--expose-gc (bench scenario e uses it instead of the inspector, whose event
+  // stream costs a quarter of the JS thread under a join storm).
   if (Deno.build.os !== "windows") {
     const gc = (globalThis as { gc?: () => void }).gc;
     Deno.addSignalListener("SIGUSR2", () => {
