@@ -66,7 +66,7 @@ async function replay(ctx: BenchContext): Promise<Result[]> {
   ctx.log(`  (f) writing ${count} events, then folding them`);
   const r = await replayBench(count);
   return [{
-    name: "f: replay (readEvents + evolve)",
+    name: "f: replay (readLogAhead + evolve)",
     unit: "events folded/s",
     throughput_per_s: r.fold_per_s,
     p50_ms: null,

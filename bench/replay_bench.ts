@@ -1,6 +1,6 @@
 /**
- * (f) Replay speed: how fast a server folds its event log at start (`Router.start`:
- * `Store.readEvents` + `evolve`). A realistic mix of events is written through `Store.append`
+ * (f) Replay speed: how fast a server folds its event log at start (`Router.fold`:
+ * `readLogAhead` + `evolve`). A realistic mix of events is written through `Store.append`
  * into a fresh SQLite file, then read back and folded, timed as a whole and in parts.
  *
  * The mix imitates a server of a 10-server mesh with 300 local users and 3 000 remote ones:
@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { evolve, initialRouterState } from "../actors/router/router_state.ts";
 import type { RouterEvent } from "../store/events.ts";
 import { Store } from "../store/store.ts";
+import { readLogAhead } from "../store/read_ahead.ts";
 import { randomBlock } from "./loadgen.ts";
 import { round } from "./proc.ts";
 
@@ -170,10 +171,10 @@ export function writeEventMix(store: Store, count: number, seed = 7): Record<str
 /** Result of the replay benchmark. */
 export interface ReplayResult {
   events: number;
-  /** Store.readEvents + evolve, as at server start. */
+  /** readLogAhead + evolve, as at server start. */
   fold_per_s: number;
   fold_seconds: number;
-  /** Store.readEvents alone (SQLite iterate + JSON.parse). */
+  /** readLogAhead alone (SQLite queries on the reading thread, JSON.parse here). */
   read_per_s: number;
   /** evolve alone, over events already in memory. */
   evolve_per_s: number;
@@ -194,20 +195,22 @@ export async function replayBench(count: number): Promise<ReplayResult> {
     store.close();
     store = Store.open(path);
 
-    // What Router.start does: read and fold, one pass.
+    // What Router.fold does: read and fold, one pass.
     const f0 = performance.now();
     let state = initialRouterState("bench");
     let n = 0;
-    for (const event of store.readEvents()) {
-      state = evolve(state, event);
-      n++;
+    for await (const events of readLogAhead(store)) {
+      for (const event of events) {
+        state = evolve(state, event);
+        n++;
+      }
     }
     const fold = (performance.now() - f0) / 1000;
 
     // The parts: reading alone, then evolving alone (on a copy held in memory).
     const r0 = performance.now();
     const events: RouterEvent[] = [];
-    for (const event of store.readEvents()) events.push(event);
+    for await (const chunk of readLogAhead(store)) for (const event of chunk) events.push(event);
     const read = (performance.now() - r0) / 1000;
     const e0 = performance.now();
     let again = initialRouterState("bench");

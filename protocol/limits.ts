@@ -81,7 +81,7 @@ export const CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX = 4;
  * next job always waits in its ring when one ends, few enough that a quiet user's frame waits
  * for a handful of signatures at most.
  */
-export const SIGN_THREAD_JOBS_MAX = 4;
+export const SIGN_THREAD_JOBS_MAX = 8;
 /**
  * Slots in the ring a signing thread shares with the pool (`crypto/sign_ring.ts`), a power of
  * two: room for twice what the thread is given, so a burst beyond it rarely waits outside.
@@ -105,6 +105,15 @@ export const HELLO_TIMEOUT_MS = 10_000;
 export const JOURNAL_ROWS_MAX = 200_000;
 /** Rows written per group commit at most. */
 export const COMMIT_BATCH_MAX = 1_000;
+/** Events read per query when folding the log (a few MB of JSON text at most). */
+export const READ_CHUNK_EVENTS = 2_000;
+/**
+ * Chunks a reading thread may have read ahead of the fold (`store/read_ahead.ts`): two keep it
+ * busy while the fold parses one, and bound what waits in memory to a few MB.
+ */
+export const READ_AHEAD_CHUNKS = 2;
+/** Events below which a log is folded without a reading thread (starting one costs ~50 ms). */
+export const READ_AHEAD_MIN_EVENTS = 50_000;
 /** Frames a link may have waiting for parse and verification. */
 export const LINK_INBOX_MAX = 256;
 /** Refused frames after which a link is closed. */

@@ -7,9 +7,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { COMMIT_BATCH_MAX, JOURNAL_ROWS_MAX } from "../protocol/limits.ts";
-
-/** Events read per query when folding the log (a few MB of JSON text at most). */
-const READ_CHUNK_EVENTS = 2_000;
+import { chunkEvents, chunkQuery, readChunk } from "./event_chunks.ts";
 import { EVENT_VERSION, type RouterEvent, type StoredEvent } from "./events.ts";
 import { MIGRATIONS } from "./schema.ts";
 import { applyProjection, clearProjections } from "./projections.ts";
@@ -57,6 +55,8 @@ export const DATABASE_FILE = "socp.sqlite";
 /** The event log, journal and projections of one server. */
 export class Store {
   readonly db: DatabaseSync;
+  /** The database file (`:memory:` for tests). */
+  readonly path: string;
   #pendingEvents: RouterEvent[] = [];
   #pendingJournal: JournalRow[] = [];
   #insertEvent: StatementSync;
@@ -69,8 +69,9 @@ export class Store {
   #lastSeq: number;
   #commitScheduled = false;
 
-  private constructor(db: DatabaseSync, options: StoreOptions) {
+  private constructor(db: DatabaseSync, path: string, options: StoreOptions) {
     this.db = db;
+    this.path = path;
     this.#journalRowsMax = options.journalRowsMax ?? JOURNAL_ROWS_MAX;
     this.#onJournal = options.onJournal;
     this.#onAppend = options.onAppend;
@@ -97,7 +98,7 @@ export class Store {
     db.exec("PRAGMA synchronous=NORMAL");
     db.exec("PRAGMA busy_timeout=5000");
     migrate(db);
-    return new Store(db, options);
+    return new Store(db, path, options);
   }
 
   /** Sequence number of the last event appended (committed or pending). */
@@ -159,33 +160,12 @@ export class Store {
 
   /** Reads events in order, from `fromSeq` (inclusive). */
   *readEvents(fromSeq = 1, untilSeq = Number.MAX_SAFE_INTEGER): Generator<StoredEvent> {
-    // Events come in chunks, each one JSON array text built by SQLite: reading rows one by
-    // one (a JS value per column, a parse per row) made reading, not folding, the limit of a
-    // restart (BENCHMARKS.md, f). `data` is JSON.stringify output, so "{}" is its only form
-    // without fields. group_concat follows the subquery's primary-key order (an ORDER BY inside
-    // the aggregate would sort again and cost a third of the speed), and the order is checked.
-    const chunk = this.db.prepare(
-      `SELECT '[' || group_concat(
-           '{"seq":' || seq || ',"type":' || json_quote(type) || ',"at_ms":' || at_ms ||
-           CASE WHEN data = '{}' THEN '}' ELSE ',' || substr(data, 2) END,
-           ',') || ']' AS json, count(*) AS count, max(seq) AS last
-         FROM (SELECT seq, type, at_ms, data FROM events
-               WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ${READ_CHUNK_EVENTS})`,
-    );
-    let from = fromSeq;
-    for (;;) {
-      const { json, count, last } = chunk.get(from, untilSeq) as {
-        json: string | null;
-        count: number;
-        last: number;
-      };
-      if (count === 0 || json === null) return;
-      for (const event of JSON.parse(json) as StoredEvent[]) {
-        if (event.seq < from) throw new Error(`event log read out of order at seq ${event.seq}`);
-        from = event.seq + 1;
-        yield event;
-      }
-      if (from !== last + 1) throw new Error(`event log read out of order before seq ${last}`);
+    const query = chunkQuery(this.db);
+    for (let from = fromSeq;;) {
+      const chunk = readChunk(query, from, untilSeq);
+      if (chunk.count === 0) return;
+      yield* chunkEvents(chunk, from);
+      from = chunk.last + 1;
     }
   }
 

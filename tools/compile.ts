@@ -1,9 +1,9 @@
 /**
  * `deno task compile`: one self-contained executable, `dist/socp`, that runs every command of
  * main.ts without Deno or this checkout. The browser client is bundled first and embedded (a
- * compiled binary cannot run `deno bundle`), with the page, its stylesheet and the signing
- * worker. `deno compile` needs its runtime (denort) for the target: from the Deno cache, from
- * `DENORT_BIN`, or downloaded on first use.
+ * compiled binary cannot run `deno bundle`), with the page, its stylesheet and the worker
+ * threads' modules. `deno compile` needs its runtime (denort) for the target: from the Deno
+ * cache, from `DENORT_BIN`, or downloaded on first use.
  * @module
  */
 import { fileURLToPath } from "node:url";
@@ -28,6 +28,8 @@ const compiled = await new Deno.Command(Deno.execPath(), {
     "web/app.css",
     "--include",
     "crypto/sign_worker.ts",
+    "--include",
+    "store/read_ahead_worker.ts",
     "--output",
     output,
     "main.ts",

@@ -9,6 +9,7 @@ import type { Logger } from "../../lib/log.ts";
 import { ROUTER_MAILBOX_MAX } from "../../protocol/limits.ts";
 import type { RouterEvent } from "../../store/events.ts";
 import type { Store } from "../../store/store.ts";
+import { readLogAhead } from "../../store/read_ahead.ts";
 import { Mailbox } from "../../lib/mailbox.ts";
 import { journalRow } from "./journal_codec.ts";
 import { decide } from "./router_decide.ts";
@@ -65,9 +66,15 @@ export class Router {
     });
   }
 
-  /** Folds the existing log, then records this start. */
+  /** Folds the existing log (read on another thread when it is long); nothing may post meanwhile. */
+  async fold(): Promise<void> {
+    for await (const events of readLogAhead(this.#options.store)) {
+      for (const stored of events) evolve(this.state, stored);
+    }
+  }
+
+  /** Records this start, once the log is folded. */
   start(event: Extract<RouterEvent, { type: "ServerStarted" }>): void {
-    for (const stored of this.#options.store.readEvents()) evolve(this.state, stored);
     this.#apply([event]);
     this.#options.store.commit();
   }

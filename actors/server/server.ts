@@ -99,7 +99,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const joined = await joinNetwork(parts);
   const store = openStore(checked.dbPath, parts);
   const checkInvariants = options.checkInvariants ?? false;
-  const actors = startActors({ ...parts, store, checkInvariants });
+  const actors = await startActors({ ...parts, store, checkInvariants });
   outbound.open(store);
   const rejoin = linkNetwork(actors, joined, parts);
   listener.serve(routes(actors, world));

@@ -43,9 +43,9 @@ export interface Actors {
  * Builds the actors and folds the log into the Router. They refer to each other: the Router
  * sends to links and asks the peer manager to dial and the key keeper to rekey; they read its
  * state and post to it. None calls another while they are built: the Router acts only on its
- * turns, which run once this has returned.
+ * turns, which run once this has returned, and nothing posts to it before the listener serves.
  */
-export function startActors(p: ActorParts): Actors {
+export async function startActors(p: ActorParts): Promise<Actors> {
   const { config, identity, world: { clock, random, log, metrics } } = p;
   const state = (): Readonly<RouterState> => router.state;
   const post = (input: RouterInput): boolean => router.post(input);
@@ -60,6 +60,7 @@ export function startActors(p: ActorParts): Actors {
     rekey: () => keys.request(),
     checkInvariants: p.checkInvariants,
   });
+  await router.fold();
   router.start({
     type: "ServerStarted",
     server_id: identity.server_id,
