@@ -81,7 +81,7 @@ export const CRYPTO_PRIVATE_OPS_IN_FLIGHT_MAX = 4;
  * next job always waits in its ring when one ends, few enough that a quiet user's frame waits
  * for a handful of signatures at most.
  */
-export const SIGN_THREAD_JOBS_MAX = 8;
+export const SIGN_THREAD_JOBS_MAX = 4;
 /**
  * Slots in the ring a signing thread shares with the pool (`crypto/sign_ring.ts`), a power of
  * two: room for twice what the thread is given, so a burst beyond it rarely waits outside.
