@@ -107,6 +107,10 @@ Deno.test({
     server = await startServerProcess(dataDir);
     try {
       assert.equal(server.server_id, before);
+      const folded = server.logs.flatMap((l) =>
+        l.includes('"event log folded"') ? [JSON.parse(l)] : []
+      );
+      assert.ok(folded.length === 1 && folded[0].events > 0, "the restart says what it folded");
       const db = new DatabaseSync(join(dataDir, "socp.sqlite"), { readOnly: true });
       const users = db.prepare("SELECT user_id FROM users ORDER BY user_id").all().map((r) =>
         r.user_id

@@ -66,11 +66,19 @@ export class Router {
     });
   }
 
-  /** Folds the existing log (read on another thread when it is long); nothing may post meanwhile. */
-  async fold(): Promise<void> {
+  /**
+   * Folds the existing log (read on another thread when it is long); nothing may post meanwhile.
+   * Returns how many events it folded.
+   */
+  async fold(): Promise<number> {
+    let folded = 0;
     for await (const events of readLogAhead(this.#options.store)) {
-      for (const stored of events) evolve(this.state, stored);
+      for (const stored of events) {
+        evolve(this.state, stored);
+        folded++;
+      }
     }
+    return folded;
   }
 
   /** Records this start, once the log is folded. */

@@ -60,7 +60,9 @@ export async function startActors(p: ActorParts): Promise<Actors> {
     rekey: () => keys.request(),
     checkInvariants: p.checkInvariants,
   });
-  await router.fold();
+  const foldStart = clock.now();
+  const folded = await router.fold();
+  log.info("event log folded", { events: folded, ms: clock.now() - foldStart });
   router.start({
     type: "ServerStarted",
     server_id: identity.server_id,
