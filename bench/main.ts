@@ -46,8 +46,12 @@ const SIGN_BOUND = new Set(["a", "b", "c", "d"]);
 /** Scenarios with a target against that limit: run in rounds, the median round reported. */
 const IN_ROUNDS = new Set(["a", "b"]);
 
-/** Of each result, the round with the median merit (the lower one of an even count). */
+/**
+ * Of each result, the round with the median merit (the lower one of an even count), with every
+ * round's figures in its details; a single round as it is.
+ */
 export function medianRound(rounds: Result[][]): Result[] {
+  if (rounds.length === 1) return rounds[0]!;
   return (rounds[0] ?? []).map((_, j) => {
     const all = rounds.map((results) => results[j]!);
     const sorted = [...all].sort((x, y) => (x.merit ?? 0) - (y.merit ?? 0));
