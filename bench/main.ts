@@ -43,6 +43,11 @@ import {
 export const SCENARIOS = ["a", "b", "c", "d", "e", "f", "g"] as const;
 /** Scenarios bounded by RSA signing: their limit is re-measured right before them. */
 const SIGN_BOUND = new Set(["a", "b", "c", "d"]);
+/**
+ * A limit read below this share of the run's opening ceiling means the VM is being slowed (its
+ * host busy): the round is flagged, as its figures say little about the code.
+ */
+const SLOWED_BELOW = 0.75;
 /** Scenarios with a target against that limit: run in rounds, the median round reported. */
 const IN_ROUNDS = new Set(["a", "b"]);
 
@@ -60,6 +65,7 @@ export function medianRound(rounds: Result[][]): Result[] {
       ratio: r.ratio_to_limit,
       limit: r.limit_per_s,
       p99_ms: r.p99_ms,
+      slowed: r.details?.slowed === true,
     }));
     return { ...median, details: { ...median.details, rounds: each } };
   });
@@ -121,14 +127,23 @@ async function inRounds(
     if (rounds > 1) ctx.log(`  round ${i} of ${rounds}`);
     if (i > 1 && quietWaitMs > 0) await awaitQuiet(quietWaitMs);
     let local = ctx;
+    let slowed = false;
     if (measureLimit) {
       // The limit as the machine is now (a shared VM's speed drifts during a run).
       const c = await measureLimit();
-      ctx.log(`  limit now: ${round(c.signs_per_s, 1)} signs/s`);
+      slowed = c.signs_per_s < SLOWED_BELOW * ctx.ceiling.signs_per_s;
+      ctx.log(
+        `  limit now: ${round(c.signs_per_s, 1)} signs/s${
+          slowed ? ` (SLOWED: under ${SLOWED_BELOW} of the run's opening ceiling)` : ""
+        }`,
+      );
       local = { ...ctx, ceiling: c };
     }
     const results = await run(local);
-    for (const r of results) logResult(ctx.log, r);
+    for (const r of results) {
+      if (slowed) r.details = { ...r.details, slowed };
+      logResult(ctx.log, r);
+    }
     all.push(results);
   }
   const median = medianRound(all);

@@ -27,6 +27,11 @@ Deno.test("medianRound reports each result's median round by its own merit", () 
     (a!.details!.rounds as { ratio: number }[]).map((r) => r.ratio),
     [0.70, 0.80, 0.76],
   );
+  rounds[0]![0]!.details = { slowed: true };
+  assert.deepEqual(
+    (medianRound(rounds)[0]!.details!.rounds as { slowed: boolean }[]).map((r) => r.slowed),
+    [true, false, false],
+  );
   assert.equal(medianRound(rounds.slice(0, 2))[0]!.ratio_to_limit, 0.70);
   assert.deepEqual(medianRound([rounds[1]!]), rounds[1]);
 });
