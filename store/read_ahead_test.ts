@@ -2,17 +2,10 @@
 // included, and a thread that cannot read fails the fold instead of ending it early.
 import assert from "node:assert/strict";
 import { READ_CHUNK_EVENTS } from "../protocol/limits.ts";
-import type { RouterEvent, StoredEvent } from "./events.ts";
+import type { StoredEvent } from "./events.ts";
+import { awkwardEvent } from "./_store_spec.ts";
 import { readLogAhead } from "./read_ahead.ts";
 import { Store } from "./store.ts";
-
-const odd = (i: number): RouterEvent => ({
-  type: "UserRegistered",
-  user_id: `u"${i}\\é\u2028`,
-  pubkey: `K${i}`,
-  meta: i % 2 ? {} : { display_name: `n${i}` },
-  at_ms: 1_700_000_000_000 + i,
-});
 
 async function readAll(store: Store, minEvents: number): Promise<StoredEvent[]> {
   const all: StoredEvent[] = [];
@@ -24,7 +17,7 @@ Deno.test("readLogAhead reads a file's log on its thread as readEvents does, pen
   const dir = await Deno.makeTempDir();
   const store = Store.open(`${dir}/t.sqlite`);
   const count = 2 * READ_CHUNK_EVENTS + 500;
-  const written = Array.from({ length: count }, (_, i) => odd(i));
+  const written = Array.from({ length: count }, (_, i) => awkwardEvent(i));
   store.append(written.slice(0, count - 300));
   store.commit();
   store.append(written.slice(count - 300));
@@ -39,7 +32,7 @@ Deno.test("readLogAhead reads a file's log on its thread as readEvents does, pen
 Deno.test("readLogAhead fails when its thread cannot read the log, and reads a short one here", async () => {
   const dir = await Deno.makeTempDir();
   const store = Store.open(`${dir}/t.sqlite`);
-  store.append(Array.from({ length: 10 }, (_, i) => odd(i)));
+  store.append(Array.from({ length: 10 }, (_, i) => awkwardEvent(i)));
   store.commit();
   // The open connection still reads the unlinked file; a new one (the thread's) cannot.
   await Deno.remove(dir, { recursive: true });
@@ -51,7 +44,7 @@ Deno.test("readLogAhead fails when its thread cannot read the log, and reads a s
 Deno.test("readLogAhead stops its thread when the fold stops early", async () => {
   const dir = await Deno.makeTempDir();
   const store = Store.open(`${dir}/t.sqlite`);
-  store.append(Array.from({ length: 3 * READ_CHUNK_EVENTS }, (_, i) => odd(i)));
+  store.append(Array.from({ length: 3 * READ_CHUNK_EVENTS }, (_, i) => awkwardEvent(i)));
   let chunks = 0;
   for await (const chunk of readLogAhead(store, 0)) {
     assert.equal([...chunk].length, READ_CHUNK_EVENTS);

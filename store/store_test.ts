@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { Store } from "./store.ts";
 import type { RouterEvent } from "./events.ts";
+import { awkwardEvent } from "./_store_spec.ts";
 
 const registered = (user: string, at_ms: number): RouterEvent => ({
   type: "UserRegistered",
@@ -44,14 +45,7 @@ Deno.test("Store.append() buffers until commit, then reads back in order with se
 
 Deno.test("Store.readEvents() reads across chunk boundaries, within bounds, with exact values", () => {
   const store = Store.open(":memory:");
-  const odd = (i: number): RouterEvent => ({
-    type: "UserRegistered",
-    user_id: `u"${i}\\é\u2028`,
-    pubkey: `K${i}`,
-    meta: i % 2 ? {} : { display_name: `n${i}` },
-    at_ms: 1_700_000_000_000 + i,
-  });
-  const written = Array.from({ length: 4_500 }, (_, i) => odd(i));
+  const written = Array.from({ length: 4_500 }, (_, i) => awkwardEvent(i));
   store.append(written);
   store.commit();
   const all = [...store.readEvents()];
