@@ -8,7 +8,7 @@
  * @module
  */
 import type { PublicKey, RsaBackend } from "../../crypto/types.ts";
-import type { Clock, Random } from "../../lib/world.ts";
+import type { Clock, Random, TimerId } from "../../lib/world.ts";
 import type { Logger } from "../../lib/log.ts";
 import { type ErrorCode, type Frame, parseFrame } from "../../protocol/mod.ts";
 import {
@@ -78,6 +78,11 @@ export interface LinkContext {
   ackElsewhere?: (ack: UnsignedFrame, from: string) => boolean;
   /** Told each text message received, before the link looks at it (metrics). */
   onReceive?: (raw: string) => void;
+  /**
+   * Resolves once the Router has decided and answered every input posted so far (absent:
+   * nothing to wait for); a closing link waits for it.
+   */
+  answered?: () => Promise<void>;
 }
 
 /** How a link interprets the frames it receives. */
@@ -119,6 +124,8 @@ export class Link {
   #acks: AckBatcher;
   #strikes = 0;
   #closing = false;
+  /** Set when the link stops handling frames it took: its socket is gone, or its linger is over. */
+  #stopped = false;
   #gone = Promise.withResolvers<void>();
   /** Token buckets, one pair per link kind (a link's kind is known after its hello). */
   #limiters: { user?: LinkRateLimiter; server?: LinkRateLimiter } = {};
@@ -145,12 +152,12 @@ export class Link {
     );
     this.#inbox = new Mailbox(LINK_INBOX_MAX, async (batch) => {
       for (const item of batch) {
-        if (this.#closing || !this.handler) return;
+        if (this.#stopped || !this.handler) return;
         // Wait for the link's rate, and (user links) for its signatures to drain.
         await this.#paced(item.raw.length);
         const user = this.handler?.role === "user" ? this.handler.userId : undefined;
         if (user !== undefined) await this.ctx.fairTurn?.(user);
-        if (this.#closing || !this.handler) return;
+        if (this.#stopped || !this.handler) return;
         await this.handler.handle(item.raw, item.at_ms);
         this.#waiting.frames--;
         this.#waiting.bytes -= item.raw.length;
@@ -219,20 +226,23 @@ export class Link {
   onDown: (reason: string) => void = () => {};
 
   /**
-   * Closes the socket once what was queued has left it (waiting `lingerMs` at most), so the
-   * peer reads why it was closed. The link counts as down then, without waiting for the close
-   * handshake: a silent peer might never complete it.
+   * Takes no more frames, then closes the socket once the frames it had accepted are handled and
+   * answered and the answers have left it (waiting `lingerMs` at most), so the peer gets what it
+   * was served and reads why it was closed. The link counts as down then, without waiting for
+   * the close handshake: a silent peer might never complete it.
    */
   close(code: number, reason: string, lingerMs = LINK_CLOSE_LINGER_MS): void {
     if (this.#closing) return;
     this.#closing = true;
+    if (lingerMs === 0) this.#stopped = true;
     this.#inbox.close();
     // While the socket is open, a batch with no other way to its server still leaves here.
     const unsent = this.#acks.takeUnsent();
     if (unsent !== undefined && !this.ctx.ackElsewhere?.(unsent, this.id)) {
       this.#outbox.push(this.ctx.signer.seal(unsent));
     }
-    void this.#outbox.written(lingerMs).then(() => {
+    void this.#settle(lingerMs).then(() => {
+      this.#stopped = true;
       try {
         this.socket.close(code, reason.slice(0, 120));
       } catch {
@@ -241,6 +251,21 @@ export class Link {
       this.onDown(`closed by us (${code} ${reason})`);
       this.#gone.resolve();
     });
+  }
+
+  /** Waits, `lingerMs` at most, for the accepted frames to be answered and the answers written. */
+  async #settle(lingerMs: number): Promise<void> {
+    const { clock } = this.ctx;
+    const deadline = clock.now() + lingerMs;
+    if (!this.#stopped) {
+      let timer: TimerId | undefined;
+      await Promise.race([
+        this.#inbox.idle().then(() => this.ctx.answered?.()),
+        new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, lingerMs))),
+      ]);
+      if (timer !== undefined) clock.clearTimeout(timer);
+    }
+    await this.#outbox.written(Math.max(0, deadline - clock.now()));
   }
 
   /** Resolves once the link is down: its close frame is out, or its socket closed. */
@@ -253,6 +278,7 @@ export class Link {
     const unsent = this.#acks.takeUnsent();
     if (unsent !== undefined) this.ctx.ackElsewhere?.(unsent, this.id);
     this.#closing = true;
+    this.#stopped = true;
     this.#outbox.close();
     this.#inbox.close();
     this.handler?.stop?.();
@@ -304,7 +330,7 @@ export class Link {
     const { clock } = this.ctx;
     for (let wait = limiter.waitMs(length); wait > 0; wait = limiter.waitMs(length)) {
       await new Promise<void>((resolve) => clock.setTimeout(resolve, wait));
-      if (this.#closing) return;
+      if (this.#stopped) return;
     }
     limiter.take(length);
   }

@@ -55,6 +55,12 @@ export class Router {
   /** Servers that linked in the batches since the last commit, told to `linked` after it. */
   #linked: string[] = [];
   #committing = false;
+  /** Inputs taken by the mailbox, and of those, how many had their effects performed. */
+  #posted = 0;
+  #answered = 0;
+  #decided = 0;
+  /** Waiting for the inputs before theirs to be answered (see `answered`). */
+  #answerWaiters: { upTo: number; resolve: () => void }[] = [];
 
   constructor(server_id: string, options: RouterOptions) {
     this.#options = options;
@@ -89,7 +95,20 @@ export class Router {
 
   /** Posts an input; false when the mailbox is full. */
   post(input: RouterInput): boolean {
-    return this.mailbox.post(input);
+    if (!this.mailbox.post(input)) return false;
+    this.#posted++;
+    return true;
+  }
+
+  /**
+   * Resolves once every input posted so far is decided, committed and its effects performed:
+   * a link closing waits for it, so the answers to the frames it accepted go out first.
+   */
+  answered(): Promise<void> {
+    if (this.#answered >= this.#posted) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#answerWaiters.push({ upTo: this.#posted, resolve });
+    return promise;
   }
 
   #apply(events: RouterEvent[]): void {
@@ -113,6 +132,7 @@ export class Router {
       effects.push(...decision.effects);
       for (const e of decision.events) if (e.type === "ServerLinked") linked.push(e.server_id);
     }
+    this.#decided += batch.length;
     if (this.#committing) return;
     this.#committing = true;
     setTimeout(() => this.#commit(), 0);
@@ -121,6 +141,7 @@ export class Router {
   /** Commits every batch decided since the last commit, then performs their effects. */
   #commit(): void {
     this.#committing = false;
+    const decided = this.#decided;
     this.#options.store.commit();
     const effects = this.#effects;
     const linked = this.#linked;
@@ -128,6 +149,10 @@ export class Router {
     this.#linked = [];
     for (const server_id of linked) this.#options.linked?.(server_id);
     for (const effect of effects) this.#perform(effect);
+    this.#answered = decided;
+    const waiters = this.#answerWaiters;
+    this.#answerWaiters = waiters.filter((w) => w.upTo > this.#answered);
+    for (const w of waiters) if (w.upTo <= this.#answered) w.resolve();
   }
 
   #perform(effect: Effect): void {

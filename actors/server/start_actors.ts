@@ -49,7 +49,8 @@ export async function startActors(p: ActorParts): Promise<Actors> {
   const { config, identity, world: { clock, random, log, metrics } } = p;
   const state = (): Readonly<RouterState> => router.state;
   const post = (input: RouterInput): boolean => router.post(input);
-  const supervisor = new Supervisor({ metrics, link: linkContext(p, state, post) });
+  const answered = (): Promise<void> => router.answered();
+  const supervisor = new Supervisor({ metrics, link: linkContext(p, state, post, answered) });
   const router = new Router(identity.server_id, {
     store: p.store,
     links: supervisor.links,
@@ -98,6 +99,7 @@ function linkContext(
   p: ActorParts,
   state: () => Readonly<RouterState>,
   post: (input: RouterInput) => boolean,
+  answered: () => Promise<void>,
 ): Omit<LinkContext, "uncongested" | "onReceive"> {
   const { clock, random, log } = p.world;
   // Seals take turns across origins (fair shares of the signing CPU).
@@ -112,6 +114,7 @@ function linkContext(
     log,
     state,
     post,
+    answered,
     outboxMax: LINK_OUTBOX_MAX,
     heartbeatIntervalMs: p.config.heartbeat_interval_ms,
     linkTimeoutMs: p.config.link_timeout_ms,
