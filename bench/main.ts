@@ -204,6 +204,11 @@ export async function runBench(args: string[]): Promise<number> {
   }
   const only = new Set((values.only ?? SCENARIOS.join(",")).split(",").map((s) => s.trim()));
   const smoke = values.smoke ?? false;
+  const roundsOf = Number(values.rounds ?? (smoke ? 1 : 3));
+  if (!Number.isInteger(roundsOf) || roundsOf < 1) {
+    console.error(`--rounds must be a whole number of 1 or more, not "${values.rounds}"`);
+    return 2;
+  }
   const out = values.out ?? new URL("./results.json", import.meta.url).pathname;
   const log = (l: string) => console.log(l);
   const started = new Date();
@@ -213,7 +218,6 @@ export async function runBench(args: string[]): Promise<number> {
     `machine: ${machine.nproc} cores, ${machine.cpu_model}, ${machine.ram_gib} GiB; Deno ${Deno.version.deno}`,
   );
   const quietWaitMs = Number(values["quiet-wait"] ?? (smoke ? 0 : 300)) * 1000;
-  const roundsOf = Math.max(1, Math.floor(Number(values.rounds ?? (smoke ? 1 : 3))) || 1);
   if (quietWaitMs > 0) await awaitQuiet(quietWaitMs);
   const ceiling: Ceiling = await measureCeiling(smoke ? 1 : 3, machine.nproc);
   log(`ceiling: ${round(ceiling.signs_per_s, 1)} RSA-4096 signs/s (${ceiling.source})`);

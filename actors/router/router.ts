@@ -60,7 +60,7 @@ export class Router {
   #answered = 0;
   #decided = 0;
   /** Waiting for the inputs before theirs to be answered (see `answered`). */
-  #answerWaiters: { upTo: number; resolve: () => void }[] = [];
+  readonly #answerWaiters: { upTo: number; resolve: () => void }[] = [];
 
   constructor(server_id: string, options: RouterOptions) {
     this.#options = options;
@@ -150,9 +150,9 @@ export class Router {
     for (const server_id of linked) this.#options.linked?.(server_id);
     for (const effect of effects) this.#perform(effect);
     this.#answered = decided;
+    // Waiters come in the order of their inputs, so the answered ones are at the front.
     const waiters = this.#answerWaiters;
-    this.#answerWaiters = waiters.filter((w) => w.upTo > this.#answered);
-    for (const w of waiters) if (w.upTo <= this.#answered) w.resolve();
+    while (waiters.length > 0 && waiters[0]!.upTo <= decided) waiters.shift()!.resolve();
   }
 
   #perform(effect: Effect): void {
