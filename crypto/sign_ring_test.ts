@@ -1,14 +1,17 @@
 // Goal (performance, robustness): jobs handed to the signing threads through shared memory
 // (sign_ring.ts, sign_thread.ts) come back as good signatures of the right message with the
-// right key, beyond what the rings hold, with keys first used while jobs are in flight; a thread
-// that fails hands what it had not signed to the wrapped backend; closing settles everything.
+// right key, beyond what the rings hold, with keys first used while jobs are in flight; a busy
+// thread wakes the pool for a few signatures at a time, a lone one at once; a thread that fails
+// hands what it had not signed to the wrapped backend; closing settles everything.
 import assert from "node:assert/strict";
 import { createOpenSslBackend } from "./openssl.ts";
 import { createSignPool, type PooledBackend } from "./sign_pool.ts";
 import { SignRing } from "./sign_ring.ts";
+import { SigningThread, type ThreadJob } from "./sign_thread.ts";
+import { sha256 } from "./hash.ts";
 import { fixturePem } from "./_test_support.ts";
 import type { PrivateKey } from "./types.ts";
-import { SIGN_THREAD_SLOTS } from "../protocol/limits.ts";
+import { SIGN_THREAD_SLOTS, SIGN_WAKE_AFTER } from "../protocol/limits.ts";
 
 const openssl = createOpenSslBackend();
 const ignore = openssl === undefined;
@@ -207,5 +210,45 @@ Deno.test({
     assert.equal(await createSignPool(base, 2, (why) => reasons.push(why)), undefined);
     assert.equal(reasons.length, 1);
     assert.match(reasons[0]!, /nonexistent/);
+  },
+});
+
+Deno.test({
+  name:
+    "sign ring: a busy thread wakes the pool for a few signatures at a time, a lone one at once",
+  ignore,
+  async fn() {
+    const thread = new SigningThread<ThreadJob>(
+      openssl!.library?.path,
+      new URL("./sign_worker.ts", import.meta.url),
+    );
+    try {
+      assert.equal(await thread.ready, undefined);
+      const [alice] = await keys("alice");
+      thread.addKey(1, await openssl!.exportPrivate(alice!));
+      const sign = (data: Uint8Array) =>
+        new Promise<Uint8Array>((resolve, reject) =>
+          thread.submit({ keyId: 1, digest: sha256(data), resolve, reject })
+        );
+      const lone = text("lone");
+      assert.ok(await openssl!.verify(alice!.publicKey, lone, await sign(lone)));
+      assert.equal(thread.wakeups, 1, "a lone signature wakes the pool once, when it is done");
+
+      const burst = Array.from({ length: SIGN_THREAD_SLOTS }, (_, i) => text(`burst ${i}`));
+      const sigs = await within(60_000, "burst", Promise.all(burst.map(sign)));
+      for (const [i, sig] of sigs.entries()) {
+        assert.ok(await openssl!.verify(alice!.publicKey, burst[i]!, sig), `signature ${i}`);
+      }
+      const wakes = thread.wakeups - 1;
+      assert.ok(wakes >= 1, "the pool was woken for the burst");
+      // One wake-up per signature would be SIGN_THREAD_SLOTS; taken a few at a time, at most
+      // one per SIGN_WAKE_AFTER, plus the last two.
+      assert.ok(
+        wakes <= SIGN_THREAD_SLOTS / SIGN_WAKE_AFTER + 2,
+        `${wakes} wake-ups for ${SIGN_THREAD_SLOTS} signatures`,
+      );
+    } finally {
+      thread.stop();
+    }
   },
 });

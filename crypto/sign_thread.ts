@@ -2,9 +2,9 @@
  * The pool's side of one signing thread (`sign_worker.ts`): the worker, the ring they share
  * (`sign_ring.ts`), which job sits in which slot, and the jobs waiting for a free slot. A job
  * costs this thread a 32-byte write, and an `Atomics.notify` only when the worker waits for
- * one; finished jobs are collected by one
- * `Atomics.waitAsync` loop, which runs only while the ring holds jobs and takes every signature
- * finished when it wakes. This thread never blocks: it never calls `Atomics.wait`.
+ * one; finished jobs are collected by one `Atomics.waitAsync` loop, which runs only while the ring
+ * holds jobs and takes every signature finished when it wakes. A busy worker wakes it for a few
+ * signatures at a time (`sign_worker.ts`). This thread never blocks: it never calls `Atomics.wait`.
  * @module
  */
 import { Fifo } from "../lib/fifo.ts";
@@ -38,6 +38,7 @@ export class SigningThread<J extends ThreadJob> {
   #collected = 0;
   #collecting = false;
   #stopped = false;
+  #wakeups = 0;
 
   constructor(libraryPath: string | undefined, workerUrl: URL) {
     this.#worker = new Worker(workerUrl, { type: "module" });
@@ -61,6 +62,11 @@ export class SigningThread<J extends ThreadJob> {
   /** Jobs given and not finished: in the ring and waiting for it. */
   get outstanding(): number {
     return this.#inRingCount() + this.#waiting.length;
+  }
+
+  /** Times the worker has woken this thread for finished signatures. */
+  get wakeups(): number {
+    return this.#wakeups;
   }
 
   /** Sends a private key (PKCS#8 DER, copied into the message) for jobs with id `keyId`. */
@@ -125,7 +131,7 @@ export class SigningThread<J extends ThreadJob> {
         Atomics.store(ints, POOL_WAITING, 1);
         if (Atomics.load(ints, DONE) === done) {
           const wait = Atomics.waitAsync(ints, DONE, done);
-          if (wait.async) await wait.value;
+          if (wait.async && await wait.value === "ok") this.#wakeups++;
         }
         Atomics.store(ints, POOL_WAITING, 0);
       }

@@ -4,7 +4,8 @@
  * threads a wake-up and a (de)serialisation; through the ring a job costs the pool a 32-byte
  * write and this thread nothing while it is busy: after each signature it looks at the ring's
  * `submitted` counter and signs the next slot at once. Only when the ring is empty does it wait
- * (`Atomics.waitAsync`, so that its event loop still takes the pool's messages).
+ * (`Atomics.waitAsync`, so that its event loop still takes the pool's messages). It wakes the
+ * pool for its signatures a few at a time while it is busy ({@linkcode wakePool}).
  *
  * Messages carry only what is rare: the libcrypto and the ring once, then each private key once
  * (PKCS#8 DER, wiped once imported, never logged). A job may reach the ring before its key's
@@ -15,7 +16,7 @@
 import { createDigestSigner, createOpenSslBackend, type DigestSigner } from "./openssl.ts";
 import { DONE, POOL_WAITING, SignRing, SUBMITTED, THREAD_WAITING } from "./sign_ring.ts";
 import type { RsaBackend } from "./types.ts";
-import { SIGN_KEY_WAIT_MS } from "../protocol/limits.ts";
+import { SIGN_KEY_WAIT_MS, SIGN_WAKE_AFTER, SIGN_WAKE_JOBS_LEFT } from "../protocol/limits.ts";
 
 /** What the pool sends: the libcrypto and the shared ring first, then each key once. */
 export type SignRequest =
@@ -70,7 +71,7 @@ async function serve(ring: SignRing): Promise<void> {
   // FFI takes ArrayBuffer-backed memory: the digest and signature pass through these.
   const digest = new Uint8Array(ring.digest(0).length);
   const signature = new Uint8Array(ring.signature(0).length);
-  for (let job = 0;;) {
+  for (let job = 0, unseen = 0;;) {
     if (Atomics.load(ints, SUBMITTED) === job) {
       Atomics.store(ints, THREAD_WAITING, 1);
       if (Atomics.load(ints, SUBMITTED) === job) {
@@ -96,8 +97,22 @@ async function serve(ring: SignRing): Promise<void> {
     }
     job = (job + 1) | 0;
     Atomics.store(ints, DONE, job);
-    if (Atomics.load(ints, POOL_WAITING) === 1) Atomics.notify(ints, DONE);
+    unseen = wakePool(ints, job, unseen + 1);
   }
+}
+
+/**
+ * After the thread's signature number `job`, the `unseen` ones the pool has not looked at:
+ * wakes a waiting pool when few jobs are left ({@linkcode SIGN_WAKE_JOBS_LEFT}) or many are
+ * unseen ({@linkcode SIGN_WAKE_AFTER}); returns how many stay unseen. A pool that is not waiting
+ * looks at `done` again before it waits (see `sign_ring.ts`), so it sees them all.
+ */
+function wakePool(ints: Int32Array, job: number, unseen: number): number {
+  if (Atomics.load(ints, POOL_WAITING) === 0) return 0;
+  const left = (Atomics.load(ints, SUBMITTED) - job) | 0;
+  if (left > SIGN_WAKE_JOBS_LEFT && unseen < SIGN_WAKE_AFTER) return unseen;
+  Atomics.notify(ints, DONE);
+  return 0;
 }
 
 /**

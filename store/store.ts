@@ -7,6 +7,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { COMMIT_BATCH_MAX, JOURNAL_ROWS_MAX } from "../protocol/limits.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import { chunkEvents, chunkQuery, readChunk } from "./event_chunks.ts";
 import { EVENT_VERSION, type RouterEvent, type StoredEvent } from "./events.ts";
 import { MIGRATIONS } from "./schema.ts";
@@ -47,6 +48,11 @@ export interface StoreOptions {
   onJournal?: (row: JournalRow) => void;
   /** Told each batch of events as it is buffered (the operator's log). */
   onAppend?: (events: readonly RouterEvent[]) => void;
+  /**
+   * Checkpoint the WAL on a thread of its own (`checkpointer.ts`; a file database only), telling
+   * `onFailure` why a checkpoint failed.
+   */
+  checkpointThread?: { onFailure: (why: string) => void };
 }
 
 /** Database file inside a data dir. */
@@ -68,6 +74,7 @@ export class Store {
   #onAppend: ((events: readonly RouterEvent[]) => void) | undefined;
   #lastSeq: number;
   #commitScheduled = false;
+  readonly #checkpointer: Checkpointer | undefined;
 
   private constructor(db: DatabaseSync, path: string, options: StoreOptions) {
     this.db = db;
@@ -84,6 +91,9 @@ export class Store {
     this.#trimJournalRows = db.prepare(
       "DELETE FROM journal WHERE seq <= (SELECT MAX(seq) FROM journal) - ?",
     );
+    if (options.checkpointThread && path !== ":memory:") {
+      this.#checkpointer = new Checkpointer(db, path, options.checkpointThread.onFailure);
+    }
     this.#lastSeq = Number(
       (db.prepare("SELECT COALESCE(MAX(seq), 0) AS s FROM events").get() as { s: number }).s,
     );
@@ -152,6 +162,7 @@ export class Store {
       }
       if (rows.length > 0) this.#trimJournal();
       this.db.exec("COMMIT");
+      this.#checkpointer?.committed();
     } catch (e) {
       this.db.exec("ROLLBACK");
       throw e;
@@ -206,8 +217,9 @@ export class Store {
     }
   }
 
-  /** Commits what is pending and closes the database. */
+  /** Commits what is pending and closes the database (after its checkpointing thread). */
   close(): void {
+    this.#checkpointer?.stop();
     this.commit();
     this.db.close();
   }

@@ -30,6 +30,7 @@ const compiled = await new Deno.Command(Deno.execPath(), {
     "crypto/sign_worker.ts",
     "--include",
     "store/read_ahead_worker.ts",
+    "store/checkpoint_worker.ts",
     "--output",
     output,
     "main.ts",

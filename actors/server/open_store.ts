@@ -1,7 +1,7 @@
 /**
  * Opens the server's store: every journaled input is counted for `/metrics` (inputs by
  * verdict, drops by reason), every event is said in the operator's log, and the build and
- * configuration this run uses are recorded.
+ * configuration this run uses are recorded. Its WAL is checkpointed on a thread of its own.
  * @module
  */
 import { Store } from "../../store/store.ts";
@@ -21,6 +21,7 @@ export function openStore(
     onAppend: (events) => {
       for (const event of events) logEvent(log, event);
     },
+    checkpointThread: { onFailure: (why) => log.warn("WAL checkpoint failed", { error: why }) },
   });
   store.setMeta("build", BUILD);
   store.setMeta("config", JSON.stringify({ ...o.config, advertise: o.advertise }));
