@@ -8,25 +8,14 @@
 /// <reference lib="deno.worker" />
 import { DatabaseSync } from "node:sqlite";
 import { CHECKPOINT_INTERVAL_MS } from "../protocol/limits.ts";
-
-/** `Int32Array` index of the commits the writer has made (it adds one per commit). */
-export const COMMITS = 0;
-/** `Int32Array` index of this thread's state: one of the three below. */
-export const STATE = 1;
-export const IDLE = 0;
-export const BUSY = 1;
-/** Set by the writer, only from `IDLE`: no checkpoint starts any more. */
-export const STOPPED = 2;
-
-/** What the writer sends, once: the database and the counters it shares. */
-export interface CheckpointStart {
-  path: string;
-  shared: SharedArrayBuffer;
-}
-/** What this thread reports: a checkpoint failed, and why (a new reason only once). */
-export interface CheckpointFailure {
-  failed: string;
-}
+import {
+  BUSY,
+  type CheckpointFailure,
+  type CheckpointStart,
+  COMMITS,
+  IDLE,
+  STATE,
+} from "./checkpointer.ts";
 
 let commitsSeen = 0;
 let lastFailure = "";

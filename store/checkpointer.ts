@@ -10,15 +10,25 @@
  */
 import { CHECKPOINT_STOP_WAIT_MS, WAL_BACKSTOP_PAGES } from "../protocol/limits.ts";
 import type { DatabaseSync } from "node:sqlite";
-import {
-  BUSY,
-  type CheckpointFailure,
-  type CheckpointStart,
-  COMMITS,
-  IDLE,
-  STATE,
-  STOPPED,
-} from "./checkpoint_worker.ts";
+
+/** `Int32Array` index of the commits the writer has made (it adds one per commit). */
+export const COMMITS = 0;
+/** `Int32Array` index of the checkpointing thread's state: one of the three below. */
+export const STATE = 1;
+export const IDLE = 0;
+export const BUSY = 1;
+/** Set by the writer, only from `IDLE`: no checkpoint starts any more. */
+export const STOPPED = 2;
+
+/** What the writer sends, once: the database and the counters it shares. */
+export interface CheckpointStart {
+  path: string;
+  shared: SharedArrayBuffer;
+}
+/** What the thread reports: a checkpoint failed, and why (a new reason only once). */
+export interface CheckpointFailure {
+  failed: string;
+}
 
 /** The checkpointing thread of one database, started by its writer. */
 export class Checkpointer {
