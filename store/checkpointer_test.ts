@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { Store } from "./store.ts";
 import { CHECKPOINT_INTERVAL_MS, WAL_BACKSTOP_PAGES } from "../protocol/limits.ts";
+import { eventually } from "../tests/harness/processes.ts";
 
 const ROWS = 400;
 /** A journal row of about a page: 400 of them stay under SQLite's own checkpoint (1 000 pages). */
@@ -17,13 +18,6 @@ const row = (i: number) => ({
   reason: "",
   event_seq: 0,
 });
-
-async function until(what: string, ms: number, done: () => boolean): Promise<void> {
-  for (const deadline = performance.now() + ms; !done();) {
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 Deno.test("checkpointer: the WAL reaches the database on its own thread; close leaves no WAL", async () => {
   const dir = Deno.makeTempDirSync();
@@ -39,10 +33,10 @@ Deno.test("checkpointer: the WAL reaches the database on its own thread; close l
       if (i % 10 === 9) store.commit();
     }
     assert.ok(Deno.statSync(`${path}-wal`).size > ROWS * 3_000, "the rows are in the WAL");
-    await until(
-      "a checkpoint",
-      5 * CHECKPOINT_INTERVAL_MS,
+    await eventually(
+      "the checkpointing thread to copy the rows into the database",
       () => Deno.statSync(path).size > before + ROWS * 3_000,
+      5 * CHECKPOINT_INTERVAL_MS,
     );
   } finally {
     store.close();
