@@ -1,7 +1,8 @@
 // Goal: a scenario run in rounds reports its median round, the lower middle of an even count,
-// and keeps every round's figures.
+// and keeps every round's figures; a round is judged against the mean of the limits that bracket
+// it.
 import assert from "node:assert/strict";
-import { medianRound } from "./main.ts";
+import { againstMean, medianRound } from "./main.ts";
 import type { Result } from "./scenarios.ts";
 
 const result = (name: string, ratio: number, p99: number): Result => ({
@@ -34,4 +35,25 @@ Deno.test("medianRound reports each result's median round by its own merit", () 
   );
   assert.equal(medianRound(rounds.slice(0, 2))[0]!.ratio_to_limit, 0.70);
   assert.deepEqual(medianRound([rounds[1]!]), rounds[1]);
+});
+
+Deno.test("againstMean judges a round against the mean of the limits read before and after it", () => {
+  const a = { ...result("a", 0.74, 20), target_ratio: 0.75, met: false };
+  // The machine slowed from 1 000 to 960 signs/s during the round: the limit was about 980.
+  const slowed = againstMean(a, 1000, 960);
+  assert.equal(slowed.limit_per_s, 980);
+  assert.equal(slowed.ratio_to_limit, 0.755);
+  assert.equal(slowed.met, true);
+  assert.equal(slowed.merit, 740 / 980);
+  assert.deepEqual(slowed.details, { limit_before: 1000, limit_after: 960 });
+  // It sped up: the same deliveries are a smaller share of a higher limit.
+  const faster = againstMean({ ...a, ratio_to_limit: 0.76, throughput_per_s: 760 }, 1000, 1040);
+  assert.equal(faster.ratio_to_limit, 0.745);
+  assert.equal(faster.met, false);
+  // Half the ceiling stays half of the mean; a result without a ratio target keeps its verdict.
+  const b = { ...result("b", 0.6, 20), limit_per_s: 500, throughput_per_s: 300, met: null };
+  const bb = againstMean(b, 1000, 1100);
+  assert.equal(bb.limit_per_s, 525);
+  assert.equal(bb.met, null);
+  assert.equal(againstMean({ ...b, limit_per_s: null }, 1000, 900).limit_per_s, null);
 });

@@ -16,7 +16,7 @@ import { UserLinkHandler } from "./user_link.ts";
 import type { ServerHelloFrame } from "../router/router_messages.ts";
 import { CONTENT_TYPES } from "../router/router_content.ts";
 import { OUR_SERVER_FEATURES } from "../router/router_delivery.ts";
-import { verifyPayloadCached } from "./verify_cache.ts";
+import { verifyFrameCached } from "./verify_cache.ts";
 import { serverOf } from "../router/router_state.ts";
 
 /** First frames of a server link: ours, the tolerated ones (§15 P10) and the v1.1 name (§10). */
@@ -110,7 +110,7 @@ export class ServerLinkHandler implements FrameHandler {
         answer,
       });
     }
-    if (!(await verifyPayloadCached(backend, key, frame.payload, frame.sig))) {
+    if (!(await verifyFrameCached(backend, key, frame))) {
       const whose = pinned !== undefined
         ? `the pinned key of server ${frame.from}`
         : "the key it carries";

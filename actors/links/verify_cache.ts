@@ -12,19 +12,31 @@ import { payloadDigest } from "../router/router_messages.ts";
 
 const verified = new Map<string, true>();
 
-/** `verifyPayload`, answered from the cache when this exact signature verified before. */
-export async function verifyPayloadCached(
+/** The parts of a frame its transport signature check reads. */
+export interface SignedFrame {
+  to: string;
+  payload: object;
+  sig: string;
+}
+
+/**
+ * `verifyPayload` of a frame's signature, answered from the cache when this exact signature
+ * verified before. Only broadcasts (`to: "*"`) are looked up and remembered: gossip reaches us
+ * over several links, while a frame addressed to one server comes over one link only, so
+ * remembering it would cost a key and a slot without ever saving a check.
+ */
+export async function verifyFrameCached(
   backend: RsaBackend,
   key: PublicKey,
-  payload: object,
-  sig: string,
+  { to, payload, sig }: SignedFrame,
 ): Promise<boolean> {
   const { text, hex } = payloadDigest(payload);
-  const id = `${key.spki}|${sig}|${hex}`;
-  if (verified.has(id)) return true;
+  const id = to === "*" ? `${key.spki}|${sig}|${hex}` : undefined;
+  if (id !== undefined && verified.has(id)) return true;
   if (!(await verifyPayload(backend, key, payload, sig, new TextEncoder().encode(text)))) {
     return false;
   }
+  if (id === undefined) return true;
   verified.set(id, true);
   if (verified.size > VERIFY_CACHE_MAX) verified.delete(verified.keys().next().value!);
   return true;
