@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parsePrometheus } from "../actors/ops/metrics.ts";
 import type { ServerStatus } from "../actors/ops/status.ts";
+import { v8FlagsArg } from "../actors/server/v8_flags.ts";
 import { writeFileAtomic } from "../lib/write_file.ts";
 import { b64uEncode } from "../protocol/base64url.ts";
 import { fixtureKeyPath, ROOT, untilListening } from "../tests/harness/processes.ts";
@@ -109,7 +110,7 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
       "run",
       "-A",
       ...(o.denoFlags ?? []),
-      ...(o.exposeGc ? ["--v8-flags=--expose-gc"] : []),
+      v8FlagsArg(o.exposeGc ? ["--expose-gc"] : []),
       join(ROOT, "main.ts"),
       "serve",
       "--host",

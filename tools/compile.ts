@@ -7,6 +7,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { v8FlagsArg } from "../actors/server/v8_flags.ts";
 import { buildBrowserBundle, PREBUILT_BUNDLE } from "../actors/server/web_serve.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -30,7 +31,10 @@ const compiled = await new Deno.Command(Deno.execPath(), {
     "crypto/sign_worker.ts",
     "--include",
     "store/read_ahead_worker.ts",
+    "--include",
     "store/checkpoint_worker.ts",
+    // Embedded: the binary starts V8 with them, as `deno task start` does.
+    v8FlagsArg(),
     "--output",
     output,
     "main.ts",
