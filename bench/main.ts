@@ -13,7 +13,7 @@
  *   deno task bench --users N           scenario e with N idle users instead of 5 000
  *   deno task bench --quiet-wait S      wait up to S seconds (default 300; smoke 0) before each
  *                                       scenario for the machine to be idle (shared VMs)
- *   deno task bench --rounds N          rounds of a and b (default 3; smoke 1)
+ *   deno task bench --rounds N          rounds of a and b (default 5; smoke 1)
  *
  * A shared VM's speed drifts by a tenth within minutes, so one round of a scenario lands on either
  * side of a target by chance: a and b run in rounds, each against the mean of the limits read
@@ -230,7 +230,7 @@ export async function runBench(args: string[]): Promise<number> {
   }
   const only = new Set((values.only ?? SCENARIOS.join(",")).split(",").map((s) => s.trim()));
   const smoke = values.smoke ?? false;
-  const roundsOf = Number(values.rounds ?? (smoke ? 1 : 3));
+  const roundsOf = Number(values.rounds ?? (smoke ? 1 : 5));
   if (!Number.isInteger(roundsOf) || roundsOf < 1) {
     console.error(`--rounds must be a whole number of 1 or more, not "${values.rounds}"`);
     return 2;
