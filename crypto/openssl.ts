@@ -185,7 +185,10 @@ interface LibCrypto {
   readonly sym: Symbols;
   readonly sha256: Pointer;
   readonly keys: FinalizationRegistry<Pointer>;
-  /** Frees the `EVP_PKEY_CTX` of a {@linkcode DigestSigner} once the signer is garbage. */
+  /**
+   * Frees the `EVP_PKEY_CTX` of a {@linkcode DigestSigner}, or of a public key's verifications,
+   * once its owner is garbage.
+   */
   readonly contexts: FinalizationRegistry<Pointer>;
 }
 
@@ -395,6 +398,73 @@ export function createDigestSigner(key: PrivateKey): DigestSigner {
   return signer;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Verifying, on the calling thread
+
+/**
+ * One synchronous PSS verification of the SHA-256 `digest` with an exact salt length; never
+ * throws. The salt length is the one setting that differs between calls.
+ */
+function verifyWithSalt(
+  handle: PublicHandle,
+  digest: Uint8Array<ArrayBuffer>,
+  signature: Uint8Array<ArrayBuffer>,
+  salt: number,
+): boolean {
+  const { sym } = handle.lib;
+  const ctx = verifierOf(handle);
+  const ok = ctx !== undefined && saltSet(handle, ctx, salt) &&
+    sym.EVP_PKEY_verify(ctx, signature, RSA_BLOCK_BYTES_N, digest, BigInt(SHA256_BYTES)) === 1;
+  if (!ok) sym.ERR_clear_error();
+  return ok;
+}
+
+/**
+ * The key's verification context: PSS, MGF1-SHA256 over a SHA-256 digest. Made once per key
+ * and reused by every verification (OpenSSL allows repeated `EVP_PKEY_verify` calls on one
+ * context): setting one up cost a third of each verification. Only this thread uses it, and
+ * it is freed once the key's handle is garbage.
+ */
+function verifierOf(handle: PublicHandle): Pointer | undefined {
+  if (handle.verifier !== undefined) return handle.verifier;
+  const { sym, sha256, contexts } = handle.lib;
+  const ctx = sym.EVP_PKEY_CTX_new(handle.pkey, null);
+  if (ctx === null) return undefined;
+  if (
+    sym.EVP_PKEY_verify_init(ctx) !== 1 ||
+    sym.EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) !== 1 ||
+    sym.EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, sha256) !== 1 ||
+    sym.EVP_PKEY_CTX_set_signature_md(ctx, sha256) !== 1
+  ) {
+    sym.EVP_PKEY_CTX_free(ctx);
+    return undefined;
+  }
+  contexts.register(handle, ctx);
+  return handle.verifier = ctx;
+}
+
+/** Sets the salt length on the key's context unless it already has it. */
+function saltSet(handle: PublicHandle, ctx: Pointer, salt: number): boolean {
+  if (handle.verifierSalt === salt) return true;
+  handle.verifierSalt = undefined;
+  if (handle.lib.sym.EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, salt) !== 1) return false;
+  handle.verifierSalt = salt;
+  return true;
+}
+
+/** SHA-256 of the first `length` bytes of `data`, in one call. */
+function digestOf(
+  lib: LibCrypto,
+  data: Uint8Array<ArrayBuffer>,
+  length: number,
+): Uint8Array<ArrayBuffer> {
+  const digest = new Uint8Array(SHA256_BYTES);
+  if (lib.sym.EVP_Digest(data, BigInt(length), digest, null, lib.sha256, null) !== 1) {
+    throw new Error(failureText(lib.sym, "EVP_Digest"));
+  }
+  return digest;
+}
+
 /**
  * Objects a nonblocking call reads on another thread (buffers, handles, contexts), held here
  * until it settles so nothing they point at is collected or freed under it.
@@ -492,64 +562,6 @@ function makeBackend(lib: LibCrypto, gate: Semaphore): RsaBackend {
     return sym.EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) === 1 &&
       sym.EVP_PKEY_CTX_set_rsa_oaep_md(ctx, sha256) === 1 &&
       sym.EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, sha256) === 1;
-  }
-
-  /**
-   * One synchronous PSS verification of the SHA-256 `digest` with an exact salt length; never
-   * throws. The salt length is the one setting that differs between calls.
-   */
-  function verifyWithSalt(
-    handle: PublicHandle,
-    digest: Uint8Array<ArrayBuffer>,
-    signature: Uint8Array<ArrayBuffer>,
-    salt: number,
-  ): boolean {
-    const ctx = verifierOf(handle);
-    const ok = ctx !== undefined && saltSet(handle, ctx, salt) &&
-      sym.EVP_PKEY_verify(ctx, signature, RSA_BLOCK_BYTES_N, digest, BigInt(SHA256_BYTES)) === 1;
-    if (!ok) sym.ERR_clear_error();
-    return ok;
-  }
-
-  /**
-   * The key's verification context: PSS, MGF1-SHA256 over a SHA-256 digest. Made once per key
-   * and reused by every verification (OpenSSL allows repeated `EVP_PKEY_verify` calls on one
-   * context): setting one up cost a third of each verification. Only this thread uses it, and
-   * it is freed once the key's handle is garbage.
-   */
-  function verifierOf(handle: PublicHandle): Pointer | undefined {
-    if (handle.verifier !== undefined) return handle.verifier;
-    const ctx = sym.EVP_PKEY_CTX_new(handle.pkey, null);
-    if (ctx === null) return undefined;
-    if (
-      sym.EVP_PKEY_verify_init(ctx) !== 1 ||
-      sym.EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) !== 1 ||
-      sym.EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, sha256) !== 1 ||
-      sym.EVP_PKEY_CTX_set_signature_md(ctx, sha256) !== 1
-    ) {
-      sym.EVP_PKEY_CTX_free(ctx);
-      return undefined;
-    }
-    lib.contexts.register(handle, ctx);
-    return handle.verifier = ctx;
-  }
-
-  /** Sets the salt length on the key's context unless it already has it. */
-  function saltSet(handle: PublicHandle, ctx: Pointer, salt: number): boolean {
-    if (handle.verifierSalt === salt) return true;
-    handle.verifierSalt = undefined;
-    if (sym.EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, salt) !== 1) return false;
-    handle.verifierSalt = salt;
-    return true;
-  }
-
-  /** SHA-256 of the first `length` bytes of `data`, in one call. */
-  function digestOf(data: Uint8Array<ArrayBuffer>, length: number): Uint8Array<ArrayBuffer> {
-    const digest = new Uint8Array(SHA256_BYTES);
-    if (sym.EVP_Digest(data, BigInt(length), digest, null, sha256, null) !== 1) {
-      throw new Error(failure("EVP_Digest"));
-    }
-    return digest;
   }
 
   function publicHandle(key: PublicKey): PublicHandle {
@@ -677,7 +689,7 @@ function makeBackend(lib: LibCrypto, gate: Semaphore): RsaBackend {
       // Wrong-length signatures cannot verify; skip pointless RSA operations.
       if (signature.length !== RSA_BLOCK_BYTES) return false;
       try {
-        const digest = digestOf(nonEmpty(arrayBufferBacked(data)), data.length);
+        const digest = digestOf(lib, nonEmpty(arrayBufferBacked(data)), data.length);
         const sig = arrayBufferBacked(signature);
         const first = handle.salt;
         if (verifyWithSalt(handle, digest, sig, first)) return true;
