@@ -19,7 +19,7 @@ export function b64uEncode(bytes: Uint8Array): string {
 export function b64uDecode(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (URL_ONLY.test(text)) {
     // What we and most peers send; the engine's decoder, loose about missing padding as below.
-    const bare = text.replace(/=+$/, "");
+    const bare = text.slice(0, unpaddedLength(text));
     if (bare.length % 4 === 1) return undefined;
     try {
       return Uint8Array.fromBase64(bare, { alphabet: "base64url" });
@@ -41,7 +41,17 @@ export function b64uDecode(text: string): Uint8Array<ArrayBuffer> | undefined {
   }
 }
 
-/** True when `text` decodes as base64url or base64. */
+/**
+ * True when `text` decodes as base64url or base64: the test {@linkcode b64uDecode} makes before it
+ * decodes, without the bytes (every ciphertext and signature a frame carries is checked so).
+ */
 export function isB64(text: string): boolean {
-  return b64uDecode(text) !== undefined;
+  return STRICT.test(text) && unpaddedLength(text) % 4 !== 1;
+}
+
+/** Length of `text` without its trailing `=` (at most two, as both patterns allow). */
+function unpaddedLength(text: string): number {
+  let n = text.length;
+  while (n > 0 && text.charCodeAt(n - 1) === 0x3d) n--;
+  return n;
 }

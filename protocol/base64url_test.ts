@@ -1,6 +1,6 @@
 // Goal: we emit unpadded base64url and accept padded and standard-alphabet input (§5.3).
 import assert from "node:assert/strict";
-import { b64uDecode, b64uEncode } from "./base64url.ts";
+import { b64uDecode, b64uEncode, isB64 } from "./base64url.ts";
 
 Deno.test("b64uEncode() emits unpadded base64url", () => {
   assert.equal(b64uEncode(new Uint8Array([0xfb, 0xff])), "-_8");
@@ -24,4 +24,16 @@ Deno.test("b64uDecode() round-trips random bytes", () => {
     const bytes = crypto.getRandomValues(new Uint8Array(n));
     assert.deepEqual(b64uDecode(b64uEncode(bytes)), bytes);
   }
+});
+
+Deno.test("isB64() says what b64uDecode() would, without decoding", () => {
+  const alphabet = "AB-_+/=a*é ";
+  const samples = ["", "-_8", "-_8==", "+_8=", "ab=c", "a", "abcde", "AAAA=", "AA===", "A==="];
+  for (let i = 0; i < 2000; i++) {
+    const n = Math.floor(Math.random() * 9);
+    samples.push(
+      Array.from({ length: n }, () => alphabet[Math.floor(Math.random() * 11)]).join(""),
+    );
+  }
+  for (const s of samples) assert.equal(isB64(s), b64uDecode(s) !== undefined, JSON.stringify(s));
 });
