@@ -27,7 +27,7 @@ import { parseArgs } from "node:util";
 import { BUILD } from "../actors/server/build.ts";
 import { backendSignRate, type Ceiling, measureCeiling } from "./ceiling.ts";
 import { stopEverything } from "./cluster.ts";
-import { machineBusyCpu, machineInfo, round } from "./proc.ts";
+import { cpuPerUnit, machineBusyCpu, machineInfo, round } from "./proc.ts";
 import { replayBench } from "./replay_bench.ts";
 import { scaleCurve } from "./scale.ts";
 import {
@@ -66,6 +66,7 @@ export function medianRound(rounds: Result[][]): Result[] {
       ratio: r.ratio_to_limit,
       limit: r.limit_per_s,
       p99_ms: r.p99_ms,
+      cpu_ms_per_unit: r.cpu_ms_per_unit,
       slowed: r.details?.slowed === true,
     }));
     return { ...median, details: { ...median.details, rounds: each } };
@@ -149,6 +150,9 @@ async function inRounds(
     }
     for (const r of results) {
       if (slowed) r.details = { ...r.details, slowed };
+      if (r.cpu && r.throughput_per_s) {
+        r.cpu_ms_per_unit = cpuPerUnit(r.cpu, r.throughput_per_s * r.cpu.window_s);
+      }
       logResult(ctx.log, r);
     }
     all.push(results);
@@ -189,6 +193,13 @@ function logResult(log: (l: string) => void, r: Result): void {
         `${JSON.stringify(r.cpu.server_threads)}, load generator ${r.cpu.loadgen_s} s, ` +
         `other processes ${r.cpu.other_s} s (${r.cpu.busy_cores} cores busy, ` +
         `${r.cpu.iowait_cores} in I/O wait, ${r.cpu.steal_cores} stolen)`,
+    );
+  }
+  const u = r.cpu_ms_per_unit;
+  if (u) {
+    log(
+      `  cpu per unit: signing ${u.signing} ms, JS thread ${u.js} ms, V8 helpers ` +
+        `${u.v8_helpers} ms, load generator ${u.load_generator} ms, all ${u.all} ms`,
     );
   }
   if (r.details) log(`  ${JSON.stringify(r.details)}`);

@@ -1,8 +1,9 @@
 // Goal: a scenario run in rounds reports its median round, the lower middle of an even count,
 // and keeps every round's figures; a round is judged against the mean of the limits that bracket
-// it.
+// it; where a round's CPU went is given per unit of its work.
 import assert from "node:assert/strict";
 import { againstMean, medianRound } from "./main.ts";
+import { cpuPerUnit, type CpuReport } from "./proc.ts";
 import type { Result } from "./scenarios.ts";
 
 const result = (name: string, ratio: number, p99: number): Result => ({
@@ -56,4 +57,30 @@ Deno.test("againstMean judges a round against the mean of the limits read before
   assert.equal(bb.limit_per_s, 525);
   assert.equal(bb.met, null);
   assert.equal(againstMean({ ...b, limit_per_s: null }, 1000, 900).limit_per_s, null);
+});
+
+Deno.test("cpuPerUnit splits a window's CPU per unit of work, by where it went", () => {
+  const cpu: CpuReport = {
+    window_s: 15,
+    servers_s: 27,
+    server_threads: {
+      "main": 3,
+      "V8 DefaultWorke": 0.6,
+      "worker-1": 12,
+      "worker-2": 11.4,
+      "worker-3": 0,
+    },
+    loadgen_s: 1.8,
+    other_s: 0.2,
+    busy_cores: 1.93,
+    iowait_cores: 0,
+    steal_cores: 0,
+  };
+  assert.deepEqual(cpuPerUnit(cpu, 15_000), {
+    signing: 1.56,
+    js: 0.2,
+    v8_helpers: 0.04,
+    load_generator: 0.12,
+    all: 1.933,
+  });
 });

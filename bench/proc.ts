@@ -110,6 +110,33 @@ export interface CpuReport {
   steal_cores: number;
 }
 
+/** CPU milliseconds per unit of work (a DM delivered, a copy, a chunk), by where they went. */
+export interface CpuPerUnit {
+  /** The servers' signing threads (`worker-1`, `worker-2`; `crypto/sign_pool.ts`). */
+  signing: number;
+  /** The servers' JS threads. */
+  js: number;
+  /** V8's helper threads (the collector's). */
+  v8_helpers: number;
+  load_generator: number;
+  /** Everything busy on the machine, ours and not. */
+  all: number;
+}
+
+/** Where the CPU of `cpu`'s window went, per unit of the `units` done in it. */
+export function cpuPerUnit(cpu: CpuReport, units: number): CpuPerUnit {
+  const t = cpu.server_threads;
+  const ms = (s: number) => round((1000 * s) / units, 3);
+  return {
+    signing: ms((t["worker-1"] ?? 0) + (t["worker-2"] ?? 0)),
+    js: ms(t["main"] ?? 0),
+    // A thread's `comm` keeps 15 characters of its name.
+    v8_helpers: ms(t["V8 DefaultWorke"] ?? 0),
+    load_generator: ms(cpu.loadgen_s),
+    all: ms(cpu.servers_s + cpu.loadgen_s + cpu.other_s),
+  };
+}
+
 /** Snapshots CPU use of `pids`, this process and the machine; `end()` reports the difference. */
 export function cpuWindow(pids: () => number[]): { end(): CpuReport } {
   const t0 = performance.now();

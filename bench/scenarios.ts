@@ -21,7 +21,15 @@ import {
   until,
 } from "./cluster.ts";
 import { connectUsers, Deliveries, LoadUser, randomBlock } from "./loadgen.ts";
-import { type CpuReport, cpuWindow, percentile, round, rssByKind, rssBytes } from "./proc.ts";
+import {
+  type CpuPerUnit,
+  type CpuReport,
+  cpuWindow,
+  percentile,
+  round,
+  rssByKind,
+  rssBytes,
+} from "./proc.ts";
 import { summarizeProfiles } from "./profile.ts";
 
 /** One line of `bench/results.json`. */
@@ -45,6 +53,8 @@ export interface Result {
    */
   merit?: number;
   cpu?: CpuReport;
+  /** `cpu` per unit of throughput in its window. */
+  cpu_ms_per_unit?: CpuPerUnit;
   details?: Record<string, unknown>;
 }
 
