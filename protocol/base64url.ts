@@ -4,8 +4,8 @@
  * @module
  */
 
-const STRICT = /^[A-Za-z0-9\-_+/]*={0,2}$/;
-const URL_ONLY = /^[A-Za-z0-9\-_]*={0,2}$/;
+/** Either alphabet, padded or not (the length is checked apart). */
+const EITHER = /^[A-Za-z0-9\-_+/]*={0,2}$/;
 
 /** Encodes bytes as unpadded base64url (every signature and ciphertext: the engine's codec). */
 export function b64uEncode(bytes: Uint8Array): string {
@@ -17,39 +17,26 @@ export function b64uEncode(bytes: Uint8Array): string {
  * so untrusted input never throws.
  */
 export function b64uDecode(text: string): Uint8Array<ArrayBuffer> | undefined {
-  if (URL_ONLY.test(text)) {
-    // What we and most peers send; the engine's decoder, loose about missing padding as below.
-    const bare = text.slice(0, unpaddedLength(text));
-    if (bare.length % 4 === 1) return undefined;
-    try {
-      return Uint8Array.fromBase64(bare, { alphabet: "base64url" });
-    } catch {
-      return undefined;
-    }
-  }
-  if (!STRICT.test(text)) return undefined;
-  let s = text.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
-  if (s.length % 4 === 1) return undefined;
-  s += "=".repeat((4 - (s.length % 4)) % 4);
+  if (!isB64(text)) return undefined;
+  // The standard alphabet's two letters as base64url spells them; the engine's decoder is loose
+  // about missing padding.
+  const bare = text.slice(0, unpaddedLength(text)).replace(/\+/g, "-").replace(/\//g, "_");
   try {
-    const bin = atob(s);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
+    return Uint8Array.fromBase64(bare, { alphabet: "base64url" });
   } catch {
     return undefined;
   }
 }
 
 /**
- * True when `text` decodes as base64url or base64: the test {@linkcode b64uDecode} makes before it
- * decodes, without the bytes (every ciphertext and signature a frame carries is checked so).
+ * True when `text` decodes as base64url or base64, found without decoding it (every ciphertext
+ * and signature a frame carries is checked so): one character short of a byte cannot be.
  */
 export function isB64(text: string): boolean {
-  return STRICT.test(text) && unpaddedLength(text) % 4 !== 1;
+  return EITHER.test(text) && unpaddedLength(text) % 4 !== 1;
 }
 
-/** Length of `text` without its trailing `=` (at most two, as both patterns allow). */
+/** Length of `text` without its trailing `=` (at most two pass `EITHER`). */
 function unpaddedLength(text: string): number {
   let n = text.length;
   while (n > 0 && text.charCodeAt(n - 1) === 0x3d) n--;
